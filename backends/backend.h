@@ -1,0 +1,79 @@
+/* The operations table every backend fills, and what spawn needs from it.
+ * Internal to libsbx: names start with sbx__. */
+#ifndef SBX_BACKEND_H
+#define SBX_BACKEND_H
+
+#include <sys/resource.h>
+
+#include "sbx.h"
+
+#define SBX__MAX_JOIN 8     /* cgroup.procs fds the child writes itself into */
+#define SBX__MAX_RLIMITS 6
+
+/* What the child must do, prepared by the backend before fork: the child
+ * only runs async-signal-safe calls on these. */
+typedef struct sbx__join {
+    int clone_cgroup_fd;            /* v2: clone3(CLONE_INTO_CGROUP), else -1 */
+    int procs_fd[SBX__MAX_JOIN];    /* write "0" into each (joins the cgroup) */
+    int nprocs;
+    bool own_pgrp;                  /* rlimit backend: the box is a process group */
+    struct { int resource; struct rlimit lim; } rlimit[SBX__MAX_RLIMITS];
+    int nrlimit;
+} sbx__join;
+
+typedef struct sbx__ops {
+    const char *name;
+    /* Is this backend usable here? Sets up be->priv. */
+    int (*open)(sbx_backend *be, sbx_error *err);
+    void (*close)(sbx_backend *be);
+    void (*describe)(const sbx_backend *be, sbx_backend_info *info);
+    /* Makes the box, applies the limits, records what is enforced. */
+    int (*create)(sbx_box *box, sbx_error *err);
+    /* Fills what the child needs to enter the box. */
+    int (*prepare_join)(sbx_box *box, sbx__join *join, sbx_error *err);
+    /* The first process of the box has been started. */
+    void (*started)(sbx_box *box, pid_t pid);
+    int (*kill)(sbx_box *box, int sig, sbx_error *err);
+    int (*freeze)(sbx_box *box, bool frozen, sbx_error *err);
+    int (*is_empty)(sbx_box *box);
+    int (*stats)(sbx_box *box, sbx_stats *st, sbx_error *err);
+    int (*event_fd)(sbx_box *box);
+    void (*events_drain)(sbx_box *box);
+    int (*destroy)(sbx_box *box, sbx_error *err);
+    void (*free)(sbx_box *box);
+} sbx__ops;
+
+struct sbx_backend {
+    const sbx__ops *ops;
+    sbx_cgroup_mode mode;
+    char *cgroup_root;
+    void *priv;
+};
+
+struct sbx_box {
+    sbx_backend *be;
+    char name[64];
+    char path[512];     /* the box's main cgroup dir, or a description */
+    sbx_limits limits;
+    unsigned flags;
+    sbx_enforced enforced[SBX_MAX_ENFORCED];
+    size_t nenforced;
+    void *priv;
+};
+
+extern const sbx__ops sbx__cgroup2_ops;
+extern const sbx__ops sbx__cgroup1_ops;
+extern const sbx__ops sbx__rlimit_ops;
+extern const sbx__ops sbx__null_ops;
+
+/* Records that limit `what` is enforced by `how` (a string literal). */
+void sbx__enforce(sbx_box *box, const char *what, const char *how);
+/* A limit the backend cannot enforce: an error unless SBX_BEST_EFFORT,
+ * in which case it is listed with how = NULL. */
+int sbx__cannot_enforce(sbx_box *box, const char *what, const char *why,
+                        sbx_error *err);
+/* The rlimits every backend applies in the child (nofile, core). */
+void sbx__common_rlimits(const sbx_box *box, sbx__join *join);
+void sbx__add_rlimit(sbx__join *join, int resource, rlim_t value);
+
+#endif

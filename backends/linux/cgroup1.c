@@ -1,0 +1,407 @@
+/* The cgroup v1 backend (v1-only and hybrid hosts): one cgroup per box in
+ * each of the memory, cpu, cpuacct, pids and freezer hierarchies, below the
+ * caller's own cgroup in each. The child writes itself into every one
+ * before execve. Whole-tree kill freezes the box, kills every task, thaws.
+ * OOM kills are counted by memory.oom_control and signalled through
+ * cgroup.event_control with an eventfd. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../backend.h"
+#include "cgroup.h"
+
+struct v1_backend {
+    sbx__layout lay;
+    char base[SBX_CTRL_COUNT][PATH_MAX];  /* per controller; "" when absent */
+    unsigned avail;
+};
+
+struct v1_box {
+    char dir[SBX_CTRL_COUNT][PATH_MAX];   /* made by us; "" when not */
+    int procs_fd[SBX_CTRL_COUNT];
+    int nprocs;
+    int event_fd;
+};
+
+static struct v1_backend *priv_of(const sbx_backend *be)
+{
+    return be->priv;
+}
+
+static int v1_open(sbx_backend *be, sbx_error *err)
+{
+    struct v1_backend *p = calloc(1, sizeof *p);
+    if (!p)
+        return sbx_error_set(err, -ENOMEM, "out of memory");
+    int r = sbx__detect(&p->lay, err);
+    if (r < 0)
+        goto fail;
+    be->mode = p->lay.mode;
+    if (p->lay.mode != SBX_CGROUP_V1 && p->lay.mode != SBX_CGROUP_HYBRID) {
+        r = sbx_error_set(err, -ENODEV, "no cgroup v1 controllers mounted (cgroup mode: %s)",
+                          sbx_cgroup_mode_name(p->lay.mode));
+        goto fail;
+    }
+    for (int c = 0; c < SBX_CTRL_COUNT; c++) {
+        if (!(p->lay.v1_mask & (1u << c)))
+            continue;
+        char self[PATH_MAX];
+        if (sbx__hier_self_dir(&p->lay.v1[c], self, sizeof self) < 0)
+            continue;
+        if (be->cgroup_root && sbx__mkdir_below(self, be->cgroup_root, err) < 0) {
+            r = err ? err->code : -EIO;
+            goto fail;
+        }
+        snprintf(p->base[c], sizeof p->base[c], "%s%s%s", self,
+                 be->cgroup_root ? "/" : "", be->cgroup_root ? be->cgroup_root : "");
+        p->avail |= 1u << c;
+    }
+    be->priv = p;
+    return 0;
+fail:
+    free(p);
+    return r;
+}
+
+static void v1_close(sbx_backend *be)
+{
+    struct v1_backend *p = priv_of(be);
+    if (be->cgroup_root)
+        for (int c = 0; c < SBX_CTRL_COUNT; c++)
+            if (p->base[c][0])
+                rmdir(p->base[c]);  /* fails while other boxes live there: fine */
+    free(p);
+}
+
+static void v1_describe(const sbx_backend *be, sbx_backend_info *info)
+{
+    const struct v1_backend *p = priv_of(be);
+    for (int c = 0; c < SBX_CTRL_COUNT; c++)
+        if (p->avail & (1u << c))
+            info->controllers[info->ncontrollers++] = sbx__ctrl_name((sbx__ctrl)c);
+    snprintf(info->base, sizeof info->base, "%s", p->base[SBX_CTRL_MEMORY]);
+}
+
+static const char *dir_of(const sbx_box *box, sbx__ctrl c)
+{
+    const struct v1_box *b = box->priv;
+    return b->dir[c][0] ? b->dir[c] : NULL;
+}
+
+/* Co-mounted controllers share a directory: only its first owner counts. */
+static bool own_dir(const struct v1_box *b, int c)
+{
+    if (!b->dir[c][0])
+        return false;
+    for (int d = 0; d < c; d++)
+        if (strcmp(b->dir[d], b->dir[c]) == 0)
+            return false;
+    return true;
+}
+
+static int apply_memory(sbx_box *box, sbx_error *err)
+{
+    const sbx_limits *l = &box->limits;
+    const char *dir = dir_of(box, SBX_CTRL_MEMORY);
+    char num[32];
+    if (!l->memory)
+        return 0;
+    if (!dir)
+        return sbx__cannot_enforce(box, "memory", "no v1 memory controller", err);
+    snprintf(num, sizeof num, "%" PRIu64, l->memory);
+    int r = sbx__write_file(dir, "memory.limit_in_bytes", num, err);
+    if (r < 0)
+        return r;
+    sbx__enforce(box, "memory", "cgroup1 memory.limit_in_bytes");
+    if (!sbx__file_exists(dir, "memory.memsw.limit_in_bytes")) {
+        if (sbx__host_has_swap())
+            return sbx__cannot_enforce(box, "swap", "the kernel has no swap accounting", err);
+        sbx__enforce(box, "swap", "no swap on the host");
+        return 0;
+    }
+    if (l->memory_swap > UINT64_MAX - l->memory)
+        return sbx_error_set(err, -ERANGE, "memory + swap is too large");
+    snprintf(num, sizeof num, "%" PRIu64, l->memory + l->memory_swap);
+    if ((r = sbx__write_file(dir, "memory.memsw.limit_in_bytes", num, err)) < 0)
+        return r;
+    sbx__enforce(box, "swap", "cgroup1 memory.memsw.limit_in_bytes");
+    return 0;
+}
+
+static int apply_cpu(sbx_box *box, sbx_error *err)
+{
+    const sbx_limits *l = &box->limits;
+    const char *dir = dir_of(box, SBX_CTRL_CPU);
+    char num[32];
+    int r;
+    if (!l->cpu_percent && !l->cpu_weight)
+        return 0;
+    if (!dir)
+        return sbx__cannot_enforce(box, "cpu", "no v1 cpu controller", err);
+    if (l->cpu_percent) {
+        if ((r = sbx__write_file(dir, "cpu.cfs_period_us", "100000", err)) < 0)
+            return r;
+        snprintf(num, sizeof num, "%" PRIu64, (uint64_t)l->cpu_percent * 1000);
+        if ((r = sbx__write_file(dir, "cpu.cfs_quota_us", num, err)) < 0)
+            return r;
+        sbx__enforce(box, "cpu", "cgroup1 cpu.cfs_quota_us");
+    }
+    if (l->cpu_weight) {
+        /* v2's weight 1..10000 (default 100) on v1's shares (default 1024) */
+        uint64_t shares = (uint64_t)l->cpu_weight * 1024 / 100;
+        snprintf(num, sizeof num, "%" PRIu64, shares < 2 ? 2 : shares);
+        if ((r = sbx__write_file(dir, "cpu.shares", num, err)) < 0)
+            return r;
+        sbx__enforce(box, "cpu_weight", "cgroup1 cpu.shares");
+    }
+    return 0;
+}
+
+static int apply_pids(sbx_box *box, sbx_error *err)
+{
+    const char *dir = dir_of(box, SBX_CTRL_PIDS);
+    char num[32];
+    if (!box->limits.pids)
+        return 0;
+    if (!dir)
+        return sbx__cannot_enforce(box, "pids", "no v1 pids controller", err);
+    snprintf(num, sizeof num, "%" PRIu64, box->limits.pids);
+    int r = sbx__write_file(dir, "pids.max", num, err);
+    if (r == 0)
+        sbx__enforce(box, "pids", "cgroup1 pids.max");
+    return r;
+}
+
+/* Makes the box's cgroup in every controller we have; co-mounted
+ * controllers (cpu,cpuacct) share one directory. */
+static int make_dirs(sbx_box *box, sbx_error *err)
+{
+    struct v1_backend *p = priv_of(box->be);
+    struct v1_box *b = box->priv;
+    for (int c = 0; c < SBX_CTRL_COUNT; c++) {
+        if (!(p->avail & (1u << c)))
+            continue;
+        snprintf(b->dir[c], sizeof b->dir[c], "%s/%s", p->base[c], box->name);
+        if (!own_dir(b, c))
+            continue;
+        if (mkdir(b->dir[c], 0755) < 0) {
+            int e = errno;
+            b->dir[c][0] = '\0';
+            return sbx_error_set(err, -e, "mkdir %s/%s: %s", p->base[c], box->name, strerror(e));
+        }
+        char procs[PATH_MAX];
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", b->dir[c]);
+        if ((b->procs_fd[b->nprocs] = open(procs, O_WRONLY | O_CLOEXEC)) < 0)
+            return sbx_error_set(err, -errno, "open %s: %s", procs, strerror(errno));
+        b->nprocs++;
+    }
+    return 0;
+}
+
+/* The directory whose cgroup.procs lists the box's processes. */
+static const char *any_dir(const sbx_box *box)
+{
+    const struct v1_box *b = box->priv;
+    for (int c = 0; c < SBX_CTRL_COUNT; c++)
+        if (b->dir[c][0])
+            return b->dir[c];
+    return NULL;
+}
+
+static void remove_dirs(sbx_box *box)
+{
+    struct v1_box *b = box->priv;
+    for (int c = SBX_CTRL_COUNT - 1; c >= 0; c--)
+        if (own_dir(b, c))
+            rmdir(b->dir[c]);
+}
+
+static void v1_free(sbx_box *box)
+{
+    struct v1_box *b = box->priv;
+    if (!b)
+        return;
+    for (int i = 0; i < b->nprocs; i++)
+        close(b->procs_fd[i]);
+    if (b->event_fd >= 0)
+        close(b->event_fd);
+    free(b);
+    box->priv = NULL;
+}
+
+static int v1_create(sbx_box *box, sbx_error *err)
+{
+    struct v1_box *b = calloc(1, sizeof *b);
+    if (!b)
+        return sbx_error_set(err, -ENOMEM, "out of memory");
+    b->event_fd = -1;
+    box->priv = b;
+    int r;
+    if ((r = make_dirs(box, err)) < 0 || (r = apply_memory(box, err)) < 0 ||
+        (r = apply_cpu(box, err)) < 0 || (r = apply_pids(box, err)) < 0)
+        goto fail;
+    snprintf(box->path, sizeof box->path, "%s", any_dir(box));
+    return 0;
+fail:
+    remove_dirs(box);
+    v1_free(box);
+    return r;
+}
+
+static int v1_prepare_join(sbx_box *box, sbx__join *join, sbx_error *err)
+{
+    struct v1_box *b = box->priv;
+    (void)err;
+    for (int i = 0; i < b->nprocs; i++)
+        join->procs_fd[i] = b->procs_fd[i];
+    join->nprocs = b->nprocs;
+    return 0;
+}
+
+static int wait_frozen(const char *dir)
+{
+    char state[32];
+    for (int i = 0; i < 200; i++) {
+        if (sbx__read_file(dir, "freezer.state", state, sizeof state) < 0)
+            return -EIO;
+        if (strncmp(state, "FROZEN", 6) == 0)
+            return 0;
+        struct timespec ts = {0, 500000};
+        nanosleep(&ts, NULL);
+    }
+    return -ETIMEDOUT;
+}
+
+static int v1_freeze(sbx_box *box, bool frozen, sbx_error *err)
+{
+    const char *dir = dir_of(box, SBX_CTRL_FREEZER);
+    if (!dir)
+        return sbx_error_set(err, -EOPNOTSUPP, "no v1 freezer controller");
+    int r = sbx__write_file(dir, "freezer.state", frozen ? "FROZEN" : "THAWED", err);
+    if (r == 0 && frozen && (r = wait_frozen(dir)) < 0)
+        sbx_error_set(err, r, "freeze %s: did not settle", dir);
+    return r;
+}
+
+static int v1_kill(sbx_box *box, int sig, sbx_error *err)
+{
+    const char *dir = any_dir(box);
+    if (sig != SIGKILL) {
+        int n = sbx__signal_procs(dir, sig);
+        return n < 0 ? sbx_error_set(err, n, "signal %s: %s", dir, strerror(-n)) : 0;
+    }
+    if (dir_of(box, SBX_CTRL_FREEZER)) {
+        /* Frozen tasks cannot fork; the kill lands when they thaw. */
+        int r = v1_freeze(box, true, err);
+        sbx__signal_procs(dir, SIGKILL);
+        int t = v1_freeze(box, false, r < 0 ? NULL : err);
+        return r < 0 ? r : t;
+    }
+    /* No freezer: kill until nothing is listed (a fork may race one pass). */
+    for (int i = 0; i < 100; i++)
+        if (sbx__signal_procs(dir, SIGKILL) <= 0)
+            return 0;
+    return sbx_error_set(err, -EAGAIN, "kill %s: processes keep appearing", dir);
+}
+
+static int v1_is_empty(sbx_box *box)
+{
+    char buf[64];
+    ssize_t n = sbx__read_file(any_dir(box), "cgroup.procs", buf, sizeof buf);
+    return n < 0 ? (int)n : n == 0;
+}
+
+static void read_stat(const char *dir, const char *file, const char *key, int64_t *out,
+                      int64_t div)
+{
+    uint64_t v;
+    if (dir && sbx__read_u64(dir, file, key, &v) == 0)
+        *out = (int64_t)(v / (uint64_t)div);
+}
+
+static int v1_stats(sbx_box *box, sbx_stats *st, sbx_error *err)
+{
+    const char *mem = dir_of(box, SBX_CTRL_MEMORY);
+    const char *acct = dir_of(box, SBX_CTRL_CPUACCT);
+    const char *pids = dir_of(box, SBX_CTRL_PIDS);
+    (void)err;
+    read_stat(acct, "cpuacct.usage_user", NULL, &st->user_us, 1000);
+    read_stat(acct, "cpuacct.usage_sys", NULL, &st->sys_us, 1000);
+    read_stat(mem, "memory.usage_in_bytes", NULL, &st->memory_current, 1);
+    read_stat(mem, "memory.max_usage_in_bytes", NULL, &st->memory_peak, 1);
+    read_stat(mem, "memory.oom_control", "oom_kill", &st->oom_kills, 1);
+    read_stat(pids, "pids.current", NULL, &st->pids_current, 1);
+    read_stat(pids, "pids.peak", NULL, &st->pids_peak, 1);
+    return 0;
+}
+
+static int v1_event_fd(sbx_box *box)
+{
+    struct v1_box *b = box->priv;
+    const char *mem = dir_of(box, SBX_CTRL_MEMORY);
+    if (b->event_fd >= 0 || !mem)
+        return b->event_fd;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/memory.oom_control", mem);
+    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    int ofd = open(path, O_RDONLY | O_CLOEXEC);
+    char line[64];
+    snprintf(line, sizeof line, "%d %d", efd, ofd);
+    if (efd < 0 || ofd < 0 || sbx__write_file(mem, "cgroup.event_control", line, NULL) < 0) {
+        if (efd >= 0)
+            close(efd);
+        efd = -1;
+    }
+    if (ofd >= 0)
+        close(ofd);  /* the kernel keeps its own reference */
+    return b->event_fd = efd;
+}
+
+static void v1_events_drain(sbx_box *box)
+{
+    struct v1_box *b = box->priv;
+    uint64_t v;
+    if (b->event_fd >= 0 && read(b->event_fd, &v, sizeof v) < 0)
+        return;
+}
+
+static int v1_destroy(sbx_box *box, sbx_error *err)
+{
+    struct v1_box *b = box->priv;
+    if (v1_is_empty(box) == 0)
+        v1_kill(box, SIGKILL, NULL);
+    for (int c = SBX_CTRL_COUNT - 1; c >= 0; c--) {
+        if (!own_dir(b, c))
+            continue;
+        int r = sbx__rmdir_retry(b->dir[c], err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+const sbx__ops sbx__cgroup1_ops = {
+    .name = "cgroup1",
+    .open = v1_open,
+    .close = v1_close,
+    .describe = v1_describe,
+    .create = v1_create,
+    .prepare_join = v1_prepare_join,
+    .kill = v1_kill,
+    .freeze = v1_freeze,
+    .is_empty = v1_is_empty,
+    .stats = v1_stats,
+    .event_fd = v1_event_fd,
+    .events_drain = v1_events_drain,
+    .destroy = v1_destroy,
+    .free = v1_free,
+};

@@ -1,0 +1,352 @@
+/* Race-free spawn: the child enters its box before its first instruction.
+ *
+ * On cgroup v2 the kernel creates the child directly in the box's cgroup
+ * (clone3 with CLONE_INTO_CGROUP). Elsewhere the child writes itself into
+ * each cgroup.procs before execve. Everything the child needs (fds, paths,
+ * rlimits, exec candidates) is prepared before the fork; between fork and
+ * exec the child makes only async-signal-safe calls. If a step fails, the
+ * child sends {stage, errno} over a close-on-exec pipe and exits, so the
+ * parent reports a start failure, never an exit code. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../backend.h"
+
+const char *sbx_stage_name(sbx_stage stage)
+{
+    switch (stage) {
+    case SBX_STAGE_NONE: return "none";
+    case SBX_STAGE_CGROUP: return "cgroup";
+    case SBX_STAGE_SESSION: return "session";
+    case SBX_STAGE_STDIO: return "stdio";
+    case SBX_STAGE_RLIMIT: return "rlimit";
+    case SBX_STAGE_CWD: return "cwd";
+    case SBX_STAGE_EXEC: return "exec";
+    case SBX_STAGE_SIGNALS: return "signals";
+    }
+    return "?";
+}
+
+struct child_report {
+    int stage;
+    int err;
+};
+
+/* Everything the child reads, prepared in the parent. */
+struct child_plan {
+    const sbx_command *cmd;
+    const sbx__join *join;
+    bool joined;            /* already in the cgroup through clone3 */
+    int stdio_src[3];       /* fd to install as 0/1/2, or -1 to inherit */
+    char **candidates;      /* full paths to try with execve, NULL-terminated */
+    int report_fd;
+};
+
+static _Noreturn void child_fail(const struct child_plan *p, sbx_stage stage, int e)
+{
+    struct child_report rep = {stage, e};
+    ssize_t n;
+    do
+        n = write(p->report_fd, &rep, sizeof rep);
+    while (n < 0 && errno == EINTR);
+    _exit(127);
+}
+
+static void child_reset_signals(void)
+{
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &dfl, NULL);  /* fails harmlessly for RT signals in use */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static int write_all(int fd, const char *s, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, s, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        s += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void child_stdio(const struct child_plan *p)
+{
+    int moved[3];
+    /* Move every source above 2 first, so installing one cannot clobber
+     * another that still sits on 0..2. */
+    for (int i = 0; i < 3; i++) {
+        moved[i] = -1;
+        if (p->stdio_src[i] < 0)
+            continue;
+        moved[i] = fcntl(p->stdio_src[i], F_DUPFD_CLOEXEC, 3);
+        if (moved[i] < 0)
+            child_fail(p, SBX_STAGE_STDIO, errno);
+    }
+    for (int i = 0; i < 3; i++)
+        if (moved[i] >= 0 && dup2(moved[i], i) < 0)
+            child_fail(p, SBX_STAGE_STDIO, errno);
+}
+
+static _Noreturn void child_main(const struct child_plan *p)
+{
+    child_reset_signals();
+    if (!p->joined)
+        for (int i = 0; i < p->join->nprocs; i++)
+            if (write_all(p->join->procs_fd[i], "0", 1) < 0)
+                child_fail(p, SBX_STAGE_CGROUP, errno);
+    if (p->cmd->new_session && setsid() < 0)
+        child_fail(p, SBX_STAGE_SESSION, errno);
+    if (p->join->own_pgrp && !p->cmd->new_session && setpgid(0, 0) < 0)
+        child_fail(p, SBX_STAGE_SESSION, errno);
+    child_stdio(p);
+    for (int i = 0; i < p->join->nrlimit; i++)
+        if (setrlimit(p->join->rlimit[i].resource, &p->join->rlimit[i].lim) < 0)
+            child_fail(p, SBX_STAGE_RLIMIT, errno);
+    if (p->cmd->cwd && chdir(p->cmd->cwd) < 0)
+        child_fail(p, SBX_STAGE_CWD, errno);
+    /* As execvp: remember EACCES, go on past ENOENT/ENOTDIR, stop at others. */
+    int saved = ENOENT;
+    for (char **c = p->candidates; *c; c++) {
+        execve(*c, p->cmd->argv, p->cmd->envp);
+        if (errno == EACCES)
+            saved = EACCES;
+        else if (errno != ENOENT && errno != ENOTDIR) {
+            saved = errno;
+            break;
+        }
+    }
+    child_fail(p, SBX_STAGE_EXEC, saved);
+}
+
+static const char *env_path(char *const *envp)
+{
+    for (; envp && *envp; envp++)
+        if (strncmp(*envp, "PATH=", 5) == 0)
+            return *envp + 5;
+    return "/usr/local/bin:/usr/bin:/bin";
+}
+
+/* The paths execve will try, from the child's own PATH (not ours). */
+static char **exec_candidates(const char *file, char *const *envp)
+{
+    if (strchr(file, '/')) {
+        char **c = calloc(2, sizeof *c);
+        if (c && !(c[0] = strdup(file))) {
+            free(c);
+            return NULL;
+        }
+        return c;
+    }
+    const char *path = env_path(envp);
+    size_t n = 2;
+    for (const char *s = path; *s; s++)
+        n += *s == ':';
+    size_t flen = strlen(file);
+    char **c = calloc(n + 1, sizeof *c);
+    if (!c)
+        return NULL;
+    size_t i = 0;
+    for (const char *s = path;; ) {
+        size_t dlen = strcspn(s, ":");
+        char *full = malloc(dlen + flen + 3);
+        if (!full)
+            break;
+        if (dlen == 0)
+            memcpy(full, ".", (dlen = 1));  /* an empty element means the cwd */
+        else
+            memcpy(full, s, dlen);
+        full[dlen] = '/';
+        memcpy(full + dlen + 1, file, flen + 1);
+        c[i++] = full;
+        s += strcspn(s, ":");
+        if (*s != ':')
+            break;
+        s++;
+    }
+    return c;
+}
+
+static void free_candidates(char **c)
+{
+    for (size_t i = 0; c && c[i]; i++)
+        free(c[i]);
+    free(c);
+}
+
+static int clone_into_cgroup(int cgroup_fd)
+{
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = CLONE_INTO_CGROUP;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = (uint64_t)cgroup_fd;
+    return (int)syscall(SYS_clone3, &args, sizeof args);
+}
+
+/* Opens the fds for the child's stdio; the caller's ends go to proc. */
+static int open_stdio(const sbx_command *cmd, int src[3], int close_after[6],
+                      sbx_process *proc, sbx_error *err)
+{
+    for (int i = 0; i < 3; i++) {
+        const sbx_stdio *s = &cmd->stdio[i];
+        src[i] = -1;
+        switch (s->kind) {
+        case SBX_STDIO_INHERIT:
+            break;
+        case SBX_STDIO_NULL:
+            src[i] = close_after[i] = open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+            if (src[i] < 0)
+                return sbx_error_set(err, -errno, "stdio: open /dev/null: %s", strerror(errno));
+            break;
+        case SBX_STDIO_FILE:
+            src[i] = close_after[i] = open(s->path, i == 0 ? O_RDONLY | O_CLOEXEC
+                                           : O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+            if (src[i] < 0)
+                return sbx_error_set(err, -errno, "stdio: open %s: %s", s->path, strerror(errno));
+            break;
+        case SBX_STDIO_PIPE: {
+            int fds[2];
+            if (pipe2(fds, O_CLOEXEC) < 0)
+                return sbx_error_set(err, -errno, "stdio: pipe: %s", strerror(errno));
+            src[i] = close_after[i] = fds[i == 0 ? 0 : 1];
+            proc->stdio_fd[i] = close_after[3 + i] = fds[i == 0 ? 1 : 0];
+            break;
+        }
+        case SBX_STDIO_FD:
+            src[i] = s->fd;
+            break;
+        }
+    }
+    return 0;
+}
+
+static void close_fds(int *fds, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (fds[i] >= 0) {
+            close(fds[i]);
+            fds[i] = -1;
+        }
+}
+
+static pid_t fork_child(const sbx__join *join, bool *joined)
+{
+    static bool no_clone3;
+    *joined = false;
+    if (join->clone_cgroup_fd >= 0 && !no_clone3) {
+        pid_t pid = clone_into_cgroup(join->clone_cgroup_fd);
+        if (pid >= 0) {
+            *joined = true;
+            return pid;
+        }
+        if (errno != ENOSYS && errno != E2BIG && errno != EINVAL)
+            return -1;
+        no_clone3 = true;  /* an older kernel: join by writing cgroup.procs */
+    }
+    return fork();
+}
+
+/* Waits for the child's report: nothing (exec happened) or a failure. */
+static int await_exec(int fd, struct child_report *rep)
+{
+    ssize_t n;
+    do
+        n = read(fd, rep, sizeof *rep);
+    while (n < 0 && errno == EINTR);
+    return n == (ssize_t)sizeof *rep;
+}
+
+int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
+              sbx_error *err)
+{
+    sbx__join join = {.clone_cgroup_fd = -1};
+    int own[6] = {-1, -1, -1, -1, -1, -1};  /* child ends 0..2, ours 3..5 */
+    int report[2] = {-1, -1};
+    struct child_plan plan = {.cmd = cmd, .join = &join};
+    memset(proc, 0, sizeof *proc);
+    proc->pid = -1;
+    for (int i = 0; i < 3; i++)
+        proc->stdio_fd[i] = -1;
+    if (!cmd->argv || !cmd->argv[0])
+        return sbx_error_set(err, -EINVAL, "no command given");
+
+    int r = box->be->ops->prepare_join(box, &join, err);
+    if (r < 0)
+        return r;
+    sbx__common_rlimits(box, &join);
+    if ((r = open_stdio(cmd, plan.stdio_src, own, proc, err)) < 0)
+        goto fail;
+    plan.candidates = exec_candidates(cmd->argv[0], cmd->envp);
+    if (!plan.candidates) {
+        r = sbx_error_set(err, -ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (pipe2(report, O_CLOEXEC) < 0) {
+        r = sbx_error_set(err, -errno, "pipe: %s", strerror(errno));
+        goto fail;
+    }
+    plan.report_fd = report[1];
+
+    /* Block signals so no handler of ours runs in the child before it has
+     * reset them all. */
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    pid_t pid = fork_child(&join, &plan.joined);
+    if (pid == 0)
+        child_main(&plan);
+    int fork_errno = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    close(report[1]);
+    report[1] = -1;
+    close_fds(own, 3);
+    if (pid < 0) {
+        r = sbx_error_set(err, -fork_errno, "fork: %s", strerror(fork_errno));
+        goto fail;
+    }
+
+    struct child_report rep;
+    if (await_exec(report[0], &rep)) {
+        waitpid(pid, NULL, 0);
+        proc->failed_stage = (sbx_stage)rep.stage;
+        proc->failed_errno = rep.err;
+        r = sbx_error_set(err, -rep.err, "%s: %s%s%s", sbx_stage_name(proc->failed_stage),
+                          rep.stage == SBX_STAGE_EXEC ? cmd->argv[0] :
+                          rep.stage == SBX_STAGE_CWD ? cmd->cwd : "",
+                          rep.stage == SBX_STAGE_EXEC || rep.stage == SBX_STAGE_CWD ? ": " : "",
+                          strerror(rep.err));
+        goto fail;
+    }
+    close(report[0]);
+    free_candidates(plan.candidates);
+    proc->pid = pid;
+    if (box->be->ops->started)
+        box->be->ops->started(box, pid);
+    return 0;
+
+fail:
+    close_fds(report, 2);
+    close_fds(own, 6);
+    for (int i = 0; i < 3; i++)
+        proc->stdio_fd[i] = -1;
+    free_candidates(plan.candidates);
+    return r;
+}

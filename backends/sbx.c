@@ -1,0 +1,212 @@
+/* Backend selection and the box calls every backend shares: dispatch to the
+ * operations table, and the record of what is enforced by what. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+
+static const sbx__ops *const all_backends[] = {
+    &sbx__cgroup2_ops, &sbx__cgroup1_ops, &sbx__rlimit_ops, &sbx__null_ops,
+};
+#define NBACKENDS (sizeof all_backends / sizeof all_backends[0])
+
+static int try_open(const sbx__ops *ops, const sbx_backend_options *opts,
+                    sbx_backend **out, sbx_error *err)
+{
+    sbx_backend *be = calloc(1, sizeof *be);
+    if (!be)
+        return sbx_error_set(err, -ENOMEM, "out of memory");
+    be->ops = ops;
+    if (opts->cgroup_root && *opts->cgroup_root) {
+        be->cgroup_root = strdup(opts->cgroup_root);
+        if (!be->cgroup_root) {
+            free(be);
+            return sbx_error_set(err, -ENOMEM, "out of memory");
+        }
+    }
+    int r = ops->open(be, err);
+    if (r < 0) {
+        free(be->cgroup_root);
+        free(be);
+        return r;
+    }
+    *out = be;
+    return 0;
+}
+
+int sbx_backend_open(const sbx_backend_options *opts, sbx_backend **out,
+                     sbx_error *err)
+{
+    static const sbx_backend_options defaults;
+    if (!opts)
+        opts = &defaults;
+    if (opts->name) {
+        for (size_t i = 0; i < NBACKENDS; i++)
+            if (strcmp(all_backends[i]->name, opts->name) == 0) {
+                int r = try_open(all_backends[i], opts, out, err);
+                if (r < 0)
+                    sbx_error_prefix(err, "backend %s", opts->name);
+                return r;
+            }
+        return sbx_error_set(err, -EINVAL,
+                             "unknown backend '%s' (cgroup2, cgroup1, rlimit, null)", opts->name);
+    }
+    /* The best that works here: the first of cgroup2, cgroup1, rlimit. */
+    sbx_error first = {0};
+    for (size_t i = 0; i + 1 < NBACKENDS; i++) {
+        sbx_error e = {0};
+        if (try_open(all_backends[i], opts, out, &e) == 0)
+            return 0;
+        if (!first.code)
+            first = e;
+    }
+    if (err)
+        *err = first;
+    return first.code ? first.code : -ENOSYS;
+}
+
+void sbx_backend_close(sbx_backend *be)
+{
+    if (!be)
+        return;
+    be->ops->close(be);
+    free(be->cgroup_root);
+    free(be);
+}
+
+const char *sbx_backend_name(const sbx_backend *be)
+{
+    return be->ops->name;
+}
+
+void sbx_backend_describe(const sbx_backend *be, sbx_backend_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->backend = be->ops->name;
+    info->mode = be->mode;
+    be->ops->describe(be, info);
+}
+
+void sbx__enforce(sbx_box *box, const char *what, const char *how)
+{
+    if (box->nenforced < SBX_MAX_ENFORCED)
+        box->enforced[box->nenforced++] = (sbx_enforced){what, how};
+}
+
+int sbx__cannot_enforce(sbx_box *box, const char *what, const char *why,
+                        sbx_error *err)
+{
+    if (!(box->flags & SBX_BEST_EFFORT))
+        return sbx_error_set(err, -EOPNOTSUPP,
+                             "%s limit cannot be enforced by backend %s: %s "
+                             "(use --best-effort to run without it)",
+                             what, box->be->ops->name, why);
+    sbx__enforce(box, what, NULL);
+    return 0;
+}
+
+void sbx__add_rlimit(sbx__join *join, int resource, rlim_t value)
+{
+    if (join->nrlimit < SBX__MAX_RLIMITS) {
+        join->rlimit[join->nrlimit].resource = resource;
+        join->rlimit[join->nrlimit].lim = (struct rlimit){value, value};
+        join->nrlimit++;
+    }
+}
+
+void sbx__common_rlimits(const sbx_box *box, sbx__join *join)
+{
+    if (box->limits.nofile)
+        sbx__add_rlimit(join, RLIMIT_NOFILE, box->limits.nofile);
+    if (box->limits.core >= 0)
+        sbx__add_rlimit(join, RLIMIT_CORE, (rlim_t)box->limits.core);
+}
+
+/* The rlimits are set in the child; list them here so the result says so. */
+static void enforce_common(sbx_box *box)
+{
+    if (box->limits.nofile)
+        sbx__enforce(box, "nofile", "setrlimit RLIMIT_NOFILE");
+    if (box->limits.core >= 0)
+        sbx__enforce(box, "core", "setrlimit RLIMIT_CORE");
+}
+
+int sbx_box_create(sbx_backend *be, const char *name, const sbx_limits *limits,
+                   unsigned flags, sbx_box **out, sbx_error *err)
+{
+    if (!name || !*name || strlen(name) >= sizeof((sbx_box *)0)->name ||
+        strchr(name, '/') || name[0] == '.')
+        return sbx_error_set(err, -EINVAL, "invalid box name '%s'", name ? name : "");
+    sbx_box *box = calloc(1, sizeof *box);
+    if (!box)
+        return sbx_error_set(err, -ENOMEM, "out of memory");
+    box->be = be;
+    strcpy(box->name, name);
+    box->limits = *limits;
+    box->flags = flags;
+    int r = be->ops->create(box, err);
+    if (r < 0) {
+        free(box);
+        return r;
+    }
+    enforce_common(box);
+    *out = box;
+    return 0;
+}
+
+int sbx_box_destroy(sbx_box *box, sbx_error *err)
+{
+    return box->be->ops->destroy(box, err);
+}
+
+void sbx_box_free(sbx_box *box)
+{
+    if (!box)
+        return;
+    box->be->ops->free(box);
+    free(box);
+}
+
+const char *sbx_box_path(const sbx_box *box)
+{
+    return box->path;
+}
+
+size_t sbx_box_enforced(const sbx_box *box, const sbx_enforced **list)
+{
+    *list = box->enforced;
+    return box->nenforced;
+}
+
+int sbx_box_kill(sbx_box *box, int sig, sbx_error *err)
+{
+    return box->be->ops->kill(box, sig, err);
+}
+
+int sbx_box_freeze(sbx_box *box, bool frozen, sbx_error *err)
+{
+    return box->be->ops->freeze(box, frozen, err);
+}
+
+int sbx_box_is_empty(sbx_box *box)
+{
+    return box->be->ops->is_empty(box);
+}
+
+int sbx_box_stats(sbx_box *box, sbx_stats *st, sbx_error *err)
+{
+    *st = (sbx_stats){-1, -1, -1, -1, -1, -1, -1};
+    return box->be->ops->stats(box, st, err);
+}
+
+int sbx_box_event_fd(sbx_box *box)
+{
+    return box->be->ops->event_fd ? box->be->ops->event_fd(box) : -1;
+}
+
+void sbx_box_events_drain(sbx_box *box)
+{
+    if (box->be->ops->events_drain)
+        box->be->ops->events_drain(box);
+}

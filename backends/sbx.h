@@ -1,0 +1,199 @@
+/* libsbx: run a program in a sandbox whose limits hold from its first
+ * instruction.
+ *
+ * A backend is one platform mechanism (cgroup v2, cgroup v1, rlimits, or the
+ * do-nothing backend for tests), opened once per process. A box is one
+ * sandbox made by a backend: a fresh cgroup (or job, or process group) with
+ * limits applied. Programs are spawned straight into a box; the box can be
+ * signalled as a whole, frozen, measured and destroyed.
+ *
+ * Every function that can fail returns 0 or a negative errno value and, when
+ * given an sbx_error, fills it with a message that says what was being done
+ * ("memory.max: write /sys/fs/cgroup/x/memory.max: Permission denied").
+ *
+ * libsbx does not reap children: the caller owns waitpid() for every pid it
+ * gets back, so that one process-wide reaper can serve many boxes. */
+#ifndef SBX_H
+#define SBX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SBX_UNLIMITED 0
+
+typedef struct sbx_error {
+    int code;       /* negative errno, 0 when no error */
+    char msg[480];
+} sbx_error;
+
+/* Fills err (when not NULL) and returns code, which must be negative. */
+int sbx_error_set(sbx_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Puts "context: " in front of the message already in err. */
+void sbx_error_prefix(sbx_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- limits and their text forms (spec.c) ---- */
+
+typedef struct sbx_limits {
+    uint64_t memory;        /* bytes; 0 = unlimited */
+    uint64_t memory_swap;   /* swap allowed on top of memory (default 0) */
+    uint32_t cpu_percent;   /* percent of one core: 150 = 1.5 cores; 0 = none */
+    uint32_t cpu_weight;    /* 1..10000, 100 is the default share; 0 = unset */
+    uint64_t pids;          /* max tasks, the first one included; 0 = none */
+    uint64_t nofile;        /* RLIMIT_NOFILE; 0 = inherit */
+    int64_t core;           /* RLIMIT_CORE in bytes; -1 = inherit */
+} sbx_limits;
+
+void sbx_limits_init(sbx_limits *l);
+
+/* Parsers take text and never touch the OS. They return 0 or -EINVAL /
+ * -ERANGE and, on error, a message in err naming what is wrong. */
+int sbx_parse_size(const char *text, uint64_t *bytes, sbx_error *err);
+int sbx_parse_duration(const char *text, uint64_t *ms, sbx_error *err);
+int sbx_parse_percent(const char *text, uint32_t *percent, sbx_error *err);
+int sbx_parse_count(const char *text, uint64_t min, uint64_t max,
+                    uint64_t *value, sbx_error *err);
+/* Renders sizes as 512K / 64M / 1.5G into buf. */
+const char *sbx_format_size(uint64_t bytes, char *buf, size_t len);
+
+/* ---- backends ---- */
+
+typedef enum sbx_cgroup_mode {
+    SBX_CGROUP_NONE,
+    SBX_CGROUP_V1,      /* v1 controllers only */
+    SBX_CGROUP_HYBRID,  /* v1 controllers plus a v2 tree without them */
+    SBX_CGROUP_V2,      /* unified hierarchy only */
+} sbx_cgroup_mode;
+
+const char *sbx_cgroup_mode_name(sbx_cgroup_mode mode);
+
+typedef struct sbx_backend sbx_backend;
+typedef struct sbx_box sbx_box;
+
+typedef struct sbx_backend_options {
+    const char *name;        /* "cgroup2", "cgroup1", "rlimit", "null"; NULL = best */
+    const char *cgroup_root; /* below the caller's own cgroup; NULL = directly */
+} sbx_backend_options;
+
+int sbx_backend_open(const sbx_backend_options *opts, sbx_backend **out,
+                     sbx_error *err);
+void sbx_backend_close(sbx_backend *be);
+const char *sbx_backend_name(const sbx_backend *be);
+
+typedef struct sbx_backend_info {
+    const char *backend;
+    sbx_cgroup_mode mode;
+    const char *controllers[8];   /* usable controllers, by name */
+    size_t ncontrollers;
+    char base[512];               /* where boxes are made ("" if no cgroups) */
+} sbx_backend_info;
+
+void sbx_backend_describe(const sbx_backend *be, sbx_backend_info *info);
+/* The host's cgroup mode, detected without opening a backend. */
+sbx_cgroup_mode sbx_detect_cgroup_mode(void);
+
+/* ---- boxes ---- */
+
+enum {
+    SBX_BEST_EFFORT = 1u << 0,  /* run even if a limit cannot be enforced */
+};
+
+/* One limit and the mechanism that enforces it ("cgroup1 memory.limit_in_bytes"),
+ * or NULL how when it is not enforced (best effort only). */
+typedef struct sbx_enforced {
+    const char *what;
+    const char *how;
+} sbx_enforced;
+
+#define SBX_MAX_ENFORCED 16
+
+int sbx_box_create(sbx_backend *be, const char *name, const sbx_limits *limits,
+                   unsigned flags, sbx_box **out, sbx_error *err);
+/* Kills what is left with SIGKILL and removes the box. Returns -EBUSY while
+ * processes are still exiting (reap them and call again); the box stays
+ * valid until this returns 0 or another error. */
+int sbx_box_destroy(sbx_box *box, sbx_error *err);
+/* Frees the handle even when the cgroup could not be removed (after the
+ * caller has reported that), so the process leaks no memory. */
+void sbx_box_free(sbx_box *box);
+
+const char *sbx_box_path(const sbx_box *box);
+size_t sbx_box_enforced(const sbx_box *box, const sbx_enforced **list);
+
+/* Sends sig to every process in the box. SIGKILL is whole-tree and final
+ * (cgroup.kill, or freeze + kill + thaw): nothing in the box survives it. */
+int sbx_box_kill(sbx_box *box, int sig, sbx_error *err);
+int sbx_box_freeze(sbx_box *box, bool frozen, sbx_error *err);
+/* 1 when no process is left in the box, 0 when some are, or -errno. */
+int sbx_box_is_empty(sbx_box *box);
+
+typedef struct sbx_stats {
+    int64_t user_us, sys_us;         /* -1 when unknown */
+    int64_t memory_current, memory_peak;
+    int64_t pids_current, pids_peak;
+    int64_t oom_kills;               /* since the box was made */
+} sbx_stats;
+
+int sbx_box_stats(sbx_box *box, sbx_stats *st, sbx_error *err);
+
+/* An fd that becomes readable when the box's OOM counter or population may
+ * have changed (inotify on v2, eventfd on v1); -1 when the backend has none.
+ * After it fires, call sbx_box_events() to drain it. */
+int sbx_box_event_fd(sbx_box *box);
+void sbx_box_events_drain(sbx_box *box);
+
+/* ---- spawning ---- */
+
+typedef enum sbx_stdio_kind {
+    SBX_STDIO_INHERIT,
+    SBX_STDIO_NULL,
+    SBX_STDIO_FILE,  /* path opened for reading (stdin) or appending */
+    SBX_STDIO_PIPE,  /* a pipe whose other end is handed back */
+    SBX_STDIO_FD,    /* an fd of the caller's, dup'ed in */
+} sbx_stdio_kind;
+
+typedef struct sbx_stdio {
+    sbx_stdio_kind kind;
+    const char *path;
+    int fd;
+} sbx_stdio;
+
+typedef struct sbx_command {
+    char *const *argv;      /* argv[0] is looked up in the child's PATH */
+    char *const *envp;      /* the child's whole environment */
+    const char *cwd;        /* NULL = inherit */
+    sbx_stdio stdio[3];
+    bool new_session;       /* setsid() in the child */
+} sbx_command;
+
+/* Stages of the child's set-up, reported when one fails. */
+typedef enum sbx_stage {
+    SBX_STAGE_NONE,
+    SBX_STAGE_CGROUP,
+    SBX_STAGE_SESSION,
+    SBX_STAGE_STDIO,
+    SBX_STAGE_RLIMIT,
+    SBX_STAGE_CWD,
+    SBX_STAGE_EXEC,
+    SBX_STAGE_SIGNALS,
+} sbx_stage;
+
+const char *sbx_stage_name(sbx_stage stage);
+
+typedef struct sbx_process {
+    pid_t pid;
+    int stdio_fd[3];        /* the caller's ends of SBX_STDIO_PIPE, else -1 */
+    sbx_stage failed_stage; /* when spawn failed in the child */
+    int failed_errno;
+} sbx_process;
+
+/* Starts cmd inside box. On success the program has passed exec (its first
+ * instruction ran inside the box). On failure in the child, returns the
+ * negative errno, fills failed_stage/failed_errno, and the child has been
+ * reaped; nothing is left behind. */
+int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
+              sbx_error *err);
+
+#endif

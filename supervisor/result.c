@@ -1,0 +1,48 @@
+/* A run's result as JSON. */
+#include <string.h>
+
+#include "result.h"
+
+/* Unknown figures (-1) become null, not a made-up number. */
+static json_t *figure(int64_t v)
+{
+    return v < 0 ? json_null() : json_integer(v);
+}
+
+json_t *enforced_to_json(const sbx_box *box)
+{
+    json_t *list = json_array();
+    const sbx_enforced *e;
+    size_t n = box ? sbx_box_enforced(box, &e) : 0;
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, json_pack("{s:s, s:s?}", "limit", e[i].what,
+                                              "by", e[i].how));
+    return list;
+}
+
+json_t *result_to_json(const run_result *res, const sbx_backend *be,
+                       const sbx_box *box)
+{
+    const sbx_stats *st = &res->stats;
+    json_t *o = json_object();
+    json_object_set_new(o, "reason", json_string(run_reason_name(res->reason)));
+    json_object_set_new(o, "exit_code", res->exit_code >= 0 ? json_integer(res->exit_code)
+                                                            : json_null());
+    json_object_set_new(o, "signal", res->signal ? json_integer(res->signal) : json_null());
+    json_object_set_new(o, "wall_ms", json_integer((json_int_t)res->wall_ms));
+    json_object_set_new(o, "user_ms", figure(st->user_us < 0 ? -1 : st->user_us / 1000));
+    json_object_set_new(o, "sys_ms", figure(st->sys_us < 0 ? -1 : st->sys_us / 1000));
+    json_object_set_new(o, "peak_memory_bytes", figure(st->memory_peak));
+    json_object_set_new(o, "oom_kills", figure(st->oom_kills));
+    json_object_set_new(o, "pids_peak", figure(st->pids_peak));
+    json_object_set_new(o, "stopped", json_boolean(res->stopped));
+    json_object_set_new(o, "backend", be ? json_string(sbx_backend_name(be)) : json_null());
+    json_object_set_new(o, "cgroup", box ? json_string(sbx_box_path(box)) : json_null());
+    json_object_set_new(o, "enforced", enforced_to_json(box));
+    if (res->reason == RUN_START_FAILED) {
+        json_object_set_new(o, "stage", json_string(sbx_stage_name(res->failed_stage)));
+        json_object_set_new(o, "errno", json_integer(res->failed_errno));
+    }
+    json_object_set_new(o, "error", res->error[0] ? json_string(res->error) : json_null());
+    return o;
+}

@@ -1,0 +1,209 @@
+/* One run of a program in a box: see run.h for the model. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "reaper.h"
+#include "run.h"
+
+const char *run_reason_name(run_reason r)
+{
+    switch (r) {
+    case RUN_EXITED: return "exited";
+    case RUN_SIGNALED: return "signaled";
+    case RUN_TIMEOUT: return "timeout";
+    case RUN_MEMORY: return "memory";
+    case RUN_START_FAILED: return "start-failed";
+    }
+    return "?";
+}
+
+void run_options_init(run_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->kill_grace_ms = 1000;
+    o->stop_signal = SIGTERM;
+}
+
+static void on_exit_status(void *data, pid_t pid, int status, const struct rusage *ru);
+static void drain(run *r);
+
+static void set_error(run *r, const sbx_error *e)
+{
+    if (!r->res.error[0] && e->code)
+        snprintf(r->res.error, sizeof r->res.error, "%s", e->msg);
+}
+
+static void kill_box(run *r, int sig)
+{
+    sbx_error e = {0};
+    if (sbx_box_kill(r->box, sig, &e) < 0)
+        set_error(r, &e);
+}
+
+static uint64_t elapsed_ms(const run *r)
+{
+    return (uv_hrtime() - r->started_ns) / 1000000;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    run *r = t->data;
+    switch (r->state) {
+    case RUN_RUNNING:
+        r->timed_out = true;
+        run_stop(r);
+        break;
+    case RUN_STOPPING:
+        r->killed = true;
+        kill_box(r, SIGKILL);
+        break;
+    case RUN_DRAINING:
+        /* The timeout also bounds leftovers we were asked to wait for. */
+        if (r->opt.timeout_ms && !r->timed_out && elapsed_ms(r) >= r->opt.timeout_ms) {
+            r->timed_out = true;
+            kill_box(r, SIGKILL);
+        }
+        drain(r);
+        break;
+    case RUN_IDLE:
+    case RUN_DONE:
+        break;
+    }
+}
+
+int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
+              const run_options *opt, run_done_cb on_done, run_result *res)
+{
+    memset(r, 0, sizeof *r);
+    r->loop = loop;
+    r->box = box;
+    r->opt = *opt;
+    r->on_done = on_done;
+    r->res.exit_code = -1;
+    sbx_stats before;
+    sbx_box_stats(box, &before, NULL);
+
+    sbx_process proc;
+    sbx_error e = {0};
+    r->started_ns = uv_hrtime();
+    int rc = sbx_spawn(box, cmd, &proc, &e);
+    if (rc < 0) {
+        r->res.reason = RUN_START_FAILED;
+        r->res.failed_stage = proc.failed_stage;
+        r->res.failed_errno = proc.failed_errno ? proc.failed_errno : -rc;
+        r->res.stats = (sbx_stats){-1, -1, -1, -1, -1, -1, -1};
+        set_error(r, &e);
+        *res = r->res;
+        return rc;
+    }
+    r->pid = proc.pid;
+    r->res.stats.oom_kills = before.oom_kills;  /* the baseline, until the end */
+    reaper_watch(proc.pid, on_exit_status, r);
+    uv_timer_init(loop, &r->timer);
+    r->timer.data = r;
+    r->state = RUN_RUNNING;
+    if (opt->timeout_ms)
+        uv_timer_start(&r->timer, on_timer, opt->timeout_ms, 0);
+    return 0;
+}
+
+void run_stop(run *r)
+{
+    if (r->state != RUN_RUNNING)
+        return;
+    if (!r->timed_out)
+        r->res.stopped = true;
+    r->state = RUN_STOPPING;
+    kill_box(r, r->opt.stop_signal);
+    uv_timer_start(&r->timer, on_timer, r->opt.kill_grace_ms, 0);
+}
+
+static void on_exit_status(void *data, pid_t pid, int status, const struct rusage *ru)
+{
+    run *r = data;
+    (void)pid;
+    r->status = status;
+    r->ru = *ru;
+    r->res.wall_ms = elapsed_ms(r);
+    r->state = RUN_DRAINING;
+    uv_timer_stop(&r->timer);
+    if (!r->opt.wait_leftovers)
+        kill_box(r, SIGKILL);
+    else if (r->opt.timeout_ms && !r->timed_out) {
+        uint64_t left = r->opt.timeout_ms > r->res.wall_ms ? r->opt.timeout_ms - r->res.wall_ms : 1;
+        uv_timer_start(&r->timer, on_timer, left, 0);
+    }
+    drain(r);
+}
+
+static void on_sweep(void *data)
+{
+    drain(data);
+}
+
+static void classify(run *r)
+{
+    run_result *res = &r->res;
+    int64_t base = res->stats.oom_kills;
+    sbx_box_stats(r->box, &res->stats, NULL);
+    if (res->stats.oom_kills >= 0 && base >= 0)
+        res->stats.oom_kills -= base;
+    if (res->stats.user_us < 0) {  /* no cgroup accounting: the main process's */
+        res->stats.user_us = r->ru.ru_utime.tv_sec * 1000000 + r->ru.ru_utime.tv_usec;
+        res->stats.sys_us = r->ru.ru_stime.tv_sec * 1000000 + r->ru.ru_stime.tv_usec;
+    }
+    if (res->stats.memory_peak < 0)
+        res->stats.memory_peak = (int64_t)r->ru.ru_maxrss * 1024;
+    if (WIFEXITED(r->status)) {
+        res->reason = RUN_EXITED;
+        res->exit_code = WEXITSTATUS(r->status);
+    } else {
+        res->signal = WTERMSIG(r->status);
+        res->reason = RUN_SIGNALED;
+        /* A SIGKILL is "memory" only if the kernel's OOM counter moved. */
+        if (res->signal == SIGKILL && res->stats.oom_kills > 0)
+            res->reason = RUN_MEMORY;
+    }
+    if (r->timed_out)
+        res->reason = RUN_TIMEOUT;
+}
+
+static void drain(run *r)
+{
+    if (r->state != RUN_DRAINING)
+        return;
+    if (sbx_box_is_empty(r->box) == 0) {
+        if (!r->sweeping) {
+            r->sweeping = true;
+            reaper_add_sweep(on_sweep, r);
+        }
+        /* Belt and braces for trees whose last exit we would not hear of. */
+        if (!uv_is_active((uv_handle_t *)&r->timer))
+            uv_timer_start(&r->timer, on_timer, 100, 0);
+        return;
+    }
+    if (r->sweeping)
+        reaper_remove_sweep(on_sweep, r);
+    r->sweeping = false;
+    uv_timer_stop(&r->timer);
+    classify(r);
+    r->state = RUN_DONE;
+    r->on_done(r, &r->res);
+}
+
+void run_close(run *r, uv_close_cb cb)
+{
+    if (r->state == RUN_IDLE) {
+        if (cb)
+            cb((uv_handle_t *)&r->timer);
+        return;
+    }
+    if (r->sweeping)
+        reaper_remove_sweep(on_sweep, r);
+    if (r->state != RUN_DONE)
+        reaper_unwatch(r->pid);
+    uv_close((uv_handle_t *)&r->timer, cb);
+}

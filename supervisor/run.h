@@ -1,0 +1,90 @@
+/* One run of a program in a box, to its end, on the libuv loop: the piece
+ * sbx-run and sbxd share. It starts the program, enforces the wall-clock
+ * timeout, stops the whole tree (stop signal, grace, then SIGKILL of the
+ * box), waits until the box is empty, attributes OOM kills, and reports one
+ * result.
+ *
+ *   running --exit--> draining --empty--> done
+ *      |                  ^
+ *      +--timeout/stop--> stopping --grace--> (SIGKILL box) --exit--+
+ */
+#ifndef SBX_RUN_H
+#define SBX_RUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <uv.h>
+
+#include "sbx.h"
+
+typedef enum run_reason {
+    RUN_EXITED,
+    RUN_SIGNALED,
+    RUN_TIMEOUT,
+    RUN_MEMORY,
+    RUN_START_FAILED,
+} run_reason;
+
+const char *run_reason_name(run_reason r);
+
+typedef struct run_result {
+    run_reason reason;
+    int exit_code;          /* when exited, else -1 */
+    int signal;             /* when killed by a signal, else 0 */
+    bool stopped;           /* ended because it was asked to stop */
+    uint64_t wall_ms;
+    sbx_stats stats;        /* user/sys/peak memory/pids/oom for this run */
+    sbx_stage failed_stage; /* start-failed only */
+    int failed_errno;
+    char error[480];        /* start-failed or cleanup trouble, else "" */
+} run_result;
+
+typedef struct run_options {
+    uint64_t timeout_ms;    /* 0 = none */
+    uint64_t kill_grace_ms; /* stop signal to SIGKILL */
+    int stop_signal;        /* SIGTERM by default */
+    bool wait_leftovers;    /* when the main process exits, wait for the rest
+                               of the tree instead of killing it */
+} run_options;
+
+typedef struct run run;
+typedef void (*run_done_cb)(run *r, const run_result *res);
+
+typedef enum run_state {
+    RUN_IDLE,
+    RUN_RUNNING,
+    RUN_STOPPING,
+    RUN_DRAINING,
+    RUN_DONE,
+} run_state;
+
+struct run {
+    uv_loop_t *loop;
+    sbx_box *box;
+    run_options opt;
+    run_done_cb on_done;
+    void *data;
+    run_state state;
+    pid_t pid;
+    uint64_t started_ns;
+    bool timed_out, killed, sweeping;
+    int destroy_tries;
+    int status;
+    struct rusage ru;
+    run_result res;
+    uv_timer_t timer;
+};
+
+void run_options_init(run_options *o);
+/* Starts cmd in box. Returns 0 and later calls on_done exactly once, or
+ * returns a negative errno when the start failed, with res filled (no
+ * callback). The box is the caller's, and stays so: run only empties it. */
+int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
+              const run_options *opt, run_done_cb on_done, run_result *res);
+/* Stops the run: stop signal to every process, SIGKILL after the grace. */
+void run_stop(run *r);
+/* Closes the run's handles; call after on_done (cb when they are closed). */
+void run_close(run *r, uv_close_cb cb);
+
+#endif

@@ -1,0 +1,121 @@
+/* Parsers of limit text: sizes, durations, percentages, counts. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "sbx.h"
+
+static void sizes(void **state)
+{
+    (void)state;
+    uint64_t v;
+    sbx_error e = {0};
+    assert_int_equal(sbx_parse_size("512K", &v, &e), 0);
+    assert_int_equal(v, 512 * 1024);
+    assert_int_equal(sbx_parse_size("64M", &v, &e), 0);
+    assert_int_equal(v, 64ull << 20);
+    assert_int_equal(sbx_parse_size("2G", &v, &e), 0);
+    assert_int_equal(v, 2ull << 30);
+    assert_int_equal(sbx_parse_size("1.5g", &v, &e), 0);
+    assert_int_equal(v, 3ull << 29);
+    assert_int_equal(sbx_parse_size("4096", &v, &e), 0);
+    assert_int_equal(v, 4096);
+    assert_int_equal(sbx_parse_size("10MiB", &v, &e), 0);
+    assert_int_equal(v, 10ull << 20);
+}
+
+static void bad_sizes(void **state)
+{
+    (void)state;
+    uint64_t v = 7;
+    sbx_error e = {0};
+    assert_int_equal(sbx_parse_size("12Q", &v, &e), -EINVAL);
+    assert_non_null(strstr(e.msg, "unknown unit 'Q'"));
+    assert_int_equal(sbx_parse_size("", &v, &e), -EINVAL);
+    assert_int_equal(sbx_parse_size("-5M", &v, &e), -EINVAL);
+    assert_int_equal(sbx_parse_size("M", &v, &e), -EINVAL);
+    assert_int_equal(sbx_parse_size("0", &v, &e), -EINVAL);
+    assert_int_equal(sbx_parse_size("1.M", &v, &e), -EINVAL);
+    assert_int_equal(sbx_parse_size("99999999999999T", &v, &e), -ERANGE);
+    assert_int_equal(sbx_parse_size("99999999999999999999999", &v, &e), -EINVAL);
+    assert_int_equal(v, 7);
+}
+
+static void durations(void **state)
+{
+    (void)state;
+    uint64_t ms;
+    sbx_error e = {0};
+    assert_int_equal(sbx_parse_duration("500ms", &ms, &e), 0);
+    assert_int_equal(ms, 500);
+    assert_int_equal(sbx_parse_duration("10s", &ms, &e), 0);
+    assert_int_equal(ms, 10000);
+    assert_int_equal(sbx_parse_duration("2m", &ms, &e), 0);
+    assert_int_equal(ms, 120000);
+    assert_int_equal(sbx_parse_duration("1.5s", &ms, &e), 0);
+    assert_int_equal(ms, 1500);
+    assert_int_equal(sbx_parse_duration("3", &ms, &e), 0);
+    assert_int_equal(ms, 3000);
+    assert_int_equal(sbx_parse_duration("1h", &ms, &e), 0);
+    assert_int_equal(ms, 3600000);
+    assert_int_equal(sbx_parse_duration("forever", &ms, &e), -EINVAL);
+    assert_non_null(strstr(e.msg, "forever"));
+    assert_int_equal(sbx_parse_duration("10x", &ms, &e), -EINVAL);
+    assert_int_equal(sbx_parse_duration("0s", &ms, &e), -EINVAL);
+    assert_int_equal(sbx_parse_duration("0.1ms", &ms, &e), -EINVAL);
+}
+
+static void percents(void **state)
+{
+    (void)state;
+    uint32_t p;
+    sbx_error e = {0};
+    assert_int_equal(sbx_parse_percent("50%", &p, &e), 0);
+    assert_int_equal(p, 50);
+    assert_int_equal(sbx_parse_percent("250%", &p, &e), 0);
+    assert_int_equal(p, 250);
+    assert_int_equal(sbx_parse_percent("150", &p, &e), 0);
+    assert_int_equal(p, 150);
+    assert_int_equal(sbx_parse_percent("-5%", &p, &e), -EINVAL);
+    assert_int_equal(sbx_parse_percent("0%", &p, &e), -ERANGE);
+    assert_int_equal(sbx_parse_percent("200000%", &p, &e), -ERANGE);
+    assert_int_equal(sbx_parse_percent("5%%", &p, &e), -EINVAL);
+    assert_int_equal(sbx_parse_percent("half", &p, &e), -EINVAL);
+}
+
+static void counts(void **state)
+{
+    (void)state;
+    uint64_t v;
+    sbx_error e = {0};
+    assert_int_equal(sbx_parse_count("1", 1, 10, &v, &e), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(sbx_parse_count("0", 1, 10, &v, &e), -ERANGE);
+    assert_int_equal(sbx_parse_count("11", 1, 10, &v, &e), -ERANGE);
+    assert_int_equal(sbx_parse_count("1x", 1, 10, &v, &e), -EINVAL);
+    assert_int_equal(sbx_parse_count("", 1, 10, &v, &e), -EINVAL);
+    assert_int_equal(sbx_parse_count("99999999999999999999999", 1, 10, &v, &e), -ERANGE);
+}
+
+static void format(void **state)
+{
+    (void)state;
+    char buf[32];
+    assert_string_equal(sbx_format_size(512, buf, sizeof buf), "512");
+    assert_string_equal(sbx_format_size(64ull << 20, buf, sizeof buf), "64M");
+    assert_string_equal(sbx_format_size(3ull << 29, buf, sizeof buf), "1.5G");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sizes),     cmocka_unit_test(bad_sizes),
+        cmocka_unit_test(durations), cmocka_unit_test(percents),
+        cmocka_unit_test(counts),    cmocka_unit_test(format),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,375 @@
+/* sbx-run: run one program in a sandbox, in the foreground, and report
+ * exactly how it ended. A thin front end of the supervision core's run. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "reaper.h"
+#include "result.h"
+#include "run.h"
+
+extern char **environ;
+
+/* Exit statuses, as timeout(1) and env(1). */
+enum {
+    EXIT_TIMEOUT = 124,
+    EXIT_SETUP = 125,
+    EXIT_NOEXEC = 126,
+    EXIT_NOTFOUND = 127,
+};
+
+struct options {
+    sbx_limits limits;
+    run_options run;
+    const char *cwd;
+    const char *result_path;
+    const char *backend;
+    const char *cgroup_root;
+    const char *stdio[3];
+    char **env_add;
+    size_t nenv;
+    bool clear_env, best_effort, probe, keep_leftovers;
+    char **argv;
+};
+
+static const char usage_text[] =
+    "usage: sbx-run [OPTIONS] -- COMMAND [ARG...]\n"
+    "  -m, --memory SIZE          memory limit: 512K, 64M, 2G\n"
+    "      --memory-swap SIZE     swap allowed on top (default 0)\n"
+    "  -c, --cpu PERCENT          CPU quota in percent of one core: 50%, 250%\n"
+    "      --cpu-weight N         CPU weight, 1..10000 (default 100)\n"
+    "  -p, --pids N               max tasks in the sandbox, the first included\n"
+    "      --nofile N             max open files (RLIMIT_NOFILE)\n"
+    "      --core SIZE            max core dump size (0 = none)\n"
+    "  -t, --timeout DURATION     wall-clock limit: 500ms, 10s, 2m\n"
+    "      --kill-grace DURATION  SIGTERM to SIGKILL delay (default 1s)\n"
+    "      --wait-leftovers       when COMMAND exits, wait for the rest of its tree\n"
+    "                             (default: kill it)\n"
+    "  -C, --cwd DIR              working directory\n"
+    "  -e, --env NAME=VALUE       set a variable (repeatable)\n"
+    "      --clear-env            start from an empty environment\n"
+    "      --stdin FILE|null      (default: inherit)\n"
+    "      --stdout FILE|null     append to FILE (default: inherit)\n"
+    "      --stderr FILE|null     append to FILE (default: inherit)\n"
+    "      --result FILE          write the result as JSON (\"-\" = stderr)\n"
+    "      --backend NAME         cgroup2 | cgroup1 | rlimit (default: best available)\n"
+    "      --cgroup-root PATH     make sandboxes below this path in our own cgroup\n"
+    "      --best-effort          run even if a requested limit cannot be enforced\n"
+    "      --probe                print backend, cgroup mode and controllers as JSON\n"
+    "  -h, --help                 this text\n"
+    "Exit status: the program's; 128+N if killed by signal N; 124 on timeout;\n"
+    "125 if the sandbox could not be set up; 126 not executable; 127 not found.\n";
+
+static _Noreturn void die_usage(const char *opt, const char *msg)
+{
+    fprintf(stderr, "sbx-run: %s%s%s\n", opt ? opt : "", opt ? ": " : "", msg);
+    fprintf(stderr, "Try 'sbx-run --help'.\n");
+    exit(EXIT_SETUP);
+}
+
+static void check(int rc, const char *opt, const sbx_error *e)
+{
+    if (rc < 0)
+        die_usage(opt, e->msg);
+}
+
+static void parse_value(int c, const char *name, const char *arg, struct options *o)
+{
+    sbx_error e = {0};
+    uint64_t v;
+    switch (c) {
+    case 'm': check(sbx_parse_size(arg, &o->limits.memory, &e), name, &e); break;
+    case 'S':
+        if (strcmp(arg, "0") == 0)
+            o->limits.memory_swap = 0;
+        else
+            check(sbx_parse_size(arg, &o->limits.memory_swap, &e), name, &e);
+        break;
+    case 'c': check(sbx_parse_percent(arg, &o->limits.cpu_percent, &e), name, &e); break;
+    case 'W':
+        check(sbx_parse_count(arg, 1, 10000, &v, &e), name, &e);
+        o->limits.cpu_weight = (uint32_t)v;
+        break;
+    case 'p': check(sbx_parse_count(arg, 1, 4194304, &o->limits.pids, &e), name, &e); break;
+    case 'N': check(sbx_parse_count(arg, 1, 1u << 30, &o->limits.nofile, &e), name, &e); break;
+    case 'K':
+        if (strcmp(arg, "0") == 0)
+            v = 0;
+        else
+            check(sbx_parse_size(arg, &v, &e), name, &e);
+        o->limits.core = (int64_t)v;
+        break;
+    case 't': check(sbx_parse_duration(arg, &o->run.timeout_ms, &e), name, &e); break;
+    case 'G': check(sbx_parse_duration(arg, &o->run.kill_grace_ms, &e), name, &e); break;
+    default: break;
+    }
+}
+
+static void parse_args(int argc, char **argv, struct options *o)
+{
+    static const struct option longs[] = {
+        {"memory", required_argument, NULL, 'm'},
+        {"memory-swap", required_argument, NULL, 'S'},
+        {"cpu", required_argument, NULL, 'c'},
+        {"cpu-weight", required_argument, NULL, 'W'},
+        {"pids", required_argument, NULL, 'p'},
+        {"nofile", required_argument, NULL, 'N'},
+        {"core", required_argument, NULL, 'K'},
+        {"timeout", required_argument, NULL, 't'},
+        {"kill-grace", required_argument, NULL, 'G'},
+        {"wait-leftovers", no_argument, NULL, 'L'},
+        {"cwd", required_argument, NULL, 'C'},
+        {"env", required_argument, NULL, 'e'},
+        {"clear-env", no_argument, NULL, 'E'},
+        {"stdin", required_argument, NULL, '0'},
+        {"stdout", required_argument, NULL, '1'},
+        {"stderr", required_argument, NULL, '2'},
+        {"result", required_argument, NULL, 'R'},
+        {"backend", required_argument, NULL, 'B'},
+        {"cgroup-root", required_argument, NULL, 'O'},
+        {"best-effort", no_argument, NULL, 'b'},
+        {"probe", no_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    sbx_limits_init(&o->limits);
+    run_options_init(&o->run);
+    o->env_add = calloc((size_t)argc + 1, sizeof *o->env_add);
+    int c, idx;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+m:c:p:t:C:e:h", longs, &idx)) != -1) {
+        char name[40];
+        const struct option *lo = NULL;
+        for (const struct option *l = longs; l->name; l++)
+            if (l->val == c)
+                lo = l;
+        snprintf(name, sizeof name, "--%s", lo ? lo->name : "?");
+        switch (c) {
+        case 'L': o->run.wait_leftovers = true; break;
+        case 'C': o->cwd = optarg; break;
+        case 'e':
+            if (!strchr(optarg, '=') || optarg[0] == '=')
+                die_usage("--env", "expected NAME=VALUE");
+            o->env_add[o->nenv++] = optarg;
+            break;
+        case 'E': o->clear_env = true; break;
+        case '0': case '1': case '2': o->stdio[c - '0'] = optarg; break;
+        case 'R': o->result_path = optarg; break;
+        case 'B': o->backend = optarg; break;
+        case 'O': o->cgroup_root = optarg; break;
+        case 'b': o->best_effort = true; break;
+        case 'P': o->probe = true; break;
+        case 'h': fputs(usage_text, stdout); exit(0);
+        case '?': die_usage(argv[optind - 1], "unknown option or missing value");
+        default: parse_value(c, name, optarg, o); break;
+        }
+    }
+    o->argv = argv + optind;
+    if (!o->probe && !o->argv[0])
+        die_usage(NULL, "no command given");
+}
+
+/* The child's environment: ours (or none) with the additions on top. */
+static char **build_env(const struct options *o)
+{
+    size_t n = 0;
+    char **base = o->clear_env ? NULL : environ;
+    while (base && base[n])
+        n++;
+    char **env = calloc(n + o->nenv + 1, sizeof *env);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strcspn(base[i], "=");
+        bool replaced = false;
+        for (size_t j = 0; j < o->nenv; j++)
+            replaced |= strncmp(o->env_add[j], base[i], len + 1) == 0;
+        if (!replaced)
+            env[k++] = base[i];
+    }
+    for (size_t j = 0; j < o->nenv; j++)
+        env[k++] = o->env_add[j];
+    return env;
+}
+
+static void stdio_spec(const char *arg, sbx_stdio *s)
+{
+    if (!arg)
+        s->kind = SBX_STDIO_INHERIT;
+    else if (strcmp(arg, "null") == 0)
+        s->kind = SBX_STDIO_NULL;
+    else {
+        s->kind = SBX_STDIO_FILE;
+        s->path = arg;
+    }
+}
+
+static int probe(const struct options *o)
+{
+    sbx_backend *be = NULL;
+    sbx_error e = {0};
+    sbx_backend_options bo = {.name = o->backend, .cgroup_root = o->cgroup_root};
+    json_t *out = json_object();
+    int rc = sbx_backend_open(&bo, &be, &e);
+    if (rc == 0) {
+        sbx_backend_info info;
+        sbx_backend_describe(be, &info);
+        json_t *ctl = json_array();
+        for (size_t i = 0; i < info.ncontrollers; i++)
+            json_array_append_new(ctl, json_string(info.controllers[i]));
+        json_object_set_new(out, "backend", json_string(info.backend));
+        json_object_set_new(out, "cgroup_mode", json_string(sbx_cgroup_mode_name(info.mode)));
+        json_object_set_new(out, "controllers", ctl);
+        json_object_set_new(out, "cgroup_base", json_string(info.base));
+    } else {
+        json_object_set_new(out, "backend", json_null());
+        json_object_set_new(out, "cgroup_mode",
+                            json_string(sbx_cgroup_mode_name(sbx_detect_cgroup_mode())));
+        json_object_set_new(out, "error", json_string(e.msg));
+    }
+    json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    putchar('\n');
+    json_decref(out);
+    sbx_backend_close(be);
+    return rc == 0 ? 0 : EXIT_SETUP;
+}
+
+struct ctx {
+    uv_loop_t *loop;
+    run run;
+    uv_signal_t sig[3];
+    run_result res;
+    bool done;
+};
+
+static void on_stop_signal(uv_signal_t *h, int signum)
+{
+    struct ctx *c = h->data;
+    (void)signum;
+    run_stop(&c->run);
+}
+
+static void on_done(run *r, const run_result *res)
+{
+    struct ctx *c = r->data;
+    c->res = *res;
+    c->done = true;
+    for (int i = 0; i < 3; i++)
+        uv_close((uv_handle_t *)&c->sig[i], NULL);
+    run_close(r, NULL);
+}
+
+static int exit_status(const run_result *res)
+{
+    switch (res->reason) {
+    case RUN_EXITED: return res->exit_code;
+    case RUN_SIGNALED:
+    case RUN_MEMORY: return 128 + res->signal;
+    case RUN_TIMEOUT: return EXIT_TIMEOUT;
+    case RUN_START_FAILED:
+        if (res->failed_stage != SBX_STAGE_EXEC)
+            return EXIT_SETUP;
+        return res->failed_errno == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
+    }
+    return EXIT_SETUP;
+}
+
+static void write_result(const char *path, const run_result *res, const sbx_backend *be,
+                         const sbx_box *box)
+{
+    if (!path)
+        return;
+    json_t *j = result_to_json(res, be, box);
+    FILE *f = strcmp(path, "-") == 0 ? stderr : fopen(path, "we");
+    if (f) {
+        json_dumpf(j, f, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        fputc('\n', f);
+        if (f != stderr)
+            fclose(f);
+    } else {
+        fprintf(stderr, "sbx-run: --result %s: %s\n", path, strerror(errno));
+    }
+    json_decref(j);
+}
+
+/* Reports a failure to set up the sandbox: status 125. */
+static int setup_failed(const struct options *o, const sbx_backend *be, const sbx_error *e)
+{
+    run_result res = {.reason = RUN_START_FAILED, .exit_code = -1,
+                      .failed_stage = SBX_STAGE_CGROUP, .failed_errno = -e->code,
+                      .stats = {-1, -1, -1, -1, -1, -1, -1}};
+    snprintf(res.error, sizeof res.error, "%s", e->msg);
+    fprintf(stderr, "sbx-run: %s\n", e->msg);
+    write_result(o->result_path, &res, be, NULL);
+    return EXIT_SETUP;
+}
+
+static int run_command(const struct options *o, sbx_backend *be, sbx_box *box)
+{
+    char **env = build_env(o);
+    sbx_command cmd = {.argv = o->argv, .envp = env, .cwd = o->cwd};
+    for (int i = 0; i < 3; i++)
+        stdio_spec(o->stdio[i], &cmd.stdio[i]);
+
+    struct ctx c = {.loop = uv_default_loop()};
+    reaper_init(c.loop);
+    static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(c.loop, &c.sig[i]);
+        c.sig[i].data = &c;
+        uv_signal_start(&c.sig[i], on_stop_signal, sigs[i]);
+    }
+    c.run.data = &c;
+    if (run_start(&c.run, c.loop, box, &cmd, &o->run, on_done, &c.res) < 0) {
+        fprintf(stderr, "sbx-run: %s\n", c.res.error);
+        for (int i = 0; i < 3; i++)
+            uv_close((uv_handle_t *)&c.sig[i], NULL);
+    }
+    c.run.data = &c;
+    uv_run(c.loop, UV_RUN_DEFAULT);
+
+    sbx_error e = {0};
+    if (sbx_box_destroy(box, &e) < 0) {
+        fprintf(stderr, "sbx-run: cleanup: %s\n", e.msg);
+        if (!c.res.error[0])
+            snprintf(c.res.error, sizeof c.res.error, "cleanup: %s", e.msg);
+    }
+    write_result(o->result_path, &c.res, be, box);
+    reaper_close();
+    uv_run(c.loop, UV_RUN_DEFAULT);
+    uv_loop_close(c.loop);
+    free(env);
+    return exit_status(&c.res);
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    parse_args(argc, argv, &o);
+    if (o.probe) {
+        int rc = probe(&o);
+        free(o.env_add);
+        return rc;
+    }
+    sbx_backend *be = NULL;
+    sbx_box *box = NULL;
+    sbx_error e = {0};
+    sbx_backend_options bo = {.name = o.backend, .cgroup_root = o.cgroup_root};
+    int status;
+    char name[64];
+    snprintf(name, sizeof name, "sbx-run-%ld", (long)getpid());
+    if (sbx_backend_open(&bo, &be, &e) < 0)
+        status = setup_failed(&o, NULL, &e);
+    else if (sbx_box_create(be, name, &o.limits, o.best_effort ? SBX_BEST_EFFORT : 0,
+                            &box, &e) < 0)
+        status = setup_failed(&o, be, &e);
+    else
+        status = run_command(&o, be, box);
+    sbx_box_free(box);
+    sbx_backend_close(be);
+    free(o.env_add);
+    return status;
+}
