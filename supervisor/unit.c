@@ -1,0 +1,531 @@
+/* Units from INI text, with inih. A reader of our own feeds inih line by
+ * line so every message names FILE:LINE, and refuses a line longer than
+ * inih's buffer instead of letting it be cut. Keys are described by one
+ * table; the handler looks the key up and parses the value by its type. */
+#include <errno.h>
+#include <ini.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "unit.h"
+
+int strv_push(strv *s, const char *str)
+{
+    if (s->n + 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 4;
+        char **v = realloc(s->v, cap * sizeof *v);
+        if (!v)
+            return -ENOMEM;
+        s->v = v;
+        s->cap = cap;
+    }
+    if (!(s->v[s->n] = strdup(str)))
+        return -ENOMEM;
+    s->v[++s->n] = NULL;
+    return 0;
+}
+
+void strv_free(strv *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+void unit_errors_free(unit_errors *e)
+{
+    strv_free(&e->lines);
+}
+
+const char *restart_policy_name(restart_policy p)
+{
+    static const char *const names[] = {"no", "on-failure", "on-abnormal", "always"};
+    return (unsigned)p < 4 ? names[p] : "?";
+}
+
+bool unit_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n >= UNIT_NAME_MAX || name[0] == '.' || name[0] == '-')
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.' || *p == '@'))
+            return false;
+    return true;
+}
+
+int parse_signal(const char *text)
+{
+    static const struct { const char *name; int sig; } sigs[] = {
+        {"TERM", SIGTERM}, {"INT", SIGINT}, {"HUP", SIGHUP}, {"QUIT", SIGQUIT},
+        {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"STOP", SIGSTOP},
+        {"CONT", SIGCONT}, {"ALRM", SIGALRM}, {"WINCH", SIGWINCH}, {"PWR", SIGPWR},
+    };
+    const char *t = strncasecmp(text, "SIG", 3) == 0 ? text + 3 : text;
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (strcasecmp(t, sigs[i].name) == 0)
+            return sigs[i].sig;
+    char *end;
+    long n = strtol(text, &end, 10);
+    return *text && !*end && n > 0 && n < NSIG ? (int)n : -EINVAL;
+}
+
+void unit_def_init(unit_def *u, const char *name)
+{
+    memset(u, 0, sizeof *u);
+    snprintf(u->name, sizeof u->name, "%s", name);
+    u->autostart = true;
+    sbx_limits_init(&u->limits);
+    u->out[0].kind = u->out[1].kind = OUT_LOG;
+    u->stop_timeout_ms = 10000;
+    u->start_timeout_ms = 0;
+    u->stop_signal = SIGTERM;
+    u->policy = RESTART_ON_FAILURE;
+    u->success_codes[0] = 0;
+    u->nsuccess = 1;
+    u->delay_ms = 100;
+    u->delay_max_ms = 30000;
+    u->reset_after_ms = 60000;
+    u->burst = 5;
+    u->interval_ms = 10000;
+    u->restart_on_oom = true;
+    u->log_max_size = 10u << 20;
+    u->log_keep = 3;
+}
+
+void unit_def_free(unit_def *u)
+{
+    free(u->file);
+    free(u->source);
+    free(u->description);
+    strv_free(&u->requires);
+    strv_free(&u->after);
+    strv_free(&u->argv);
+    free(u->cwd);
+    strv_free(&u->env);
+    free(u->user);
+    free(u->group);
+    free(u->stdin_path);
+    free(u->out[0].path);
+    free(u->out[1].path);
+    memset(u, 0, sizeof *u);
+}
+
+int unit_split_command(const char *line, strv *argv, const char **why)
+{
+    char *word = malloc(strlen(line) + 1);
+    if (!word)
+        return -ENOMEM;
+    const char *p = line;
+    int r = 0;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        size_t n = 0;
+        char quote = 0;
+        for (; *p && (quote || (*p != ' ' && *p != '\t')); p++) {
+            if (quote && *p == quote)
+                quote = 0;
+            else if (!quote && (*p == '\'' || *p == '"'))
+                quote = *p;
+            else if (*p == '\\' && quote != '\'' && p[1])
+                word[n++] = *++p;
+            else
+                word[n++] = *p;
+        }
+        if (quote) {
+            *why = "unterminated quote";
+            r = -EINVAL;
+            break;
+        }
+        word[n] = '\0';
+        if ((r = strv_push(argv, word)) < 0)
+            break;
+    }
+    free(word);
+    if (r == 0 && argv->n == 0) {
+        *why = "empty command";
+        r = -EINVAL;
+    }
+    return r;
+}
+
+/* ---- the key table ---- */
+
+typedef enum key_type {
+    K_TEXT, K_NAMES, K_ENV, K_BOOL, K_SIZE, K_SWAP, K_DURATION, K_PERCENT, K_COUNT,
+    K_COMMAND, K_INPUT, K_OUTPUT, K_SIGNAL, K_POLICY, K_CODES, K_ONOOM,
+} key_type;
+
+typedef struct key {
+    const char *section, *name;
+    key_type type;
+    size_t offset;
+    bool repeatable;
+    uint64_t min, max;
+} key;
+
+#define AT(field) offsetof(unit_def, field)
+static const key keys[] = {
+    {"unit", "description", K_TEXT, AT(description), false, 0, 0},
+    {"unit", "requires", K_NAMES, AT(requires), true, 0, 0},
+    {"unit", "after", K_NAMES, AT(after), true, 0, 0},
+    {"unit", "instances", K_COUNT, AT(instances), false, 1, 100000},
+    {"unit", "autostart", K_BOOL, AT(autostart), false, 0, 0},
+    {"exec", "command", K_COMMAND, AT(argv), false, 0, 0},
+    {"exec", "cwd", K_TEXT, AT(cwd), false, 0, 0},
+    {"exec", "env", K_ENV, AT(env), true, 0, 0},
+    {"exec", "clear_env", K_BOOL, AT(clear_env), false, 0, 0},
+    {"exec", "user", K_TEXT, AT(user), false, 0, 0},
+    {"exec", "group", K_TEXT, AT(group), false, 0, 0},
+    {"exec", "stdin", K_INPUT, AT(stdin_path), false, 0, 0},
+    {"exec", "stdout", K_OUTPUT, AT(out[0]), false, 0, 0},
+    {"exec", "stderr", K_OUTPUT, AT(out[1]), false, 0, 0},
+    {"limits", "memory", K_SIZE, AT(limits.memory), false, 0, 0},
+    {"limits", "memory_swap", K_SWAP, AT(limits.memory_swap), false, 0, 0},
+    {"limits", "cpu", K_PERCENT, AT(limits.cpu_percent), false, 0, 0},
+    {"limits", "cpu_weight", K_COUNT, AT(limits.cpu_weight), false, 1, 10000},
+    {"limits", "pids", K_COUNT, AT(limits.pids), false, 1, 4194304},
+    {"limits", "nofile", K_COUNT, AT(limits.nofile), false, 1, 1u << 30},
+    {"limits", "runtime_max", K_DURATION, AT(runtime_max_ms), false, 0, 0},
+    {"limits", "start_timeout", K_DURATION, AT(start_timeout_ms), false, 0, 0},
+    {"limits", "stop_timeout", K_DURATION, AT(stop_timeout_ms), false, 0, 0},
+    {"limits", "stop_signal", K_SIGNAL, AT(stop_signal), false, 0, 0},
+    {"restart", "policy", K_POLICY, AT(policy), false, 0, 0},
+    {"restart", "success_exit_codes", K_CODES, 0, false, 0, 0},
+    {"restart", "delay", K_DURATION, AT(delay_ms), false, 0, 0},
+    {"restart", "delay_max", K_DURATION, AT(delay_max_ms), false, 0, 0},
+    {"restart", "reset_after", K_DURATION, AT(reset_after_ms), false, 0, 0},
+    {"restart", "burst", K_COUNT, AT(burst), false, 1, 1000},
+    {"restart", "interval", K_DURATION, AT(interval_ms), false, 0, 0},
+    {"restart", "on_oom", K_ONOOM, AT(restart_on_oom), false, 0, 0},
+    {"log", "max_size", K_SIZE, AT(log_max_size), false, 0, 0},
+    {"log", "keep", K_COUNT, AT(log_keep), false, 1, 100},
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+/* Which fields are 32-bit: counts are stored by their field's size. */
+static bool is_u32(size_t offset)
+{
+    return offset == AT(instances) || offset == AT(limits.cpu_weight) ||
+           offset == AT(burst) || offset == AT(log_keep);
+}
+
+struct parse_ctx {
+    const char *file;
+    unit_def *u;
+    unit_errors *errs;
+    const char *text, *pos;
+    int line;
+    bool seen[NKEYS];
+    bool too_long;
+    char section[64];
+};
+
+static void report(struct parse_ctx *c, const char *section, const char *name,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void report(struct parse_ctx *c, const char *section, const char *name,
+                   const char *fmt, ...)
+{
+    char what[400], line[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    char where[300];
+    if (c->line > 0)
+        snprintf(where, sizeof where, "%s:%d", c->file, c->line);
+    else
+        snprintf(where, sizeof where, "%s", c->file);
+    if (name)
+        snprintf(line, sizeof line, "%s: [%s] %s: %s", where, section, name, what);
+    else
+        snprintf(line, sizeof line, "%s: %s", where, what);
+    strv_push(&c->errs->lines, line);
+}
+
+static bool parse_bool(const char *v, bool *out)
+{
+    static const char *const yes[] = {"yes", "true", "on", "1"}, *const no[] = {"no", "false", "off", "0"};
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0)
+            return *out = true, true;
+        if (strcasecmp(v, no[i]) == 0)
+            return *out = false, true;
+    }
+    return false;
+}
+
+static int set_names(strv *list, const char *value, const char **why)
+{
+    char *copy = strdup(value), *save = NULL;
+    if (!copy)
+        return -ENOMEM;
+    int r = 0;
+    for (char *w = strtok_r(copy, " ,\t", &save); w && r == 0; w = strtok_r(NULL, " ,\t", &save)) {
+        if (!unit_name_valid(w)) {
+            *why = "not a valid unit name";
+            r = -EINVAL;
+        } else {
+            r = strv_push(list, w);
+        }
+    }
+    free(copy);
+    return r;
+}
+
+static int set_output(unit_output *o, const char *v, const char **why)
+{
+    free(o->path);
+    o->path = NULL;
+    if (strcmp(v, "log") == 0)
+        o->kind = OUT_LOG;
+    else if (strcmp(v, "null") == 0)
+        o->kind = OUT_NULL;
+    else if (strcmp(v, "inherit") == 0)
+        o->kind = OUT_INHERIT;
+    else if (strncmp(v, "file:", 5) == 0 && v[5] == '/') {
+        o->kind = OUT_FILE;
+        o->path = strdup(v + 5);
+    } else {
+        *why = "expected log, null, inherit or file:/ABSOLUTE/PATH";
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int set_codes(unit_def *u, const char *value, const char **why)
+{
+    char *copy = strdup(value), *save = NULL;
+    if (!copy)
+        return -ENOMEM;
+    u->nsuccess = 0;
+    int r = 0;
+    for (char *w = strtok_r(copy, " ,\t", &save); w; w = strtok_r(NULL, " ,\t", &save)) {
+        char *end;
+        long c = strtol(w, &end, 10);
+        if (*end || c < 0 || c > 255) {
+            *why = "expected exit codes 0..255";
+            r = -EINVAL;
+            break;
+        }
+        if (u->nsuccess == sizeof u->success_codes / sizeof u->success_codes[0]) {
+            *why = "at most 16 codes";
+            r = -EINVAL;
+            break;
+        }
+        u->success_codes[u->nsuccess++] = (int)c;
+    }
+    free(copy);
+    return r;
+}
+
+/* Parses one value into the field the key describes. Returns 0, or an
+ * error with *why set (or an sbx_error message in e). */
+static int set_value(const key *k, unit_def *u, const char *v, const char **why, sbx_error *e)
+{
+    void *field = (char *)u + k->offset;
+    uint64_t n;
+    bool b;
+    int r;
+    switch (k->type) {
+    case K_TEXT:
+        free(*(char **)field);
+        return (*(char **)field = strdup(v)) ? 0 : -ENOMEM;
+    case K_NAMES: return set_names(field, v, why);
+    case K_ENV:
+        if (!strchr(v, '=') || v[0] == '=')
+            return *why = "expected NAME=VALUE", -EINVAL;
+        return strv_push(field, v);
+    case K_BOOL:
+        if (!parse_bool(v, &b))
+            return *why = "expected yes or no", -EINVAL;
+        *(bool *)field = b;
+        return 0;
+    case K_SWAP:
+        if (strcmp(v, "0") == 0)
+            return *(uint64_t *)field = 0, 0;
+        /* fall through */
+    case K_SIZE: return sbx_parse_size(v, field, e);
+    case K_DURATION:  /* "0": none, or at once */
+        if (strcmp(v, "0") == 0)
+            return *(uint64_t *)field = 0, 0;
+        return sbx_parse_duration(v, field, e);
+    case K_PERCENT: return sbx_parse_percent(v, field, e);
+    case K_COUNT:
+        if ((r = sbx_parse_count(v, k->min, k->max, &n, e)) < 0)
+            return r;
+        if (is_u32(k->offset))
+            *(uint32_t *)field = (uint32_t)n;
+        else
+            *(uint64_t *)field = n;
+        return 0;
+    case K_COMMAND:
+        strv_free(field);
+        return unit_split_command(v, field, why);
+    case K_INPUT:
+        free(*(char **)field);
+        *(char **)field = NULL;
+        if (strcmp(v, "null") == 0)
+            return 0;
+        if (strncmp(v, "file:", 5) != 0 || v[5] != '/')
+            return *why = "expected null or file:/ABSOLUTE/PATH", -EINVAL;
+        return (*(char **)field = strdup(v + 5)) ? 0 : -ENOMEM;
+    case K_OUTPUT: return set_output(field, v, why);
+    case K_SIGNAL:
+        if ((r = parse_signal(v)) < 0)
+            return *why = "not a signal name or number", -EINVAL;
+        *(int *)field = r;
+        return 0;
+    case K_POLICY:
+        for (int p = RESTART_NO; p <= RESTART_ALWAYS; p++)
+            if (strcmp(v, restart_policy_name((restart_policy)p)) == 0)
+                return *(restart_policy *)field = (restart_policy)p, 0;
+        return *why = "expected no, on-failure, on-abnormal or always", -EINVAL;
+    case K_CODES: return set_codes(u, v, why);
+    case K_ONOOM:
+        if (strcmp(v, "restart") == 0 || strcmp(v, "stop") == 0)
+            return *(bool *)field = v[0] == 'r', 0;
+        return *why = "expected restart or stop", -EINVAL;
+    }
+    return -EINVAL;
+}
+
+static bool known_section(const char *s)
+{
+    static const char *const sections[] = {"unit", "exec", "limits", "restart", "log"};
+    for (size_t i = 0; i < 5; i++)
+        if (strcmp(s, sections[i]) == 0)
+            return true;
+    return false;
+}
+
+static int on_key(void *data, const char *section, const char *name, const char *value)
+{
+    struct parse_ctx *c = data;
+    if (!name) {  /* a new section starts */
+        if (!known_section(section))
+            report(c, section, NULL, "unknown section [%s]", section);
+        return 1;
+    }
+    if (!*section) {
+        report(c, "", name, "key outside of any section");
+        return 1;
+    }
+    if (!known_section(section))
+        return 1;  /* reported once, at the section header */
+    for (size_t i = 0; i < NKEYS; i++) {
+        const key *k = &keys[i];
+        if (strcmp(k->section, section) != 0 || strcmp(k->name, name) != 0)
+            continue;
+        if (c->seen[i] && !k->repeatable) {
+            report(c, section, name, "given twice (it is not repeatable)");
+            return 1;
+        }
+        c->seen[i] = true;
+        if (k->offset == AT(requires))
+            c->u->requires_line = c->line;
+        if (k->offset == AT(after))
+            c->u->after_line = c->line;
+        const char *why = NULL;
+        sbx_error e = {0};
+        int r = set_value(k, c->u, value, &why, &e);
+        if (r < 0)
+            report(c, section, name, "%s", why ? why : e.code ? e.msg : strerror(-r));
+        return 1;
+    }
+    report(c, section, name, "unknown key");
+    return 1;
+}
+
+/* inih's reader: one line per call, counted; a line longer than inih's
+ * buffer is refused (inih would silently cut it). */
+static char *read_line(char *str, int num, void *stream)
+{
+    struct parse_ctx *c = stream;
+    if (!*c->pos)
+        return NULL;
+    size_t len = strcspn(c->pos, "\n");
+    c->line++;
+    if (len + 2 > (size_t)num) {
+        report(c, "", NULL, "line longer than %d bytes", num - 2);
+        c->too_long = true;
+        return NULL;
+    }
+    memcpy(str, c->pos, len);
+    str[len] = '\n';
+    str[len + 1] = '\0';
+    c->pos += len + (c->pos[len] == '\n');
+    return str;
+}
+
+static char *expand_instance(const char *text, unsigned instance)
+{
+    char num[16];
+    int nlen = snprintf(num, sizeof num, "%u", instance);
+    size_t count = 0;
+    for (const char *p = text; (p = strstr(p, "%i")); p += 2)
+        count++;
+    char *out = malloc(strlen(text) + count * (size_t)nlen + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const char *p = text; *p;) {
+        if (p[0] == '%' && p[1] == 'i') {
+            memcpy(o, num, (size_t)nlen);
+            o += nlen;
+            p += 2;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static void validate(struct parse_ctx *c)
+{
+    unit_def *u = c->u;
+    if (u->argv.n == 0) {
+        c->line = 0;
+        report(c, "exec", "command", "missing (every unit needs a command)");
+    }
+    if (u->delay_max_ms < u->delay_ms) {
+        c->line = 0;
+        report(c, "restart", "delay_max", "smaller than delay");
+    }
+}
+
+int unit_parse(const char *file, const char *name, const char *text,
+               unsigned instance, unit_def *u, unit_errors *errs)
+{
+    unit_def_init(u, name);
+    size_t before = errs->lines.n;
+    char *expanded = instance ? expand_instance(text, instance) : strdup(text);
+    if (!expanded || !(u->file = strdup(file)))
+        return free(expanded), -ENOMEM;
+    u->source = expanded;
+    struct parse_ctx c = {.file = file, .u = u, .errs = errs, .text = expanded, .pos = expanded};
+    int r = ini_parse_stream(read_line, &c, on_key, &c);
+    if (r > 0 && !c.too_long) {
+        c.line = r;
+        report(&c, "", NULL, "syntax error (expected [section] or key = value)");
+    }
+    if (!c.too_long)
+        validate(&c);
+    return errs->lines.n > before ? -EINVAL : 0;
+}
+
+bool unit_def_equal(const unit_def *a, const unit_def *b)
+{
+    return strcmp(a->name, b->name) == 0 && a->source && b->source &&
+           strcmp(a->source, b->source) == 0;
+}

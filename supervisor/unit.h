@@ -1,0 +1,91 @@
+/* A unit: one named program and how to supervise it, read from an INI file
+ * (conf.d/NAME.ini). Parsing is strict and complete: every problem is
+ * reported as "FILE:LINE: [section] key: what is wrong", and a unit with
+ * any problem is refused as a whole while others load. */
+#ifndef SBX_UNIT_H
+#define SBX_UNIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sbx.h"
+
+#define UNIT_NAME_MAX 64
+
+typedef enum restart_policy {
+    RESTART_NO,
+    RESTART_ON_FAILURE,
+    RESTART_ON_ABNORMAL,
+    RESTART_ALWAYS,
+} restart_policy;
+
+typedef struct strv {        /* a growable NULL-terminated string list */
+    char **v;
+    size_t n, cap;
+} strv;
+
+int strv_push(strv *s, const char *str);
+void strv_free(strv *s);
+
+typedef struct unit_output {
+    enum { OUT_LOG, OUT_NULL, OUT_INHERIT, OUT_FILE } kind;
+    char *path;
+} unit_output;
+
+typedef struct unit_def {
+    char name[UNIT_NAME_MAX];
+    char *file;
+    char *source;               /* the text it was parsed from, %i expanded */
+    char *description;
+    strv requires, after;
+    int requires_line, after_line;
+    unsigned instances;         /* 0: a single unit; N: NAME@1..NAME@N */
+    bool autostart;
+
+    strv argv;
+    char *cwd;
+    strv env;
+    bool clear_env;
+    char *user, *group;
+    char *stdin_path;           /* NULL = /dev/null */
+    unit_output out[2];         /* stdout, stderr */
+
+    sbx_limits limits;
+    uint64_t runtime_max_ms, start_timeout_ms, stop_timeout_ms;
+    int stop_signal;
+
+    restart_policy policy;
+    int success_codes[16];
+    size_t nsuccess;
+    uint64_t delay_ms, delay_max_ms, reset_after_ms, interval_ms;
+    unsigned burst;
+    bool restart_on_oom;
+
+    uint64_t log_max_size;
+    unsigned log_keep;
+} unit_def;
+
+typedef struct unit_errors {
+    strv lines;
+} unit_errors;
+
+void unit_def_init(unit_def *u, const char *name);
+void unit_def_free(unit_def *u);
+/* Parses INI text as unit `name` from `file`; when instance > 0, every
+ * "%i" in the text is first replaced by the instance number. Returns 0, or
+ * -EINVAL with every problem appended to errs. */
+int unit_parse(const char *file, const char *name, const char *text,
+               unsigned instance, unit_def *u, unit_errors *errs);
+void unit_errors_free(unit_errors *e);
+/* Splits a command line: whitespace separates, '...' and "..." quote,
+ * backslash escapes inside double quotes and outside quotes. */
+int unit_split_command(const char *line, strv *argv, const char **why);
+/* Two definitions read from the same text (reload leaves the unit alone). */
+bool unit_def_equal(const unit_def *a, const unit_def *b);
+/* A valid unit name: [A-Za-z0-9_.-]+ (and @N for instances). */
+bool unit_name_valid(const char *name);
+int parse_signal(const char *text);
+const char *restart_policy_name(restart_policy p);
+
+#endif
