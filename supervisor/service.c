@@ -147,7 +147,7 @@ static svc_state decide(service *s, const run_result *res)
     return SVC_BACKOFF;
 }
 
-static svc_state on_exit(service *s, const run_result *res)
+static svc_state on_run_end(service *s, const run_result *res)
 {
     remember(s, res);
     return decide(s, res);
@@ -203,7 +203,7 @@ static const action_fn table[SVC__STATES][SVC__EVENTS] = {
     [SVC_INACTIVE] = {[EV_START] = do_start_by_hand},
     [SVC_STARTING] = {[EV_STOP] = do_cancel, [EV_DEPS_READY] = do_try_start,
                       [EV_DEPS_FAILED] = do_deps_failed, [EV_TIMER] = do_start_timeout},
-    [SVC_RUNNING] = {[EV_STOP] = do_stop, [EV_EXIT] = on_exit},
+    [SVC_RUNNING] = {[EV_STOP] = do_stop, [EV_EXIT] = on_run_end},
     [SVC_STOPPING] = {[EV_EXIT] = on_exit_stopping},
     [SVC_BACKOFF] = {[EV_STOP] = do_cancel, [EV_TIMER] = do_try_start,
                      [EV_START] = do_try_start},
