@@ -166,6 +166,9 @@ typedef struct sbx_command {
     const char *cwd;        /* NULL = inherit */
     sbx_stdio stdio[3];
     bool new_session;       /* setsid() in the child */
+    bool set_ids;           /* drop to uid/gid, supplementary groups cleared */
+    uid_t uid;
+    gid_t gid;
 } sbx_command;
 
 /* Stages of the child's set-up, reported when one fails. */
@@ -178,6 +181,7 @@ typedef enum sbx_stage {
     SBX_STAGE_CWD,
     SBX_STAGE_EXEC,
     SBX_STAGE_SIGNALS,
+    SBX_STAGE_USER,
 } sbx_stage;
 
 const char *sbx_stage_name(sbx_stage stage);

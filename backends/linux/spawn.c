@@ -9,6 +9,7 @@
  * parent reports a start failure, never an exit code. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ const char *sbx_stage_name(sbx_stage stage)
     case SBX_STAGE_CWD: return "cwd";
     case SBX_STAGE_EXEC: return "exec";
     case SBX_STAGE_SIGNALS: return "signals";
+    case SBX_STAGE_USER: return "user";
     }
     return "?";
 }
@@ -120,6 +122,9 @@ static _Noreturn void child_main(const struct child_plan *p)
     for (int i = 0; i < p->join->nrlimit; i++)
         if (setrlimit(p->join->rlimit[i].resource, &p->join->rlimit[i].lim) < 0)
             child_fail(p, SBX_STAGE_RLIMIT, errno);
+    if (p->cmd->set_ids && (setgroups(0, NULL) < 0 || setgid(p->cmd->gid) < 0 ||
+                            setuid(p->cmd->uid) < 0))
+        child_fail(p, SBX_STAGE_USER, errno);
     if (p->cmd->cwd && chdir(p->cmd->cwd) < 0)
         child_fail(p, SBX_STAGE_CWD, errno);
     /* As execvp: remember EACCES, go on past ENOENT/ENOTDIR, stop at others. */

@@ -1,0 +1,216 @@
+/* sbxd: supervise the units of a directory, each in its own sandbox, on
+ * one libuv loop. Runs in the foreground; as PID 1 it also reaps every
+ * orphan and powers the machine off after a clean shutdown. */
+#include <errno.h>
+#include <getopt.h>
+#include <ini.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/reboot.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "manager.h"
+#include "reaper.h"
+
+struct settings {
+    manager_settings m;
+    const char *check_dir;
+    const char *socket_path;
+    char *owned[8];           /* strings read from sbxd.ini */
+    int nowned;
+};
+
+static const char usage_text[] =
+    "usage: sbxd [OPTIONS]\n"
+    "  -u, --units DIR         the units directory (default: conf.d)\n"
+    "      --check DIR         validate the units of DIR, start nothing (exit 0/1)\n"
+    "      --config FILE       read settings from FILE (sbxd.ini)\n"
+    "      --log-dir DIR       capture unit output in DIR/NAME.log (default: memory only)\n"
+    "      --cgroup-root NAME  make unit cgroups below NAME in our own cgroup (default: sbxd)\n"
+    "      --backend NAME      cgroup2 | cgroup1 | rlimit (default: best available)\n"
+    "      --socket PATH       control socket (default: /run/sbx/sbxd.sock)\n"
+    "      --log-format FMT    text (default) or json: sbxd's own events on stderr\n"
+    "  -f, --foreground        (sbxd always runs in the foreground)\n"
+    "  -h, --help\n"
+    "Signals: TERM/INT stop every unit in reverse dependency order, then exit;\n"
+    "HUP reloads the units; USR1 reopens the log files.\n";
+
+static int on_config(void *data, const char *section, const char *name, const char *value)
+{
+    struct settings *s = data;
+    if (strcmp(section, "sbxd") != 0 || s->nowned == 8) {
+        fprintf(stderr, "sbxd: config: unknown section [%s]\n", section);
+        return 0;
+    }
+    char *v = strdup(value);
+    s->owned[s->nowned++] = v;
+    if (strcmp(name, "units") == 0)
+        s->m.units_dir = v;
+    else if (strcmp(name, "log_dir") == 0)
+        s->m.log_dir = v;
+    else if (strcmp(name, "cgroup_root") == 0)
+        s->m.cgroup_root = v;
+    else if (strcmp(name, "backend") == 0)
+        s->m.backend = v;
+    else if (strcmp(name, "socket") == 0)
+        s->socket_path = v;
+    else if (strcmp(name, "log_format") == 0)
+        s->m.json_log = strcmp(v, "json") == 0;
+    else {
+        fprintf(stderr, "sbxd: config: [sbxd] %s: unknown key\n", name);
+        return 0;
+    }
+    return 1;
+}
+
+static void parse_args(int argc, char **argv, struct settings *s)
+{
+    static const struct option longs[] = {
+        {"units", required_argument, NULL, 'u'},
+        {"check", required_argument, NULL, 'k'},
+        {"config", required_argument, NULL, 'c'},
+        {"log-dir", required_argument, NULL, 'l'},
+        {"cgroup-root", required_argument, NULL, 'r'},
+        {"backend", required_argument, NULL, 'b'},
+        {"socket", required_argument, NULL, 's'},
+        {"log-format", required_argument, NULL, 'F'},
+        {"foreground", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    s->m.units_dir = "conf.d";
+    s->m.cgroup_root = "sbxd";
+    s->socket_path = "/run/sbx/sbxd.sock";
+    int c;
+    while ((c = getopt_long(argc, argv, "u:fh", longs, NULL)) != -1) {
+        switch (c) {
+        case 'u': s->m.units_dir = optarg; break;
+        case 'k': s->check_dir = optarg; break;
+        case 'c': {
+            int line = ini_parse(optarg, on_config, s);
+            if (line != 0) {
+                fprintf(stderr, "sbxd: %s:%d: bad setting (or cannot read the file)\n",
+                        optarg, line < 0 ? 0 : line);
+                exit(2);
+            }
+            break;
+        }
+        case 'l': s->m.log_dir = optarg; break;
+        case 'r': s->m.cgroup_root = optarg; break;
+        case 'b': s->m.backend = optarg; break;
+        case 's': s->socket_path = optarg; break;
+        case 'F':
+            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
+                fprintf(stderr, "sbxd: --log-format: expected text or json\n");
+                exit(2);
+            }
+            s->m.json_log = optarg[0] == 'j';
+            break;
+        case 'f': break;
+        case 'h': fputs(usage_text, stdout); exit(0);
+        default: fputs(usage_text, stderr); exit(2);
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "sbxd: unexpected argument '%s'\n", argv[optind]);
+        exit(2);
+    }
+}
+
+static struct {
+    uv_loop_t *loop;
+    manager m;
+    uv_signal_t sig[5];
+    bool stopping;
+} D;
+
+static void on_idle(manager *m)
+{
+    (void)m;
+    for (int i = 0; i < 5; i++)
+        uv_close((uv_handle_t *)&D.sig[i], NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    switch (signum) {
+    case SIGTERM:
+    case SIGINT:
+        if (D.stopping)
+            return;
+        D.stopping = true;
+        fprintf(stderr, "sbxd: stopping every unit\n");
+        D.m.on_idle = on_idle;
+        manager_shutdown(&D.m);
+        break;
+    case SIGHUP:
+        fprintf(stderr, "sbxd: reloading %s\n", D.m.cfg.units_dir);
+        manager_reload(&D.m, stderr, stderr);
+        break;
+    case SIGUSR1:
+        manager_reopen_logs(&D.m);
+        break;
+    default:
+        break;
+    }
+}
+
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct settings s = {0};
+    parse_args(argc, argv, &s);
+    if (s.check_dir) {
+        int bad = manager_check_dir(s.check_dir, stderr);
+        if (bad == 0)
+            printf("%s: all units are valid\n", s.check_dir);
+        return bad ? 1 : 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
+    if (s.m.log_dir)
+        mkdir(s.m.log_dir, 0750);
+    D.loop = uv_default_loop();
+    reaper_init(D.loop);
+    sbx_error err = {0};
+    if (manager_init(&D.m, D.loop, &s.m, &err) < 0) {
+        fprintf(stderr, "sbxd: sandbox: %s\n", err.msg);
+        return 1;
+    }
+    static const int sigs[5] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGQUIT};
+    for (int i = 0; i < 5; i++) {
+        uv_signal_init(D.loop, &D.sig[i]);
+        uv_signal_start(&D.sig[i], on_signal, sigs[i]);
+    }
+    int refused = manager_load(&D.m, stderr);
+    fprintf(stderr, "sbxd: %zu unit(s) loaded from %s, %d refused, backend %s\n", D.m.n,
+            s.m.units_dir, refused, sbx_backend_name(D.m.be));
+    manager_start_all(&D.m);
+    uv_run(D.loop, UV_RUN_DEFAULT);
+
+    manager_free(&D.m);
+    reaper_close();
+    uv_run(D.loop, UV_RUN_DEFAULT);
+    uv_loop_close(D.loop);
+    for (int i = 0; i < s.nowned; i++)
+        free(s.owned[i]);
+    fprintf(stderr, "sbxd: stopped\n");
+    if (getpid() == 1) {
+        sync();
+        reboot(RB_POWER_OFF);
+    }
+    return 0;
+}

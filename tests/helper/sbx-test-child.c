@@ -1,0 +1,436 @@
+/* sbx-test-child: a misbehaving target for the integration tests, in the
+ * manner of libuv's test runner re-running itself as a helper.
+ *
+ *   sbx-test-child VERB [ARG...] [VERB [ARG...]]...
+ *
+ * Verbs run in order; each takes a fixed number of arguments. A verb that
+ * does not return (exit, raise, forkbomb, a double-fork grandchild) ends the
+ * chain; after the last verb the program exits 0.
+ *
+ *   exit N               exit with status N
+ *   raise SIG            raise SIG (a name such as TERM, or a number)
+ *   bytes N              write N bytes of the pattern byte[i] = i % 251
+ *   cat                  copy stdin to stdout
+ *   env NAME             print the value of NAME; exit 3 when it is unset
+ *   cwd                  print the working directory
+ *   cgroup               print /proc/self/cgroup (read before anything else
+ *                        when it is the first verb)
+ *   alloc MB             allocate MB MiB and touch every page, print "ok MB"
+ *   fork-once            fork once; print "ok", or the errno name (EAGAIN)
+ *   forkbomb             fork without end, in every process
+ *   ignore-term SECONDS  ignore SIGTERM, fork one child (which inherits
+ *                        that), print "ready", and sleep SECONDS in both
+ *   double-fork PIDFILE  fork, setsid, fork again; the grandchild writes its
+ *                        pid to PIDFILE and sleeps forever; the middle one
+ *                        exits; this process goes on once PIDFILE is written
+ *   spin THREADS SECONDS busy loop on THREADS threads for SECONDS (wall)
+ *   fds                  print our open fds, one line each: "FD TARGET"
+ *   signals              print the SigBlk and SigIgn lines of our status
+ *   pid                  print our pid
+ *   touch PATH           create PATH (empty), to show that we ran
+ *   sleep SECONDS        sleep (fractions allowed)
+ *
+ * Output is flushed after every verb. Exit status 2 means a usage error,
+ * 1 that a system call the verb needed failed unexpectedly. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static _Noreturn void usage(const char *msg)
+{
+    fprintf(stderr, "sbx-test-child: %s\n", msg);
+    exit(2);
+}
+
+static _Noreturn void fail(const char *what)
+{
+    fprintf(stderr, "sbx-test-child: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+static long number(const char *text)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < 0)
+        usage("expected a non-negative number");
+    return v;
+}
+
+static double seconds(const char *text)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || *end || v < 0)
+        usage("expected a number of seconds");
+    return v;
+}
+
+static void sleep_for(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static _Noreturn void sleep_forever(void)
+{
+    for (;;)
+        pause();
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* write() all of buf, through EINTR and short writes. */
+static void write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            fail("write");
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+static void copy_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        fail(path);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        write_all(STDOUT_FILENO, buf, (size_t)n);
+    close(fd);
+}
+
+static const struct {
+    const char *name;
+    int sig;
+} signals[] = {
+    {"HUP", SIGHUP}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"ILL", SIGILL},
+    {"ABRT", SIGABRT}, {"FPE", SIGFPE}, {"KILL", SIGKILL}, {"SEGV", SIGSEGV},
+    {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"USR1", SIGUSR1},
+    {"USR2", SIGUSR2},
+};
+
+static int signal_number(const char *text)
+{
+    if (strncmp(text, "SIG", 3) == 0)
+        text += 3;
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+        if (strcmp(signals[i].name, text) == 0)
+            return signals[i].sig;
+    long n = number(text);
+    if (n < 1 || n >= NSIG)
+        usage("unknown signal");
+    return (int)n;
+}
+
+static const char *errno_name(int e)
+{
+    switch (e) {
+    case EAGAIN: return "EAGAIN";
+    case ENOMEM: return "ENOMEM";
+    case EPERM: return "EPERM";
+    case ENOSYS: return "ENOSYS";
+    default: return "other";
+    }
+}
+
+static void do_bytes(long n)
+{
+    static unsigned char pattern[251 * 64];
+    for (size_t i = 0; i < sizeof pattern; i++)
+        pattern[i] = (unsigned char)(i % 251);
+    /* Chunks are whole periods of the pattern, so each starts at byte 0. */
+    while (n > 0) {
+        size_t len = n < (long)sizeof pattern ? (size_t)n : sizeof pattern;
+        write_all(STDOUT_FILENO, pattern, len);
+        n -= (long)len;
+    }
+}
+
+static void do_cat(void)
+{
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(STDIN_FILENO, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            fail("read stdin");
+        write_all(STDOUT_FILENO, buf, (size_t)n);
+    }
+}
+
+static void do_alloc(long mb)
+{
+    size_t len = (size_t)mb << 20;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        fail("mmap");
+    long page = sysconf(_SC_PAGESIZE);
+    for (size_t i = 0; i < len; i += (size_t)page)
+        p[i] = (char)(i / (size_t)page + 1);
+    printf("ok %ld\n", mb);
+}
+
+static void do_fork_once(void)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        printf("%s\n", errno_name(errno));
+        return;
+    }
+    if (pid == 0)
+        _exit(0);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    printf("ok\n");
+}
+
+static _Noreturn void do_forkbomb(void)
+{
+    for (;;)
+        fork();
+}
+
+static void do_ignore_term(double s)
+{
+    if (signal(SIGTERM, SIG_IGN) == SIG_ERR)
+        fail("signal");
+    pid_t pid = fork();
+    if (pid < 0)
+        fail("fork");
+    if (pid == 0) {
+        sleep_for(s);
+        _exit(0);
+    }
+    printf("ready\n");
+    fflush(stdout);
+    sleep_for(s);
+}
+
+static void do_double_fork(const char *pidfile)
+{
+    int p[2];
+    if (pipe(p) < 0)
+        fail("pipe");
+    pid_t mid = fork();
+    if (mid < 0)
+        fail("fork");
+    if (mid == 0) {
+        close(p[0]);
+        if (setsid() < 0)
+            fail("setsid");
+        pid_t grand = fork();
+        if (grand < 0)
+            fail("fork");
+        if (grand > 0)
+            _exit(0);
+        /* Written whole under another name, then renamed into place. */
+        char tmp[4096], text[32];
+        snprintf(tmp, sizeof tmp, "%s.tmp", pidfile);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+            fail(tmp);
+        int len = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+        write_all(fd, text, (size_t)len);
+        close(fd);
+        if (rename(tmp, pidfile) < 0)
+            fail("rename");
+        write_all(p[1], "x", 1);
+        close(p[1]);
+        sleep_forever();
+    }
+    close(p[1]);
+    while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    char c;
+    ssize_t n;
+    while ((n = read(p[0], &c, 1)) < 0 && errno == EINTR)
+        ;
+    close(p[0]);
+    if (n != 1)
+        usage("the grandchild did not write its pid file");
+}
+
+static double spin_until;
+
+static void *spin_thread(void *arg)
+{
+    (void)arg;
+    volatile unsigned long x = 0;
+    while (now() < spin_until)
+        for (int i = 0; i < 10000; i++)
+            x++;
+    return NULL;
+}
+
+static void do_spin(long threads, double s)
+{
+    if (threads < 1 || threads > 64)
+        usage("spin: 1..64 threads");
+    pthread_t t[64];
+    spin_until = now() + s;
+    for (long i = 1; i < threads; i++) {
+        int e = pthread_create(&t[i], NULL, spin_thread, NULL);
+        if (e) {
+            errno = e;
+            fail("pthread_create");
+        }
+    }
+    spin_thread(NULL);
+    for (long i = 1; i < threads; i++)
+        pthread_join(t[i], NULL);
+}
+
+static void do_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        fail("/proc/self/fd");
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        int fd = atoi(de->d_name);
+        if (fd == dirfd(d))
+            continue;
+        char path[64], target[4096];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        target[n < 0 ? 0 : n] = '\0';
+        printf("%d %s\n", fd, target);
+    }
+    closedir(d);
+}
+
+static void do_signals(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f)
+        fail("/proc/self/status");
+    char line[256];
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "SigBlk:", 7) == 0 || strncmp(line, "SigIgn:", 7) == 0)
+            fputs(line, stdout);
+    fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+    /* Before anything else, so it shows where the first instruction ran. */
+    if (argc > 1 && strcmp(argv[1], "cgroup") == 0) {
+        copy_file("/proc/self/cgroup");
+        fflush(stdout);
+    }
+    if (argc < 2)
+        usage("usage: sbx-test-child VERB [ARG...]... (see the source)");
+
+    for (int i = 1; i < argc; i++) {
+        const char *verb = argv[i];
+        const char *a1 = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *a2 = i + 2 < argc ? argv[i + 2] : NULL;
+        int nargs = 0;
+        if (strcmp(verb, "exit") == 0) {
+            if (!a1) usage("exit N");
+            fflush(stdout);
+            exit((int)number(a1));
+        } else if (strcmp(verb, "raise") == 0) {
+            if (!a1) usage("raise SIG");
+            fflush(stdout);
+            raise(signal_number(a1));
+            fprintf(stderr, "sbx-test-child: still alive after raise %s\n", a1);
+            exit(1);
+        } else if (strcmp(verb, "bytes") == 0) {
+            if (!a1) usage("bytes N");
+            do_bytes(number(a1));
+            nargs = 1;
+        } else if (strcmp(verb, "cat") == 0) {
+            do_cat();
+        } else if (strcmp(verb, "env") == 0) {
+            if (!a1) usage("env NAME");
+            const char *v = getenv(a1);
+            if (!v)
+                exit(3);
+            printf("%s\n", v);
+            nargs = 1;
+        } else if (strcmp(verb, "cwd") == 0) {
+            char buf[4096];
+            if (!getcwd(buf, sizeof buf))
+                fail("getcwd");
+            printf("%s\n", buf);
+        } else if (strcmp(verb, "cgroup") == 0) {
+            if (i != 1)
+                copy_file("/proc/self/cgroup");
+        } else if (strcmp(verb, "alloc") == 0) {
+            if (!a1) usage("alloc MB");
+            do_alloc(number(a1));
+            nargs = 1;
+        } else if (strcmp(verb, "fork-once") == 0) {
+            do_fork_once();
+        } else if (strcmp(verb, "forkbomb") == 0) {
+            fflush(stdout);
+            do_forkbomb();
+        } else if (strcmp(verb, "ignore-term") == 0) {
+            if (!a1) usage("ignore-term SECONDS");
+            do_ignore_term(seconds(a1));
+            nargs = 1;
+        } else if (strcmp(verb, "double-fork") == 0) {
+            if (!a1) usage("double-fork PIDFILE");
+            fflush(stdout);
+            do_double_fork(a1);
+            nargs = 1;
+        } else if (strcmp(verb, "spin") == 0) {
+            if (!a1 || !a2) usage("spin THREADS SECONDS");
+            do_spin(number(a1), seconds(a2));
+            nargs = 2;
+        } else if (strcmp(verb, "fds") == 0) {
+            do_fds();
+        } else if (strcmp(verb, "signals") == 0) {
+            do_signals();
+        } else if (strcmp(verb, "pid") == 0) {
+            printf("%ld\n", (long)getpid());
+        } else if (strcmp(verb, "touch") == 0) {
+            if (!a1) usage("touch PATH");
+            int fd = open(a1, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+            if (fd < 0)
+                fail(a1);
+            close(fd);
+            nargs = 1;
+        } else if (strcmp(verb, "sleep") == 0) {
+            if (!a1) usage("sleep SECONDS");
+            fflush(stdout);
+            sleep_for(seconds(a1));
+            nargs = 1;
+        } else {
+            usage("unknown verb");
+        }
+        fflush(stdout);
+        i += nargs;
+    }
+    return 0;
+}

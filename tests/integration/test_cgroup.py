@@ -1,0 +1,157 @@
+"""The sandbox cgroup itself: the target is in it from its first
+instruction, below the cgroup we started in (which sbx-run leaves alone);
+runs leave no cgroup directory and no fd of sbx-run's behind; concurrent
+runs do not disturb each other; --probe tells the machine as it is."""
+
+import json
+import os
+import time
+
+import sbxtest
+from sbxtest import MiB, machine, own_cgroups, parse_proc_cgroup, sbx, start
+
+
+def cgroup_rel(mount, path):
+    """The cgroup path (as /proc/PID/cgroup shows it) of directory path."""
+    rel = os.path.relpath(path, mount.point)
+    return os.path.normpath(os.path.join(mount.root, "" if rel == "." else rel))
+
+
+class Placement(sbxtest.TestCase):
+    def setUp(self):
+        super().setUp()
+        sbxtest.need_cgroups("memory", "cpu", "pids")
+
+    def test_target_starts_in_its_box(self):
+        before = own_cgroups()
+        r = sbx(["-m", "64M", "-c", "50%", "-p", "100"], child=["cgroup"])
+        self.assertStatus(r, 0)
+        box = r.result["cgroup"]
+        self.assertTrue(box and box.startswith("/"), "no cgroup in the result\n%s" % r)
+        name = os.path.basename(box)
+        seen = parse_proc_cgroup(r.text())
+        m = machine()
+        mount = m.mount_of(box)
+        self.assertIsNotNone(mount, "result cgroup %s is on no cgroup mount" % box)
+
+        # The hierarchy the result names shows exactly that cgroup.
+        key = "" if mount.fstype == "cgroup2" else sorted(mount.controllers)[0]
+        self.assertEqual(seen.get(key), cgroup_rel(mount, box),
+                         "first /proc/self/cgroup of the target\n%s" % r)
+        # Every limiting controller holds the target in the same box, below
+        # the cgroup we (and so sbx-run) started in.
+        ctls = ["memory", "cpu", "pids"]
+        if mount.fstype == "cgroup":
+            ctls.append("freezer")
+        else:
+            ctls = [""]
+        for c in ctls:
+            if c and c not in m.controllers:
+                continue
+            with self.subTest(controller=c or "v2"):
+                path = seen.get(c, "")
+                self.assertTrue(path.endswith("/" + name), "%s: %s\n%s" % (c, path, r))
+                parent = before.get(c, "/").rstrip("/") + "/"
+                self.assertTrue(path.startswith(parent),
+                                "%s: box %s not below our cgroup %s" % (c, path, parent))
+        # sbx-run moved, limited or changed nothing of ours.
+        self.assertEqual(own_cgroups(), before)
+        self.assertNoBoxLeft(r)
+
+
+class NothingLeaks(sbxtest.TestCase):
+    def setUp(self):
+        super().setUp()
+        sbxtest.need_cgroups("memory", "cpu", "pids")
+
+    def fds_of(self, run):
+        return sorted(int(line.split()[0]) for line in run.text().splitlines())
+
+    def test_100_runs_leave_nothing(self):
+        runs = []
+        for i in range(100):
+            r = sbx(["-m", "16M", "-c", "50%", "-p", "10"], child=["fds"])
+            self.assertStatus(r, 0)
+            # Only stdin, stdout and stderr: none of sbx-run's own fds.
+            self.assertEqual(self.fds_of(r), [0, 1, 2],
+                             "run %d: fds leaked into the target\n%s" % (i, r))
+            self.assertResult(r, reason="exited", exit_code=0)
+            runs.append(r)
+        self.assertEqual(len({r.result["cgroup"] for r in runs}), 100,
+                         "boxes were not unique")
+        self.assertNoBoxLeft(*runs)
+
+    def test_failed_starts_leave_nothing(self):
+        runs = [sbx(cmd=[os.path.join(self.tmp, "missing")]),
+                sbx(["-C", os.path.join(self.tmp, "missing")], child=["exit", "0"]),
+                sbx(["-m", "32M"], child=["alloc", "100"]),
+                sbx(["-t", "200ms"], child=["sleep", "5"])]
+        self.assertEqual([r.status for r in runs], [127, 125, 137, 124])
+        self.assertNoBoxLeft(*runs)
+        for r in runs:
+            self.assertNoSurvivors(r)
+
+
+class Concurrent(sbxtest.TestCase):
+    def setUp(self):
+        super().setUp()
+        sbxtest.need_cgroups("memory")
+
+    def test_8_runs_at_once_are_independent(self):
+        # Four memory hogs die of their limits while four modest programs,
+        # at the same time, finish untouched in boxes of their own.
+        t0 = time.monotonic()
+        hogs = [start(["-m", "32M"], child=["alloc", "200"]) for _ in range(4)]
+        good = [start(["-m", "64M"],
+                      child=["alloc", "16", "sleep", "0.5", "env", "SBX_TEST_TAG", "exit", str(i)])
+                for i in range(4)]
+        hog_runs = [p.finish() for p in hogs]
+        good_runs = [p.finish() for p in good]
+        wall = time.monotonic() - t0
+        for r in hog_runs:
+            self.assertStatus(r, 137)
+            self.assertResult(r, reason="memory")
+            self.assertGreaterEqual(r.result["oom_kills"], 1, r)
+        for i, r in enumerate(good_runs):
+            self.assertStatus(r, i)
+            self.assertResult(r, reason="exited", exit_code=i, oom_kills=0)
+            self.assertEqual(r.text(), "ok 16\n%s\n" % r.tag)
+        boxes = {r.result["cgroup"] for r in hog_runs + good_runs}
+        self.assertEqual(len(boxes), 8, "boxes shared between runs")
+        # They really ran side by side: four half-second sleeps in parallel.
+        self.assertLess(wall, 1.9, "took %.2f s" % wall)
+        self.assertNoBoxLeft(*(hog_runs + good_runs))
+
+
+class Probe(sbxtest.TestCase):
+    def test_probe_matches_the_machine(self):
+        sbxtest.need_root()
+        m = machine()
+        r = sbxtest.sbx_plain(["--probe"])
+        self.assertStatus(r, 0)
+        probe = json.loads(r.stdout)
+        self.assertEqual(probe.get("cgroup_mode"), m.mode, r)
+        if m.mode in ("hybrid", "v1"):
+            want, backend = {"memory", "cpu", "pids", "freezer"}, "cgroup1"
+        elif m.mode == "v2":
+            want, backend = {"memory", "cpu", "pids"}, "cgroup2"
+        else:
+            sbxtest.skip("no cgroups on this machine")
+        want &= m.controllers
+        self.assertEqual(probe.get("backend"), backend, r)
+        self.assertTrue(want <= set(probe.get("controllers", [])),
+                        "controllers %s lack %s" % (probe.get("controllers"), want))
+        # Boxes are made below the cgroup we started in.
+        base = probe.get("cgroup_base", "")
+        mount = m.mount_of(base)
+        self.assertIsNotNone(mount, "cgroup_base %r is on no cgroup mount" % base)
+        self.assertTrue(os.path.isdir(base), base)
+        key = "" if mount.fstype == "cgroup2" else sorted(mount.controllers)[0]
+        own = own_cgroups().get(key, "/")
+        rel = cgroup_rel(mount, base)
+        self.assertTrue(rel == own or rel.startswith(own.rstrip("/") + "/"),
+                        "cgroup_base %s is not below our cgroup %s" % (base, own))
+
+
+if __name__ == "__main__":
+    sbxtest.main()
