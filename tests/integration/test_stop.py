@@ -49,7 +49,7 @@ class WholeTree(sbxtest.TestCase):
         # The main process keeps running; the grandchild is in a session of
         # its own, outside the main process's process group.
         pidfile = os.path.join(self.tmp, "pid")
-        r = sbx(["-t", "1s"], child=["double-fork", pidfile, "sleep", "10"])
+        r = sbx(["-t", "1s"], child=["double-fork", pidfile, "pid", "sleep", "10"])
         self.assertStatus(r, EXIT_TIMEOUT)
         self.assertResult(r, reason="timeout")
         self.assertLessEqual(r.wall, 1.5, r)
@@ -112,7 +112,10 @@ class StopBySignal(sbxtest.TestCase):
     does, and sbx-run still cleans up and reports."""
 
     def stop(self, sig, opts, child):
-        p = start(opts, child=["pid"] + child)
+        """Runs child (whose output starts with its pid, after which it is
+        ready), then sends sig to sbx-run. Returns the run, how long the
+        stop took, and the target's pid."""
+        p = start(opts, child=child)
         first = p.proc.stdout.readline()
         self.assertTrue(first.strip().isdigit(), "the target did not start: %r" % first)
         if "ignore-term" in child:
@@ -125,7 +128,7 @@ class StopBySignal(sbxtest.TestCase):
     def test_sigterm_stops_the_tree(self):
         pidfile = os.path.join(self.tmp, "pid")
         r, took, main_pid = self.stop(signal.SIGTERM, [],
-                                      ["double-fork", pidfile, "sleep", "10"])
+                                      ["double-fork", pidfile, "pid", "sleep", "10"])
         self.assertStatus(r, 143)
         self.assertResult(r, reason="signaled", signal=15, stopped=True)
         self.assertLess(took, 1.0, r)
@@ -137,7 +140,7 @@ class StopBySignal(sbxtest.TestCase):
 
     def test_sigint_then_grace_for_term_ignoring_tree(self):
         r, took, _ = self.stop(signal.SIGINT, ["--kill-grace", "400ms"],
-                               ["ignore-term", "30"])
+                               ["pid", "ignore-term", "30"])
         self.assertStatus(r, 137)
         self.assertResult(r, reason="signaled", signal=9, stopped=True)
         self.assertGreaterEqual(took, 0.4, r)
