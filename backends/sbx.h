@@ -166,6 +166,7 @@ typedef struct sbx_command {
     const char *cwd;        /* NULL = inherit */
     sbx_stdio stdio[3];
     bool new_session;       /* setsid() in the child */
+    bool async;             /* return right after the fork (see sbx_spawn) */
     bool set_ids;           /* drop to uid/gid, supplementary groups cleared */
     uid_t uid;
     gid_t gid;
@@ -191,6 +192,7 @@ typedef struct sbx_process {
     int stdio_fd[3];        /* the caller's ends of SBX_STDIO_PIPE, else -1 */
     sbx_stage failed_stage; /* when spawn failed in the child */
     int failed_errno;
+    int report_fd;          /* async: the child's report, until reaped */
 } sbx_process;
 
 /* Starts cmd inside box. On success the program has passed exec (its first
@@ -199,5 +201,11 @@ typedef struct sbx_process {
  * reaped; nothing is left behind. */
 int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
               sbx_error *err);
+/* With cmd->async, sbx_spawn returns right after the fork, without waiting
+ * for the child to enter its box and exec: a supervisor starting many
+ * programs lets their cgroup migrations overlap. Once the child has been
+ * reaped, this says whether it failed before exec (-errno, with
+ * failed_stage set) or ran (0), and closes report_fd. */
+int sbx_spawn_outcome(sbx_process *proc);
 
 #endif

@@ -470,6 +470,7 @@ static int env_spawn(service *s, run_result *res)
     opt.timeout_ms = d->runtime_max_ms;
     opt.kill_grace_ms = d->stop_timeout_ms;
     opt.stop_signal = d->stop_signal;
+    opt.async_spawn = true;  /* let many starts' cgroup migrations overlap */
     r = run_start(&rt->run, rt->m->loop, rt->box, &cmd, &opt, on_run_done, res);
     free(env);
     if (pipefd[1] >= 0)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "reaper.h"
 #include "run.h"
@@ -83,13 +84,16 @@ int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
     r->opt = *opt;
     r->on_done = on_done;
     r->res.exit_code = -1;
+    r->proc.report_fd = -1;
     sbx_stats before;
     sbx_box_stats(box, &before, NULL);
 
     sbx_process proc;
     sbx_error e = {0};
+    sbx_command c = *cmd;
+    c.async = opt->async_spawn;
     r->started_ns = uv_hrtime();
-    int rc = sbx_spawn(box, cmd, &proc, &e);
+    int rc = sbx_spawn(box, &c, &proc, &e);
     if (rc < 0) {
         r->res.reason = RUN_START_FAILED;
         r->res.failed_stage = proc.failed_stage;
@@ -100,6 +104,7 @@ int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
         return rc;
     }
     r->pid = proc.pid;
+    r->proc = proc;
     r->res.stats.oom_kills = before.oom_kills;  /* the baseline, until the end */
     reaper_watch(proc.pid, on_exit_status, r);
     uv_timer_init(loop, &r->timer);
@@ -157,7 +162,13 @@ static void classify(run *r)
     }
     if (res->stats.memory_peak < 0)
         res->stats.memory_peak = (int64_t)r->ru.ru_maxrss * 1024;
-    if (WIFEXITED(r->status)) {
+    if (sbx_spawn_outcome(&r->proc) < 0) {  /* async: it never reached exec */
+        res->reason = RUN_START_FAILED;
+        res->failed_stage = r->proc.failed_stage;
+        res->failed_errno = r->proc.failed_errno;
+        snprintf(res->error, sizeof res->error, "%s: %s", sbx_stage_name(res->failed_stage),
+                 strerror(res->failed_errno));
+    } else if (WIFEXITED(r->status)) {
         res->reason = RUN_EXITED;
         res->exit_code = WEXITSTATUS(r->status);
     } else {
@@ -167,7 +178,7 @@ static void classify(run *r)
         if (res->signal == SIGKILL && res->stats.oom_kills > 0)
             res->reason = RUN_MEMORY;
     }
-    if (r->timed_out)
+    if (r->timed_out && res->reason != RUN_START_FAILED)
         res->reason = RUN_TIMEOUT;
 }
 
@@ -205,5 +216,9 @@ void run_close(run *r, uv_close_cb cb)
         reaper_remove_sweep(on_sweep, r);
     if (r->state != RUN_DONE)
         reaper_unwatch(r->pid);
+    if (r->proc.report_fd >= 0) {
+        close(r->proc.report_fd);
+        r->proc.report_fd = -1;
+    }
     uv_close((uv_handle_t *)&r->timer, cb);
 }

@@ -46,6 +46,8 @@ typedef struct run_options {
     int stop_signal;        /* SIGTERM by default */
     bool wait_leftovers;    /* when the main process exits, wait for the rest
                                of the tree instead of killing it */
+    bool async_spawn;       /* do not wait for exec: a failure before it is
+                               learnt when the child is reaped */
 } run_options;
 
 typedef struct run run;
@@ -67,6 +69,7 @@ struct run {
     void *data;
     run_state state;
     pid_t pid;
+    sbx_process proc;
     uint64_t started_ns;
     bool timed_out, killed, sweeping;
     int destroy_tries;

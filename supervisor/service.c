@@ -76,7 +76,11 @@ static void remember(service *s, const run_result *res)
 {
     s->last = *res;
     s->have_last = true;
-    s->history[s->nhistory++ % SVC_HISTORY] = *res;
+    s->history[s->nhistory++ % SVC_HISTORY] = (run_summary){
+        .ended_ms = s->env->now_ms(s->env->ctx), .wall_ms = res->wall_ms,
+        .peak_memory = res->stats.memory_peak, .exit_code = res->exit_code,
+        .reason = (uint8_t)res->reason, .signal = (uint8_t)res->signal,
+    };
 }
 
 static svc_state decide(service *s, const run_result *res);

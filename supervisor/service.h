@@ -79,6 +79,14 @@ typedef struct service_env {
 
 #define SVC_HISTORY 8
 
+/* What is kept of past runs: small, since a fleet has thousands of units. */
+typedef struct run_summary {
+    uint64_t ended_ms, wall_ms;
+    int64_t peak_memory;
+    int32_t exit_code;
+    uint8_t reason, signal;
+} run_summary;
+
 struct service {
     unit_def def;
     const service_env *env;
@@ -90,7 +98,7 @@ struct service {
     uint32_t nstarts;
     run_result last;            /* of the last run */
     bool have_last;
-    run_result history[SVC_HISTORY];
+    run_summary history[SVC_HISTORY];
     uint32_t nhistory;
     pid_t pid;
     const char *why;            /* the reason of the last transition */

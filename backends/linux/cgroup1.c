@@ -26,7 +26,7 @@ struct v1_backend {
 };
 
 struct v1_box {
-    char dir[SBX_CTRL_COUNT][PATH_MAX];   /* made by us; "" when not */
+    char *dir[SBX_CTRL_COUNT];            /* made by us; NULL when not */
     int procs_fd[SBX_CTRL_COUNT];
     int nprocs;
     int event_fd;
@@ -94,16 +94,16 @@ static void v1_describe(const sbx_backend *be, sbx_backend_info *info)
 static const char *dir_of(const sbx_box *box, sbx__ctrl c)
 {
     const struct v1_box *b = box->priv;
-    return b->dir[c][0] ? b->dir[c] : NULL;
+    return b->dir[c];
 }
 
 /* Co-mounted controllers share a directory: only its first owner counts. */
 static bool own_dir(const struct v1_box *b, int c)
 {
-    if (!b->dir[c][0])
+    if (!b->dir[c])
         return false;
     for (int d = 0; d < c; d++)
-        if (strcmp(b->dir[d], b->dir[c]) == 0)
+        if (b->dir[d] && strcmp(b->dir[d], b->dir[c]) == 0)
             return false;
     return true;
 }
@@ -190,12 +190,16 @@ static int make_dirs(sbx_box *box, sbx_error *err)
     for (int c = 0; c < SBX_CTRL_COUNT; c++) {
         if (!(p->avail & (1u << c)))
             continue;
-        snprintf(b->dir[c], sizeof b->dir[c], "%s/%s", p->base[c], box->name);
+        size_t len = strlen(p->base[c]) + strlen(box->name) + 2;
+        if (!(b->dir[c] = malloc(len)))
+            return sbx_error_set(err, -ENOMEM, "out of memory");
+        snprintf(b->dir[c], len, "%s/%s", p->base[c], box->name);
         if (!own_dir(b, c))
             continue;
         if (mkdir(b->dir[c], 0755) < 0) {
             int e = errno;
-            b->dir[c][0] = '\0';
+            free(b->dir[c]);
+            b->dir[c] = NULL;
             return sbx_error_set(err, -e, "mkdir %s/%s: %s", p->base[c], box->name, strerror(e));
         }
         char procs[PATH_MAX];
@@ -212,7 +216,7 @@ static const char *any_dir(const sbx_box *box)
 {
     const struct v1_box *b = box->priv;
     for (int c = 0; c < SBX_CTRL_COUNT; c++)
-        if (b->dir[c][0])
+        if (b->dir[c])
             return b->dir[c];
     return NULL;
 }
@@ -232,6 +236,8 @@ static void v1_free(sbx_box *box)
         return;
     for (int i = 0; i < b->nprocs; i++)
         close(b->procs_fd[i]);
+    for (int c = 0; c < SBX_CTRL_COUNT; c++)
+        free(b->dir[c]);
     if (b->event_fd >= 0)
         close(b->event_fd);
     free(b);

@@ -279,6 +279,21 @@ static int await_exec(int fd, struct child_report *rep)
     return n == (ssize_t)sizeof *rep;
 }
 
+int sbx_spawn_outcome(sbx_process *proc)
+{
+    struct child_report rep;
+    if (proc->report_fd < 0)
+        return 0;
+    int failed = await_exec(proc->report_fd, &rep);
+    close(proc->report_fd);
+    proc->report_fd = -1;
+    if (!failed)
+        return 0;
+    proc->failed_stage = (sbx_stage)rep.stage;
+    proc->failed_errno = rep.err;
+    return -rep.err;
+}
+
 int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
               sbx_error *err)
 {
@@ -288,6 +303,7 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
     struct child_plan plan = {.cmd = cmd, .join = &join};
     memset(proc, 0, sizeof *proc);
     proc->pid = -1;
+    proc->report_fd = -1;
     for (int i = 0; i < 3; i++)
         proc->stdio_fd[i] = -1;
     if (!cmd->argv || !cmd->argv[0])
@@ -328,8 +344,17 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
         goto fail;
     }
 
+    proc->pid = pid;
+    if (cmd->async) {
+        proc->report_fd = report[0];
+        free_candidates(plan.candidates);
+        if (box->be->ops->started)
+            box->be->ops->started(box, pid);
+        return 0;
+    }
     struct child_report rep;
     if (await_exec(report[0], &rep)) {
+        proc->pid = -1;
         waitpid(pid, NULL, 0);
         proc->failed_stage = (sbx_stage)rep.stage;
         proc->failed_errno = rep.err;

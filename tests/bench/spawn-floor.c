@@ -155,7 +155,7 @@ static int own_path(const char *ctrl, char *out, size_t len)
         char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
         if (!c2)
             continue;
-        *c2 = '\0';
+        *c1 = *c2 = '\0';
         const char *list = c1 + 1, *path = c2 + 1;
         if (!ctrl) {
             found = strcmp(line, "0") == 0 && *list == '\0';
@@ -275,30 +275,49 @@ static void v1_once(const struct v1 *v, unsigned long iter)
 
 /* ---- cgroup v2 ---- */
 
+/* The first line of dir/file, without its newline ("" when unreadable). */
+static void read_line(const char *dir, const char *file, char *buf, size_t len)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    buf[0] = '\0';
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    if (!fgets(buf, (int)len, f))
+        buf[0] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    fclose(f);
+}
+
+/* Whether the space-separated list holds word. */
+static int has_word(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = list; (p = strstr(p, word)) != NULL; p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
 static void v2_setup(char *base, size_t len)
 {
     char mnt[PATH_MAX], text[256] = "";
     if (own_dir(NULL, base, len) < 0 || find_mount(NULL, mnt, sizeof mnt) < 0)
         die("no cgroup2 hierarchy");
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/cgroup.subtree_control", base);
-    FILE *f = fopen(path, "re");
-    if (f) {
-        if (!fgets(text, sizeof text, f))
-            text[0] = '\0';
-        fclose(f);
-    }
+    char avail[256] = "";
+    read_line(base, "cgroup.controllers", avail, sizeof avail);
+    read_line(base, "cgroup.subtree_control", text, sizeof text);
     const char *want[] = {"memory", "cpu", "pids"};
     for (size_t i = 0; i < 3; i++) {
-        char padded[300], word[16];
-        snprintf(padded, sizeof padded, " %s", text);
-        padded[strcspn(padded, "\n")] = ' ';
-        snprintf(word, sizeof word, " %s ", want[i]);
-        if (strstr(padded, word))
+        if (!has_word(avail, want[i]))
+            die("the cgroup2 tree has no %s controller in %s", want[i], base);
+        if (has_word(text, want[i]))
             continue;
         if (strcmp(base, mnt) != 0)
             die("the controllers memory, cpu, pids are not enabled in %s/cgroup.subtree_control "
                 "and that is our own cgroup (not the root): not changing it", base);
+        char word[16];
         snprintf(word, sizeof word, "+%s", want[i]);
         write_file(base, "cgroup.subtree_control", word, 0);
     }
