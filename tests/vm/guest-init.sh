@@ -46,6 +46,8 @@ echo sbx-vm >/proc/sys/kernel/hostname
 mapfile -d '' -t argv <"$run/argv"
 mapfile -d '' -t envs <"$run/env"
 IFS= read -r -d '' cwd <"$run/cwd"
+as_init=0
+[[ -e $run/pid1 ]] && as_init=1
 $bb rm -rf "$run"	# bash keeps this script open; the guest sees a clean /
 
 # One header line: the console may still be in the middle of the
@@ -53,6 +55,12 @@ $bb rm -rf "$run"	# bash keeps this script open; the guest sees a clean /
 read -r uptime _ </proc/uptime
 read -r release </proc/sys/kernel/osrelease
 printf '\nsbx-vm: guest up after %ss, kernel %s\n' "$uptime" "$release"
+
+if ((as_init)); then	# vm-run --pid1: the command becomes PID 1
+	cd -- "$cwd" || fail "cannot cd to $cwd"
+	for kv in ${envs[@]+"${envs[@]}"}; do export "$kv"; done
+	exec "${argv[@]}" </dev/null
+fi
 
 (
 	# A clean, predictable environment, then the caller's --env values.

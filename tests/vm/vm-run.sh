@@ -2,7 +2,7 @@
 # Run one command as root in a VM with a pure cgroup v2 kernel.
 #
 #   vm-run.sh --cache DIR [--cwd DIR] [--env NAME=VALUE]... [--timeout SECONDS]
-#             [--mem MB] -- COMMAND [ARG...]
+#             [--mem MB] [--pid1] -- COMMAND [ARG...]
 #
 # Boots Debian's generic kernel under qemu (TCG) with the host's / shared
 # read-only over 9p, under a tmpfs overlay: the guest sees every installed
@@ -15,6 +15,10 @@
 # The guest has its own fresh /proc, /sys, /dev, /tmp and /run: host files
 # under /tmp or /run are not visible there. --env values are set on top of
 # PATH, HOME=/root and TERM=dumb.
+#
+# With --pid1, COMMAND replaces the guest's init as PID 1 (after the mounts)
+# and must power the machine off itself; the exit status is then 0 when it
+# did so within --timeout, with COMMAND's output for the caller to judge.
 #
 # Exit status: COMMAND's exit status in the guest; 124 if no result arrived
 # within --timeout seconds (default 900); 125 if the VM could not be set up
@@ -50,7 +54,7 @@ die() {
 
 # --- arguments ---------------------------------------------------------------
 
-cache='' cwd=$PWD timeout=900 mem=1536 envs=()
+cache='' cwd=$PWD timeout=900 mem=1536 envs=() pid1=0
 while (($#)); do
 	case $1 in
 	--cache) cache=${2:?}; shift 2 ;;
@@ -58,6 +62,7 @@ while (($#)); do
 	--env) envs+=("${2:?}"); shift 2 ;;
 	--timeout) timeout=${2:?}; shift 2 ;;
 	--mem) mem=${2:?}; shift 2 ;;
+	--pid1) pid1=1; shift ;;
 	--) shift; break ;;
 	*) usage ;;
 	esac
@@ -218,6 +223,7 @@ printf '%s\0' "$@" >"$tmp/run/sbx-vm/argv"
 : >"$tmp/run/sbx-vm/env"
 ((${#envs[@]} == 0)) || printf '%s\0' "${envs[@]}" >"$tmp/run/sbx-vm/env"
 printf '%s\0' "$cwd" >"$tmp/run/sbx-vm/cwd"
+((pid1 == 0)) || : >"$tmp/run/sbx-vm/pid1"
 (cd "$tmp/run" && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet) >"$tmp/run.cpio"
 cat "$initramfs" "$tmp/run.cpio" >"$tmp/initrd"
 exec {lock}>&-
@@ -267,6 +273,10 @@ else
 	status=0
 	wait "$qemu_pid" || status=$?
 	qemu_pid=
+	if ((pid1 && status == 0)); then
+		echo "vm-run: the guest's PID 1 powered the VM off" >&2
+		exit 0
+	fi
 	echo "vm-run: the VM stopped (qemu exit status $status) before the guest reported a result" >&2
 	exit 125
 fi
