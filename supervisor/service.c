@@ -94,9 +94,14 @@ static svc_state do_spawn(service *s)
         s->why = "started";
         return SVC_RUNNING;
     }
-    /* A start failure is judged like any other failed run. */
+    /* A start failure is judged like any other failed run; a restart
+     * from here goes through the timer, so a failing start with delay 0
+     * cannot recurse. */
     remember(s, &res);
-    return decide(s, &res);
+    s->in_spawn = true;
+    svc_state next = decide(s, &res);
+    s->in_spawn = false;
+    return next;
 }
 
 static svc_state do_try_start(service *s, const run_result *res)
@@ -108,6 +113,7 @@ static svc_state do_try_start(service *s, const run_result *res)
         return SVC_FAILED;
     }
     if (ready == 0) {
+        s->env->timer_stop(s);  /* e.g. a backoff's: only the start timeout applies */
         s->why = "waiting for dependencies";
         if (s->def.start_timeout_ms)
             s->env->timer_start(s, s->def.start_timeout_ms);
@@ -145,7 +151,7 @@ static svc_state decide(service *s, const run_result *res)
     s->restarts++;
     uint64_t delay = backoff_delay(&s->def, s->failures, s->env->random(s->env->ctx));
     s->why = "restarting";
-    if (delay == 0)
+    if (delay == 0 && !s->in_spawn)
         return do_try_start(s, res);
     s->env->timer_start(s, delay);
     return SVC_BACKOFF;
@@ -229,7 +235,9 @@ int service_init(service *s, const service_env *env)
 {
     s->env = env;
     s->state = SVC_INACTIVE;
-    s->start_times = calloc(s->def.burst ? s->def.burst : 1, sizeof *s->start_times);
+    if (s->def.burst == 0)
+        s->def.burst = 1;
+    s->start_times = calloc(s->def.burst, sizeof *s->start_times);
     return s->start_times ? 0 : -ENOMEM;
 }
 

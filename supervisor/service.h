@@ -10,11 +10,11 @@
  *             after stop_timeout; waiting for the run to end
  *   backoff   its program ended and the restart policy wants it back:
  *             waiting out the backoff delay
- *   exited    its program ended and the policy does not restart it
- *             (a successful end, or a failure under policy "no")
- *   failed    gave up: too many starts within the burst interval, a start
- *             failure with no restart, a failure without restart, or a
- *             required unit failed. Stays so until started by hand.
+ *   exited    its program ended successfully and the policy does not
+ *             restart it
+ *   failed    gave up: too many starts within the burst interval, a failed
+ *             run or start that the policy does not restart, or a required
+ *             unit failed. Stays so until started by hand.
  *
  * Events move it: start, stop, deps-ready, deps-failed, exit (the run ended,
  * with its result), timer (backoff over, or start timeout). Each pair
@@ -101,6 +101,7 @@ struct service {
     run_summary history[SVC_HISTORY];
     uint32_t nhistory;
     pid_t pid;
+    bool in_spawn;              /* deciding after a failed start */
     const char *why;            /* the reason of the last transition */
     void *owner;                /* the manager's data (box, run, logs) */
 };

@@ -48,14 +48,23 @@ const char *restart_policy_name(restart_policy p)
     return (unsigned)p < 4 ? names[p] : "?";
 }
 
+/* [A-Za-z0-9_.-]+, optionally followed by @N for an instance. */
 bool unit_name_valid(const char *name)
 {
     size_t n = strlen(name);
-    if (n == 0 || n >= UNIT_NAME_MAX || name[0] == '.' || name[0] == '-')
+    if (n == 0 || n >= UNIT_NAME_MAX || name[0] == '.' || name[0] == '-' || name[0] == '@')
         return false;
-    for (const char *p = name; *p; p++)
+    const char *at = strchr(name, '@');
+    for (const char *p = name; *p && p != at; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-              (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.' || *p == '@'))
+              (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
+            return false;
+    if (!at)
+        return true;
+    if (!at[1] || at[1] == '0')
+        return false;
+    for (const char *p = at + 1; *p; p++)
+        if (*p < '0' || *p > '9')
             return false;
     return true;
 }
@@ -226,8 +235,9 @@ struct parse_ctx {
     const char *text, *pos;
     int line;
     bool seen[NKEYS];
+    int key_line[NKEYS];
     bool too_long;
-    char section[64];
+    bool section_known;
 };
 
 static void report(struct parse_ctx *c, const char *section, const char *name,
@@ -326,6 +336,10 @@ static int set_codes(unit_def *u, const char *value, const char **why)
         u->success_codes[u->nsuccess++] = (int)c;
     }
     free(copy);
+    if (r == 0 && u->nsuccess == 0) {
+        *why = "expected at least one exit code";
+        r = -EINVAL;
+    }
     return r;
 }
 
@@ -412,16 +426,13 @@ static bool known_section(const char *s)
 static int on_key(void *data, const char *section, const char *name, const char *value)
 {
     struct parse_ctx *c = data;
-    if (!name) {  /* a new section starts */
-        if (!known_section(section))
-            report(c, section, NULL, "unknown section [%s]", section);
+    if (!name)
         return 1;
-    }
     if (!*section) {
         report(c, "", name, "key outside of any section");
         return 1;
     }
-    if (!known_section(section))
+    if (!c->section_known)
         return 1;  /* reported once, at the section header */
     for (size_t i = 0; i < NKEYS; i++) {
         const key *k = &keys[i];
@@ -432,6 +443,7 @@ static int on_key(void *data, const char *section, const char *name, const char 
             return 1;
         }
         c->seen[i] = true;
+        c->key_line[i] = c->line;
         if (k->offset == AT(requires))
             c->u->requires_line = c->line;
         if (k->offset == AT(after))
@@ -447,24 +459,64 @@ static int on_key(void *data, const char *section, const char *name, const char 
     return 1;
 }
 
-/* inih's reader: one line per call, counted; a line longer than inih's
- * buffer is refused (inih would silently cut it). */
+/* Checks a line before inih sees it: section headers (known or not, so an
+ * unknown one is reported at its line even when empty), and lines that are
+ * neither a header, a key, a comment nor blank (so every syntax error is
+ * reported, not just inih's first). Returns false to hide the line. */
+static bool check_line(struct parse_ctx *c, const char *s)
+{
+    if (*s == '\0' || *s == ';' || *s == '#')
+        return true;
+    if (*s == '[') {
+        const char *end = strchr(s, ']');
+        if (!end) {
+            report(c, "", NULL, "syntax error: section header without ']'");
+            return false;
+        }
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(end - s - 1), s + 1);
+        c->section_known = known_section(name);
+        if (!c->section_known)
+            report(c, "", NULL, "unknown section [%s]", name);
+        return true;
+    }
+    if (!strchr(s, '=') && !strchr(s, ':')) {
+        report(c, "", NULL, "syntax error (expected [section] or key = value)");
+        return false;
+    }
+    return true;
+}
+
+/* inih's reader: one line per call, counted; leading blanks dropped (inih
+ * would take an indented line as the continuation of the previous value);
+ * a line longer than inih's buffer is refused (inih would silently cut it). */
 static char *read_line(char *str, int num, void *stream)
 {
     struct parse_ctx *c = stream;
     if (!*c->pos)
         return NULL;
     size_t len = strcspn(c->pos, "\n");
+    const char *line = c->pos;
+    c->pos += len + (c->pos[len] == '\n');
     c->line++;
+    while (len && (*line == ' ' || *line == '\t')) {
+        line++;
+        len--;
+    }
+    if (len && line[len - 1] == '\r')
+        len--;
     if (len + 2 > (size_t)num) {
         report(c, "", NULL, "line longer than %d bytes", num - 2);
         c->too_long = true;
         return NULL;
     }
-    memcpy(str, c->pos, len);
-    str[len] = '\n';
-    str[len + 1] = '\0';
-    c->pos += len + (c->pos[len] == '\n');
+    memcpy(str, line, len);
+    str[len] = '\0';
+    if (!check_line(c, str))
+        str[0] = '\0';  /* reported here: inih sees a blank line */
+    size_t n = strlen(str);
+    str[n] = '\n';
+    str[n + 1] = '\0';
     return str;
 }
 
@@ -491,6 +543,14 @@ static char *expand_instance(const char *text, unsigned instance)
     return out;
 }
 
+static int line_of(const struct parse_ctx *c, const char *section, const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+            return c->key_line[i];
+    return 0;
+}
+
 static void validate(struct parse_ctx *c)
 {
     unit_def *u = c->u;
@@ -499,8 +559,12 @@ static void validate(struct parse_ctx *c)
         report(c, "exec", "command", "missing (every unit needs a command)");
     }
     if (u->delay_max_ms < u->delay_ms) {
-        c->line = 0;
-        report(c, "restart", "delay_max", "smaller than delay");
+        int max_line = line_of(c, "restart", "delay_max");
+        c->line = max_line ? max_line : line_of(c, "restart", "delay");
+        if (max_line)
+            report(c, "restart", "delay_max", "smaller than delay");
+        else
+            report(c, "restart", "delay", "larger than delay_max");
     }
 }
 
