@@ -345,6 +345,13 @@ static int run_command(const struct options *o, sbx_backend *be, sbx_box *box)
     return exit_status(&c.res);
 }
 
+static bool fall_back_to_rlimit(const struct options *o, int err)
+{
+    const sbx_limits *l = &o->limits;
+    return !o->backend && (err == -EACCES || err == -EPERM || err == -EROFS) &&
+           !l->memory && !l->cpu_percent && !l->cpu_weight && !l->pids;
+}
+
 int main(int argc, char **argv)
 {
     struct options o = {0};
@@ -361,13 +368,20 @@ int main(int argc, char **argv)
     int status;
     char name[64];
     snprintf(name, sizeof name, "sbx-run-%ld", (long)getpid());
-    if (sbx_backend_open(&bo, &be, &e) < 0)
-        status = setup_failed(&o, NULL, &e);
-    else if (sbx_box_create(be, name, &o.limits, o.best_effort ? SBX_BEST_EFFORT : 0,
-                            &box, &e) < 0)
-        status = setup_failed(&o, be, &e);
-    else
-        status = run_command(&o, be, box);
+    unsigned flags = o.best_effort ? SBX_BEST_EFFORT : 0;
+    int r = sbx_backend_open(&bo, &be, &e);
+    if (r == 0)
+        r = sbx_box_create(be, name, &o.limits, flags, &box, &e);
+    if (r < 0 && be && fall_back_to_rlimit(&o, r)) {
+        /* No cgroup of our own to make (an unprivileged user), and nothing
+         * asked for that needs one: a process group will do. */
+        sbx_backend_close(be);
+        bo.name = "rlimit";
+        be = NULL;
+        if ((r = sbx_backend_open(&bo, &be, &e)) == 0)
+            r = sbx_box_create(be, name, &o.limits, flags, &box, &e);
+    }
+    status = r < 0 ? setup_failed(&o, be, &e) : run_command(&o, be, box);
     sbx_box_free(box);
     sbx_backend_close(be);
     free(o.env_add);
