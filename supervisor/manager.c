@@ -346,18 +346,26 @@ static void on_oom_event(uv_poll_t *p, int status, int events)
     }
 }
 
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
 static void watch_oom(service *s)
 {
     service_rt *rt = rt_of(s);
     int fd = sbx_box_event_fd(rt->box);
-    if (fd < 0 || rt->oom_polling)
+    if (fd < 0 || rt->oom_poll || !(rt->oom_poll = malloc(sizeof *rt->oom_poll)))
         return;
-    if (uv_poll_init(rt->m->loop, &rt->oom_poll, fd) == 0) {
-        rt->oom_poll.data = s;
-        rt->oom_polling = uv_poll_start(&rt->oom_poll, UV_READABLE, on_oom_event) == 0;
-        sbx_stats st;
-        rt->oom_seen = sbx_box_stats(rt->box, &st, NULL) == 0 && st.oom_kills > 0 ? st.oom_kills : 0;
+    if (uv_poll_init(rt->m->loop, rt->oom_poll, fd) < 0) {
+        free(rt->oom_poll);
+        rt->oom_poll = NULL;
+        return;
     }
+    rt->oom_poll->data = s;
+    uv_poll_start(rt->oom_poll, UV_READABLE, on_oom_event);
+    sbx_stats st;
+    rt->oom_seen = sbx_box_stats(rt->box, &st, NULL) == 0 && st.oom_kills > 0 ? st.oom_kills : 0;
 }
 
 static int ensure_box(service *s, run_result *res)
@@ -539,9 +547,9 @@ static bool at_rest(svc_state st)
 static void release_box(service *s)
 {
     service_rt *rt = rt_of(s);
-    if (rt->oom_polling) {
-        uv_close((uv_handle_t *)&rt->oom_poll, NULL);
-        rt->oom_polling = false;
+    if (rt->oom_poll) {
+        uv_close((uv_handle_t *)rt->oom_poll, free_handle);
+        rt->oom_poll = NULL;
     }
     if (!rt->box)
         return;
@@ -590,7 +598,7 @@ static void on_run_done(run *r, const run_result *res)
     service_rt *rt = rt_of(s);
     run_result copy = *res;
     rt->run_active = false;
-    run_close(r, NULL);
+    run_close(r);
     s->pid = 0;
     service_event(s, EV_EXIT, &copy);
 }

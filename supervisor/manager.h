@@ -29,8 +29,7 @@ typedef struct service_rt {
     run run;
     bool run_active;
     uv_timer_t timer;
-    uv_poll_t oom_poll;
-    bool oom_polling;
+    uv_poll_t *oom_poll;        /* the box's OOM events; freed when closed */
     int64_t oom_seen;
     unit_log log;
     unit_def *pending;          /* reload: the new definition, once stopped */

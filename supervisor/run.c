@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -106,12 +107,20 @@ int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
     r->pid = proc.pid;
     r->proc = proc;
     r->res.stats.oom_kills = before.oom_kills;  /* the baseline, until the end */
+    r->timer = malloc(sizeof *r->timer);
+    if (!r->timer) {
+        kill(proc.pid, SIGKILL);  /* reaped by the reaper; nothing to report to */
+        r->res.reason = RUN_START_FAILED;
+        snprintf(r->res.error, sizeof r->res.error, "out of memory");
+        *res = r->res;
+        return -ENOMEM;
+    }
     reaper_watch(proc.pid, on_exit_status, r);
-    uv_timer_init(loop, &r->timer);
-    r->timer.data = r;
+    uv_timer_init(loop, r->timer);
+    r->timer->data = r;
     r->state = RUN_RUNNING;
     if (opt->timeout_ms)
-        uv_timer_start(&r->timer, on_timer, opt->timeout_ms, 0);
+        uv_timer_start(r->timer, on_timer, opt->timeout_ms, 0);
     return 0;
 }
 
@@ -123,7 +132,7 @@ void run_stop(run *r)
         r->res.stopped = true;
     r->state = RUN_STOPPING;
     kill_box(r, r->opt.stop_signal);
-    uv_timer_start(&r->timer, on_timer, r->opt.kill_grace_ms, 0);
+    uv_timer_start(r->timer, on_timer, r->opt.kill_grace_ms, 0);
 }
 
 static void on_exit_status(void *data, pid_t pid, int status, const struct rusage *ru)
@@ -134,12 +143,12 @@ static void on_exit_status(void *data, pid_t pid, int status, const struct rusag
     r->ru = *ru;
     r->res.wall_ms = elapsed_ms(r);
     r->state = RUN_DRAINING;
-    uv_timer_stop(&r->timer);
+    uv_timer_stop(r->timer);
     if (!r->opt.wait_leftovers)
         kill_box(r, SIGKILL);
     else if (r->opt.timeout_ms && !r->timed_out) {
         uint64_t left = r->opt.timeout_ms > r->res.wall_ms ? r->opt.timeout_ms - r->res.wall_ms : 1;
-        uv_timer_start(&r->timer, on_timer, left, 0);
+        uv_timer_start(r->timer, on_timer, left, 0);
     }
     drain(r);
 }
@@ -192,26 +201,28 @@ static void drain(run *r)
             reaper_add_sweep(on_sweep, r);
         }
         /* Belt and braces for trees whose last exit we would not hear of. */
-        if (!uv_is_active((uv_handle_t *)&r->timer))
-            uv_timer_start(&r->timer, on_timer, 100, 0);
+        if (!uv_is_active((uv_handle_t *)r->timer))
+            uv_timer_start(r->timer, on_timer, 100, 0);
         return;
     }
     if (r->sweeping)
         reaper_remove_sweep(on_sweep, r);
     r->sweeping = false;
-    uv_timer_stop(&r->timer);
+    uv_timer_stop(r->timer);
     classify(r);
     r->state = RUN_DONE;
     r->on_done(r, &r->res);
 }
 
-void run_close(run *r, uv_close_cb cb)
+static void free_timer(uv_handle_t *h)
 {
-    if (r->state == RUN_IDLE) {
-        if (cb)
-            cb((uv_handle_t *)&r->timer);
+    free(h);
+}
+
+void run_close(run *r)
+{
+    if (r->state == RUN_IDLE)
         return;
-    }
     if (r->sweeping)
         reaper_remove_sweep(on_sweep, r);
     if (r->state != RUN_DONE)
@@ -220,5 +231,7 @@ void run_close(run *r, uv_close_cb cb)
         close(r->proc.report_fd);
         r->proc.report_fd = -1;
     }
-    uv_close((uv_handle_t *)&r->timer, cb);
+    uv_close((uv_handle_t *)r->timer, free_timer);
+    r->timer = NULL;
+    r->state = RUN_IDLE;
 }

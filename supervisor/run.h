@@ -76,7 +76,7 @@ struct run {
     int status;
     struct rusage ru;
     run_result res;
-    uv_timer_t timer;
+    uv_timer_t *timer;      /* its own allocation: closing outlives the run */
 };
 
 void run_options_init(run_options *o);
@@ -87,7 +87,8 @@ int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
               const run_options *opt, run_done_cb on_done, run_result *res);
 /* Stops the run: stop signal to every process, SIGKILL after the grace. */
 void run_stop(run *r);
-/* Closes the run's handles; call after on_done (cb when they are closed). */
-void run_close(run *r, uv_close_cb cb);
+/* Closes the run's handles; call after on_done. The run struct may be
+ * reused at once. */
+void run_close(run *r);
 
 #endif

@@ -259,7 +259,7 @@ static void on_done(run *r, const run_result *res)
     c->done = true;
     for (int i = 0; i < 3; i++)
         uv_close((uv_handle_t *)&c->sig[i], NULL);
-    run_close(r, NULL);
+    run_close(r);
 }
 
 static int exit_status(const run_result *res)
