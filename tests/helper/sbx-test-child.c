@@ -26,9 +26,15 @@
  *   spin THREADS SECONDS busy loop on THREADS threads for SECONDS (wall)
  *   fds                  print our open fds, one line each: "FD TARGET"
  *   signals              print the SigBlk and SigIgn lines of our status
+ *   limits               print /proc/self/limits
  *   pid                  print our pid
+ *   now                  print CLOCK_MONOTONIC in seconds (as Python's
+ *                        time.monotonic() on Linux)
  *   touch PATH           create PATH (empty), to show that we ran
  *   sleep SECONDS        sleep (fractions allowed)
+ *   sub VERB...          run the rest of the arguments in a child (this
+ *                        program again), wait for it and print "exited N"
+ *                        or "signaled N"; always the last verb
  *
  * Output is flushed after every verb. Exit status 2 means a usage error,
  * 1 that a system call the verb needed failed unexpectedly. */
@@ -340,97 +346,135 @@ static void do_signals(void)
     fclose(f);
 }
 
+static void do_sub(char **args)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        fail("fork");
+    if (pid == 0) {
+        args[-1] = "sbx-test-child";  /* argv[0] of the child */
+        execv("/proc/self/exe", args - 1);
+        fail("execv /proc/self/exe");
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            fail("waitpid");
+    if (WIFEXITED(status))
+        printf("exited %d\n", WEXITSTATUS(status));
+    else
+        printf("signaled %d\n", WTERMSIG(status));
+}
+
+/* ---- the verbs: each gets its arguments, already counted ---- */
+
+static void v_exit(char **a) { fflush(stdout); exit((int)number(a[0])); }
+
+static void v_raise(char **a)
+{
+    fflush(stdout);
+    raise(signal_number(a[0]));
+    fprintf(stderr, "sbx-test-child: still alive after raise %s\n", a[0]);
+    exit(1);
+}
+
+static void v_bytes(char **a) { do_bytes(number(a[0])); }
+static void v_cat(char **a) { (void)a; do_cat(); }
+
+static void v_env(char **a)
+{
+    const char *v = getenv(a[0]);
+    if (!v)
+        exit(3);
+    printf("%s\n", v);
+}
+
+static void v_cwd(char **a)
+{
+    char buf[4096];
+    (void)a;
+    if (!getcwd(buf, sizeof buf))
+        fail("getcwd");
+    printf("%s\n", buf);
+}
+
+static void v_cgroup(char **a) { (void)a; copy_file("/proc/self/cgroup"); }
+static void v_alloc(char **a) { do_alloc(number(a[0])); }
+static void v_fork_once(char **a) { (void)a; do_fork_once(); }
+static void v_forkbomb(char **a) { (void)a; fflush(stdout); do_forkbomb(); }
+static void v_ignore_term(char **a) { do_ignore_term(seconds(a[0])); }
+static void v_double_fork(char **a) { fflush(stdout); do_double_fork(a[0]); }
+static void v_spin(char **a) { do_spin(number(a[0]), seconds(a[1])); }
+static void v_fds(char **a) { (void)a; do_fds(); }
+static void v_signals(char **a) { (void)a; do_signals(); }
+static void v_limits(char **a) { (void)a; copy_file("/proc/self/limits"); }
+static void v_pid(char **a) { (void)a; printf("%ld\n", (long)getpid()); }
+static void v_now(char **a) { (void)a; printf("%.6f\n", now()); }
+
+static void v_touch(char **a)
+{
+    int fd = open(a[0], O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        fail(a[0]);
+    close(fd);
+}
+
+static void v_sleep(char **a) { fflush(stdout); sleep_for(seconds(a[0])); }
+static void v_sub(char **a) { fflush(stdout); do_sub(a); }
+
+#define REST (-1)  /* the verb takes every argument left */
+
+static const struct verb {
+    const char *name;
+    int nargs;
+    void (*run)(char **args);
+} verbs[] = {
+    {"exit", 1, v_exit},          {"raise", 1, v_raise},
+    {"bytes", 1, v_bytes},        {"cat", 0, v_cat},
+    {"env", 1, v_env},            {"cwd", 0, v_cwd},
+    {"cgroup", 0, v_cgroup},      {"alloc", 1, v_alloc},
+    {"fork-once", 0, v_fork_once}, {"forkbomb", 0, v_forkbomb},
+    {"ignore-term", 1, v_ignore_term}, {"double-fork", 1, v_double_fork},
+    {"spin", 2, v_spin},          {"fds", 0, v_fds},
+    {"signals", 0, v_signals},    {"limits", 0, v_limits},
+    {"pid", 0, v_pid},            {"now", 0, v_now},
+    {"touch", 1, v_touch},        {"sleep", 1, v_sleep},
+    {"sub", REST, v_sub},
+};
+
 int main(int argc, char **argv)
 {
     /* Before anything else, so it shows where the first instruction ran. */
-    if (argc > 1 && strcmp(argv[1], "cgroup") == 0) {
+    bool cgroup_first = argc > 1 && strcmp(argv[1], "cgroup") == 0;
+    if (cgroup_first) {
         copy_file("/proc/self/cgroup");
         fflush(stdout);
     }
     if (argc < 2)
         usage("usage: sbx-test-child VERB [ARG...]... (see the source)");
 
-    for (int i = 1; i < argc; i++) {
-        const char *verb = argv[i];
-        const char *a1 = i + 1 < argc ? argv[i + 1] : NULL;
-        const char *a2 = i + 2 < argc ? argv[i + 2] : NULL;
-        int nargs = 0;
-        if (strcmp(verb, "exit") == 0) {
-            if (!a1) usage("exit N");
-            fflush(stdout);
-            exit((int)number(a1));
-        } else if (strcmp(verb, "raise") == 0) {
-            if (!a1) usage("raise SIG");
-            fflush(stdout);
-            raise(signal_number(a1));
-            fprintf(stderr, "sbx-test-child: still alive after raise %s\n", a1);
-            exit(1);
-        } else if (strcmp(verb, "bytes") == 0) {
-            if (!a1) usage("bytes N");
-            do_bytes(number(a1));
-            nargs = 1;
-        } else if (strcmp(verb, "cat") == 0) {
-            do_cat();
-        } else if (strcmp(verb, "env") == 0) {
-            if (!a1) usage("env NAME");
-            const char *v = getenv(a1);
-            if (!v)
-                exit(3);
-            printf("%s\n", v);
-            nargs = 1;
-        } else if (strcmp(verb, "cwd") == 0) {
-            char buf[4096];
-            if (!getcwd(buf, sizeof buf))
-                fail("getcwd");
-            printf("%s\n", buf);
-        } else if (strcmp(verb, "cgroup") == 0) {
-            if (i != 1)
-                copy_file("/proc/self/cgroup");
-        } else if (strcmp(verb, "alloc") == 0) {
-            if (!a1) usage("alloc MB");
-            do_alloc(number(a1));
-            nargs = 1;
-        } else if (strcmp(verb, "fork-once") == 0) {
-            do_fork_once();
-        } else if (strcmp(verb, "forkbomb") == 0) {
-            fflush(stdout);
-            do_forkbomb();
-        } else if (strcmp(verb, "ignore-term") == 0) {
-            if (!a1) usage("ignore-term SECONDS");
-            do_ignore_term(seconds(a1));
-            nargs = 1;
-        } else if (strcmp(verb, "double-fork") == 0) {
-            if (!a1) usage("double-fork PIDFILE");
-            fflush(stdout);
-            do_double_fork(a1);
-            nargs = 1;
-        } else if (strcmp(verb, "spin") == 0) {
-            if (!a1 || !a2) usage("spin THREADS SECONDS");
-            do_spin(number(a1), seconds(a2));
-            nargs = 2;
-        } else if (strcmp(verb, "fds") == 0) {
-            do_fds();
-        } else if (strcmp(verb, "signals") == 0) {
-            do_signals();
-        } else if (strcmp(verb, "pid") == 0) {
-            printf("%ld\n", (long)getpid());
-        } else if (strcmp(verb, "touch") == 0) {
-            if (!a1) usage("touch PATH");
-            int fd = open(a1, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-            if (fd < 0)
-                fail(a1);
-            close(fd);
-            nargs = 1;
-        } else if (strcmp(verb, "sleep") == 0) {
-            if (!a1) usage("sleep SECONDS");
-            fflush(stdout);
-            sleep_for(seconds(a1));
-            nargs = 1;
-        } else {
-            usage("unknown verb");
+    for (int i = 1; i < argc;) {
+        const struct verb *v = NULL;
+        for (size_t k = 0; k < sizeof verbs / sizeof verbs[0]; k++)
+            if (strcmp(verbs[k].name, argv[i]) == 0)
+                v = &verbs[k];
+        if (!v) {
+            fprintf(stderr, "sbx-test-child: unknown verb '%s'\n", argv[i]);
+            exit(2);
         }
+        int n = v->nargs == REST ? argc - i - 1 : v->nargs;
+        if (n < 1 && v->nargs == REST) {
+            fprintf(stderr, "sbx-test-child: %s needs a verb after it\n", v->name);
+            exit(2);
+        }
+        if (i + n >= argc) {
+            fprintf(stderr, "sbx-test-child: %s needs %d argument(s)\n", v->name, n);
+            exit(2);
+        }
+        if (!(i == 1 && cgroup_first))
+            v->run(argv + i + 1);
         fflush(stdout);
-        i += nargs;
+        i += 1 + n;
     }
     return 0;
 }

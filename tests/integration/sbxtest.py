@@ -315,7 +315,7 @@ class Pending:
                     os.unlink(self.result_path)
                 except OSError:
                     pass
-        return Run(self.argv, self.proc.returncode, out, err, wall, result,
+        return Run(self.argv, self.proc.returncode, out or b"", err or b"", wall, result,
                    self.tag, self.proc.pid)
 
 

@@ -2,7 +2,10 @@
 core, two busy threads at 150% about one and a half cores. Measured as
 (user + sys) / wall from the run's own result. Runs alone (RUN_SERIAL).
 
-The quota is a ceiling, and the ceiling is checked strictly. The floor (that
+The quota is a ceiling, and the ceiling is checked strictly, but with the
+kernel's own slack: CFS notices a spent quota at the next scheduler tick, so
+each 100 ms period may overrun by up to one tick per CPU (4 ms at HZ=250:
+a 20% quota measures 0.20-0.25 on the development machines). The floor (that
 the program got about what the quota allows) depends on the machine being
 free: when a run falls short, the same loop is run without a quota right
 after, and the floor becomes a share of what the machine gave it then (other
@@ -47,7 +50,7 @@ class CpuQuota(sbxtest.TestCase):
                   "got %.2f)\n%s" % (used, percent, floor, free, r))
 
     def test_20_percent(self):
-        self.check("20%", 1, ceiling=0.25, floor=0.10, share=0.5)
+        self.check("20%", 1, ceiling=0.27, floor=0.10, share=0.5)
 
     def test_150_percent_two_threads(self):
         if (os.cpu_count() or 1) < 2:

@@ -45,6 +45,15 @@ class Memory(sbxtest.TestCase):
         self.assertNoSurvivors(r)
         self.assertNoBoxLeft(r)
 
+    def test_oom_of_a_child_is_counted_main_exit_kept(self):
+        # The hog is a child; the main process lives on and exits 0. The
+        # OOM kill is counted, but the run ended as the main process did.
+        r = sbx(["-m", "32M"], child=["sub", "alloc", "200"], timeout=20)
+        self.assertStatus(r, 0)
+        self.assertEqual(r.text(), "signaled 9\n", r)
+        self.assertResult(r, reason="exited", exit_code=0)
+        self.assertGreaterEqual(r.result["oom_kills"], 1, r)
+
     def test_under_limit_is_fine(self):
         r = sbx(["-m", "64M"], child=["alloc", "16"])
         self.assertStatus(r, 0)
@@ -80,6 +89,26 @@ class Pids(sbxtest.TestCase):
         r = sbx(["--pids", "1"], child=["spin", "2", "0.01"])
         self.assertStatus(r, 1)
         self.assertIn(b"pthread_create", r.stderr)
+
+
+class Rlimits(sbxtest.TestCase):
+    def limits(self, run):
+        """/proc/self/limits text -> {name: (soft, hard)}."""
+        out = {}
+        for line in run.text().splitlines()[1:]:
+            name, soft, hard = line[:26].strip(), line[26:47].split(), line[47:68].split()
+            out[name] = (soft[0], hard[0])
+        return out
+
+    def test_nofile_and_core(self):
+        r = sbx(["--nofile", "64", "--core", "0"], child=["limits"])
+        self.assertStatus(r, 0)
+        got = self.limits(r)
+        self.assertEqual(got["Max open files"], ("64", "64"), r.text())
+        self.assertEqual(got["Max core file size"], ("0", "0"), r.text())
+        by = {e["limit"]: e["by"] for e in r.result["enforced"]}
+        self.assertTrue(by.get("nofile"), r)
+        self.assertTrue(by.get("core"), r)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 and working directory through, and tells start failures and bad options
 apart from anything the program did."""
 
+import json
 import os
 import stat
+import subprocess
 
 import sbxtest
 from sbxtest import (EXIT_NOEXEC, EXIT_NOTFOUND, EXIT_SETUP, MiB, SBX_CHILD,
@@ -77,16 +79,38 @@ class Output(sbxtest.TestCase):
         self.assertEqual(len(r.stdout), len(data))
         self.assertTrue(r.stdout == data, "stdin did not come back unchanged")
 
-    def test_stdin_null_and_stdout_file(self):
-        out = os.path.join(self.tmp, "out")
+    def test_stdin_null_and_output_files(self):
+        out, err = os.path.join(self.tmp, "out"), os.path.join(self.tmp, "err")
         with open(out, "wb") as f:
             f.write(b"before\n")
-        r = sbx(["--stdin", "null", "--stdout", out], child=["cat", "bytes", "10"],
-                input=b"not this")
-        self.assertStatus(r, 0)
+        r = sbx(["--stdin", "null", "--stdout", out, "--stderr", err],
+                child=["cat", "bytes", "10", "env"], input=b"not this")
+        self.assertStatus(r, 2)   # "env" without NAME: a usage error on stderr
         self.assertEqual(r.stdout, b"")
+        self.assertEqual(r.stderr, b"")
         with open(out, "rb") as f:
             self.assertEqual(f.read(), b"before\n" + sbxtest.pattern(10))
+        with open(err, "rb") as f:
+            self.assertIn(b"env needs 1 argument", f.read())
+
+    def test_stdin_from_file(self):
+        path = os.path.join(self.tmp, "in")
+        with open(path, "wb") as f:
+            f.write(b"from a file\n")
+        r = sbx(["--stdin", path], child=["cat"], input=b"not this")
+        self.assertStatus(r, 0)
+        self.assertEqual(r.stdout, b"from a file\n")
+
+    def test_sigpipe_default_in_target(self):
+        # A reader that goes away kills a writer with SIGPIPE, as in a shell
+        # pipeline: the target does not inherit an ignored SIGPIPE.
+        p = sbxtest.start(child=["bytes", str(64 * MiB)])
+        self.assertEqual(p.proc.stdout.read(10), sbxtest.pattern(10))
+        p.proc.stdout.close()
+        p.proc.stdout = None   # finish() then collects stderr and the result
+        r = p.finish()
+        self.assertStatus(r, 128 + 13)
+        self.assertResult(r, reason="signaled", signal=13)
 
 
 class Environment(sbxtest.TestCase):
@@ -206,6 +230,44 @@ class BadOptions(sbxtest.TestCase):
         for opt in (b"--memory", b"--cpu", b"--pids", b"--timeout", b"--result",
                     b"--backend", b"--best-effort", b"--probe"):
             self.assertIn(opt, r.stdout)
+
+
+class Unprivileged(sbxtest.TestCase):
+    """sbx-run run by an ordinary user (here: nobody), where cgroups cannot
+    be created. Its default backend is "the best that works here"
+    (sbx-run(1)): without limits the program runs; a limit that no working
+    backend can enforce is refused before anything runs."""
+
+    NOBODY = 65534
+
+    def run_as_nobody(self, opts, child):
+        os.chmod(self.tmp, 0o777)
+        result = os.path.join(self.tmp, "result.json")
+        argv = [sbxtest.SBX_RUN, "--result", result] + opts + ["--", SBX_CHILD] + child
+        try:
+            p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                               timeout=30, user=self.NOBODY, group=self.NOBODY,
+                               extra_groups=[], cwd=self.tmp)
+        except PermissionError as e:
+            sbxtest.skip("nobody cannot run the build tree's binaries: %s" % e)
+        res = None
+        if os.path.exists(result):
+            with open(result) as f:
+                res = json.load(f)
+        return sbxtest.Run(argv, p.returncode, p.stdout, p.stderr, 0.0, res, None, None)
+
+    def test_no_limits_runs_without_root(self):
+        r = self.run_as_nobody([], ["bytes", "3", "exit", "6"])
+        self.assertStatus(r, 6)
+        self.assertEqual(r.stdout, sbxtest.pattern(3), r)
+        self.assertResult(r, reason="exited", exit_code=6)
+
+    def test_limit_without_root_refused_before_running(self):
+        marker = os.path.join(self.tmp, "ran")
+        r = self.run_as_nobody(["-m", "64M"], ["touch", marker])
+        self.assertStatus(r, EXIT_SETUP)
+        self.assertFalse(os.path.exists(marker), "the command ran\n%s" % r)
+        self.assertTrue(r.stderr, r)
 
 
 if __name__ == "__main__":
