@@ -449,6 +449,15 @@ static void start_failed(run_result *res, int code, sbx_stage stage)
     res->stats = (sbx_stats){-1, -1, -1, -1, -1, -1, -1};
 }
 
+static bool is_required(manager *m, const service *s)
+{
+    for (size_t i = 0; i < m->n; i++)
+        for (size_t k = 0; k < m->svcs[i]->def.requires.n; k++)
+            if (dep_matches(m->svcs[i]->def.requires.v[k], s->def.name))
+                return true;
+    return false;
+}
+
 static int env_spawn(service *s, run_result *res)
 {
     service_rt *rt = rt_of(s);
@@ -478,7 +487,9 @@ static int env_spawn(service *s, run_result *res)
     opt.timeout_ms = d->runtime_max_ms;
     opt.kill_grace_ms = d->stop_timeout_ms;
     opt.stop_signal = d->stop_signal;
-    opt.async_spawn = true;  /* let many starts' cgroup migrations overlap */
+    /* Let many starts' cgroup migrations overlap, except for units others
+     * require: those count as running only once their program has exec'd. */
+    opt.async_spawn = !is_required(rt->m, s);
     r = run_start(&rt->run, rt->m->loop, rt->box, &cmd, &opt, on_run_done, res);
     free(env);
     if (pipefd[1] >= 0)

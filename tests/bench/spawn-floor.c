@@ -1,7 +1,7 @@
 /* spawn-floor: the floors that sbx's spawn cost is measured against.
  *
- *   spawn-floor [-a] [-q] [-g MS] MODE N
- *   spawn-floor [-a] [-g MS] run N -- COMMAND [ARG...]
+ *   spawn-floor [-a] [-q] [-w] [-g MS] MODE N
+ *   spawn-floor [-a] [-w] [-g MS] run N -- COMMAND [ARG...]
  *
  * MODE is one of
  *   bare   fork + execve("/bin/true") + waitpid: the floor without cgroups.
@@ -30,7 +30,8 @@
  * one iteration as a whole process). -g MS sleeps MS milliseconds before
  * each iteration, untimed: on cgroup v1 that makes every join a "lone"
  * migration that waits for an RCU grace period, as a single spawn on an
- * idle host does. Exit 0, or 1 with a message.
+ * idle host does. -w runs one untimed warm-up iteration first. Exit 0, or
+ * 1 with a message.
  *
  * Cgroups are only ever created below the caller's own cgroup in each
  * hierarchy; the caller's cgroup itself is not changed, except that on v2
@@ -384,20 +385,22 @@ static int cmp_i64(const void *a, const void *b)
 
 static void usage(void)
 {
-    fputs("usage: spawn-floor [-a] [-q] [-g MS] bare|v1|v2|auto N\n"
-          "       spawn-floor [-a] [-g MS] run N -- COMMAND [ARG...]\n", stderr);
+    fputs("usage: spawn-floor [-a] [-q] [-w] [-g MS] bare|v1|v2|auto N\n"
+          "       spawn-floor [-a] [-w] [-g MS] run N -- COMMAND [ARG...]\n", stderr);
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    int all = 0, quiet = 0, i = 1;
+    int all = 0, quiet = 0, warm = 0, i = 1;
     long gap_ms = 0;
     for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
         if (strcmp(argv[i], "-a") == 0)
             all = 1;
         else if (strcmp(argv[i], "-q") == 0)
             quiet = 1;
+        else if (strcmp(argv[i], "-w") == 0)
+            warm = 1;
         else if (strcmp(argv[i], "-g") == 0 && i + 1 < argc)
             gap_ms = atol(argv[++i]);
         else
@@ -436,7 +439,8 @@ int main(int argc, char **argv)
     int64_t *us = calloc(n, sizeof *us);
     if (!us)
         die("out of memory");
-    for (unsigned long k = 0; k < n; k++) {
+    /* With -w, iteration 0 is an untimed warm-up (page faults, caches). */
+    for (unsigned long k = warm ? 0 : 1; k <= n; k++) {
         if (gap_ms > 0) {
             struct timespec ts = {gap_ms / 1000, (gap_ms % 1000) * 1000000};
             while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -451,7 +455,8 @@ int main(int argc, char **argv)
             v1_once(&v1, k);
         else
             v2_once(v2base, k);
-        us[k] = (now_ns() - t0 + 500) / 1000;
+        if (k > 0)
+            us[k - 1] = (now_ns() - t0 + 500) / 1000;
     }
     if (all) {
         for (unsigned long k = 0; k < n; k++)

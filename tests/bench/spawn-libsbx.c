@@ -1,6 +1,6 @@
 /* spawn-libsbx: libsbx's own cost of one sandboxed spawn, in process.
  *
- *   spawn-libsbx [-a] [-g MS] [--no-limits] [--backend NAME] N
+ *   spawn-libsbx [-a] [-w] [-g MS] [--no-limits] [--backend NAME] N
  *
  * Opens the best backend (or NAME) once, then N times: sbx_box_create with
  * memory 64M, cpu 50%, pids 32 (as `sbx-run -m 64M -c 50% -p 32`; none
@@ -11,7 +11,8 @@
  * "libsbx BACKEND n=N median_us=... min_us=... max_us=..." or, with -a,
  * every iteration's microseconds, one per line (the backend name goes to
  * stderr). -g MS sleeps MS milliseconds before each iteration, untimed
- * (see spawn-floor.c). Exit 0, or 1 with a message. */
+ * (see spawn-floor.c). -w runs one untimed warm-up iteration first. Exit 0,
+ * or 1 with a message. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,19 +41,21 @@ static int cmp_i64(const void *a, const void *b)
 
 static _Noreturn void usage(void)
 {
-    fputs("usage: spawn-libsbx [-a] [-g MS] [--no-limits] [--backend NAME] N\n", stderr);
+    fputs("usage: spawn-libsbx [-a] [-w] [-g MS] [--no-limits] [--backend NAME] N\n", stderr);
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    int all = 0, limited = 1;
+    int all = 0, limited = 1, warm = 0;
     long gap_ms = 0;
     const char *backend = NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "-a") == 0)
             all = 1;
+        else if (strcmp(argv[i], "-w") == 0)
+            warm = 1;
         else if (strcmp(argv[i], "-g") == 0 && i + 1 < argc)
             gap_ms = atol(argv[++i]);
         else if (strcmp(argv[i], "--no-limits") == 0)
@@ -88,7 +91,8 @@ int main(int argc, char **argv)
     int64_t *us = calloc(n, sizeof *us);
     if (!us)
         return 1;
-    for (unsigned long k = 0; k < n; k++) {
+    /* With -w, iteration 0 is an untimed warm-up (page faults, caches). */
+    for (unsigned long k = warm ? 0 : 1; k <= n; k++) {
         char name[64];
         snprintf(name, sizeof name, "spawn-libsbx-%ld-%lu", (long)getpid(), k);
         if (gap_ms > 0) {
@@ -119,7 +123,8 @@ int main(int argc, char **argv)
             return 1;
         }
         sbx_box_free(box);
-        us[k] = (now_ns() - t0 + 500) / 1000;
+        if (k > 0)
+            us[k - 1] = (now_ns() - t0 + 500) / 1000;
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
             fprintf(stderr, "spawn-libsbx: /bin/true did not exit 0 (status %#x)\n", st);
             return 1;

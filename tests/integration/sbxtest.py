@@ -396,6 +396,29 @@ class TestCase(unittest.TestCase):
         got = {k: run.result.get(k) for k in expect}
         self.assertEqual(got, expect, "result differs\n%s" % run)
 
+    def overhead(self):
+        """What starting and ending a trivial run costs here and now (tens of
+        ms on the host, more under an emulated VM): the allowance on top of
+        the upper bound of a run's duration as we time it from outside."""
+        if getattr(self, "_overhead", None) is None:
+            r = sbx(child=["exit", "0"])
+            self.assertStatus(r, 0)
+            self._overhead = r.wall
+        return self._overhead
+
+    def assertWall(self, run, low, high):
+        """run took low..high seconds: from outside (plus overhead() at the
+        top), and by its own wall_ms when it reported one."""
+        self.assertGreaterEqual(run.wall, low, run)
+        self.assertLessEqual(run.wall, high + self.overhead(),
+                             "longer than %.2f s + %.3f s overhead\n%s"
+                             % (high, self.overhead(), run))
+        if run.result and run.result.get("wall_ms") is not None:
+            # Whole milliseconds, from timers of millisecond resolution.
+            ms = run.result["wall_ms"]
+            self.assertTrue(low * 1000 - 1 <= ms <= high * 1000,
+                            "wall_ms %d not in %.2f..%.2f s\n%s" % (ms, low, high, run))
+
     def assertNoSurvivors(self, run):
         left = tagged_pids(run.tag)
         self.assertEqual(left, [], "processes of the run still alive: %s\n%s"

@@ -50,7 +50,7 @@ class RlimitBackend(sbxtest.TestCase):
         r = sbx(["--backend", "rlimit", "-t", "500ms"], child=["sleep", "10"])
         self.assertStatus(r, EXIT_TIMEOUT)
         self.assertResult(r, reason="timeout")
-        self.assertLess(r.wall, 1.2, r)
+        self.assertWall(r, 0.5, 1.2)
         self.assertNoSurvivors(r)
 
 
