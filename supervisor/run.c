@@ -162,6 +162,7 @@ static void classify(run *r)
 {
     run_result *res = &r->res;
     int64_t base = res->stats.oom_kills;
+    res->wall_ms = elapsed_ms(r);  /* until the whole tree ended */
     sbx_box_stats(r->box, &res->stats, NULL);
     if (res->stats.oom_kills >= 0 && base >= 0)
         res->stats.oom_kills -= base;

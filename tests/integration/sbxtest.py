@@ -280,13 +280,31 @@ class Run:
                    self.stdout[:300], self.stderr[:600], self.result))
 
 
+# The runs started by the current test, for clean_up().
+_runs = []
+
+
 class Pending:
     """A started sbx-run; finish() waits for it."""
 
     def __init__(self, argv, proc, result_path, tag, stdin_data, timeout):
         self.argv, self.proc, self.result_path = argv, proc, result_path
         self.tag, self.stdin_data, self.timeout = tag, stdin_data, timeout
+        self.pid, self.result = proc.pid, None
         self.started = time.monotonic()
+        _runs.append(self)
+
+    def abandon(self):
+        """Stops sbx-run if it still runs (clean_up, after a failure)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.communicate()
+        if self.result_path and os.path.exists(self.result_path):
+            os.unlink(self.result_path)
 
     def finish(self):
         try:
@@ -315,6 +333,7 @@ class Pending:
                     os.unlink(self.result_path)
                 except OSError:
                     pass
+        self.result = result
         return Run(self.argv, self.proc.returncode, out or b"", err or b"", wall, result,
                    self.tag, self.proc.pid)
 
@@ -353,6 +372,37 @@ def sbx(opts=(), child=None, **kw):
     return start(opts, child, **kw).finish()
 
 
+
+def clean_up():
+    """After a test, whatever its outcome: kill what its runs left alive
+    (found by their tags: only processes we started) and remove the boxes
+    they left, so that one failure does not leak into the machine or the
+    next test. The test's own assertions have already reported them."""
+    runs, _runs[:] = list(_runs), []
+    for r in runs:
+        if isinstance(r, Pending):
+            r.abandon()
+    for r in runs:
+        for pid in tagged_pids(r.tag) if r.tag else []:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    left = sorted(find_cgroup_dirs(box_names(runs)), key=len, reverse=True)
+    deadline = time.monotonic() + 2
+    while left and time.monotonic() < deadline:
+        for d in list(left):
+            try:
+                os.rmdir(d)
+                left.remove(d)
+            except FileNotFoundError:
+                left.remove(d)
+            except OSError:
+                pass
+        if left:
+            time.sleep(0.05)
+
+
 def sbx_plain(args, timeout=30):
     """sbx-run ARGS exactly as given (no --result, no tag)."""
     t0 = time.monotonic()
@@ -386,6 +436,8 @@ class TestCase(unittest.TestCase):
             need_root()
         self.tmp = tempfile.mkdtemp(prefix="sbx-test-", dir=tmp_base())
         self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        _runs.clear()
+        self.addCleanup(clean_up)
 
     # Assertions that print the whole run when they fail.
     def assertStatus(self, run, status):

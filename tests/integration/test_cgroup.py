@@ -188,5 +188,34 @@ class Probe(sbxtest.TestCase):
                         "cgroup_base %s is not below our cgroup %s" % (base, own))
 
 
+class ForcedBackend(sbxtest.TestCase):
+    """--backend names a mechanism; one that cannot enforce the limits here
+    refuses with 125 before anything runs, never falls back silently."""
+
+    def refused(self, opts):
+        marker = os.path.join(self.tmp, "ran")
+        r = sbx(opts, child=["touch", marker])
+        self.assertStatus(r, sbxtest.EXIT_SETUP)
+        self.assertFalse(os.path.exists(marker), "the command ran\n%s" % r)
+        self.assertTrue(r.stderr, r)
+        self.assertResult(r, reason="start-failed")
+        self.assertTrue(r.result["error"], r)
+        return r
+
+    def test_other_cgroup_version_refuses_a_memory_limit(self):
+        m = machine()
+        if m.mode in ("hybrid", "v1"):
+            # The v2 tree of a hybrid host holds no memory controller.
+            self.refused(["--backend", "cgroup2", "-m", "32M"])
+        elif m.mode == "v2":
+            self.refused(["--backend", "cgroup1", "-m", "32M"])
+        else:
+            sbxtest.skip("no cgroups on this machine")
+
+    def test_unknown_backend(self):
+        r = self.refused(["--backend", "no-such-backend"])
+        self.assertIn(b"no-such-backend", r.stderr)
+
+
 if __name__ == "__main__":
     sbxtest.main()
