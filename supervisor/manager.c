@@ -330,20 +330,28 @@ static void env_timer_stop(service *s)
 
 static void on_run_done(run *r, const run_result *res);
 
+/* Reports the OOM kills the box's counter shows beyond those reported. */
+static void report_oom(service *s)
+{
+    service_rt *rt = rt_of(s);
+    sbx_stats st;
+    if (!rt->box || sbx_box_stats(rt->box, &st, NULL) < 0 || st.oom_kills <= rt->oom_seen)
+        return;
+    char detail[64];
+    snprintf(detail, sizeof detail, "%lld process(es) killed", (long long)(st.oom_kills - rt->oom_seen));
+    rt->oom_seen = st.oom_kills;
+    event(rt->m, s, "oom", detail);
+}
+
+/* On v2 this fires once the kill is counted; on v1 when the OOM starts,
+ * before: the run's end then catches up (report_oom in on_run_done). */
 static void on_oom_event(uv_poll_t *p, int status, int events)
 {
     service *s = p->data;
-    service_rt *rt = rt_of(s);
     (void)status;
     (void)events;
-    sbx_box_events_drain(rt->box);
-    sbx_stats st;
-    if (sbx_box_stats(rt->box, &st, NULL) == 0 && st.oom_kills > rt->oom_seen) {
-        char detail[64];
-        snprintf(detail, sizeof detail, "%lld process(es) killed", (long long)(st.oom_kills - rt->oom_seen));
-        rt->oom_seen = st.oom_kills;
-        event(rt->m, s, "oom", detail);
-    }
+    sbx_box_events_drain(rt_of(s)->box);
+    report_oom(s);
 }
 
 static void free_handle(uv_handle_t *h)
@@ -587,10 +595,18 @@ static void env_changed(service *s, svc_state from, const char *why)
 {
     manager *m = rt_of(s)->m;
     char detail[600];
-    if (s->state == from)
+    bool restarted = s->state == SVC_RUNNING && from == SVC_RUNNING && s->pid &&
+                     s->pid != rt_of(s)->logged_pid;  /* delay 0: exit and start at once */
+    if (s->state == from && !restarted)
         return;
-    if (s->state == SVC_RUNNING)
+    if (restarted && s->have_last) {  /* how the last run ended, then the start */
+        describe_result(&s->last, detail, sizeof detail);
+        event(m, s, "restarting", detail);
+    }
+    if (s->state == SVC_RUNNING) {
+        rt_of(s)->logged_pid = s->pid;
         snprintf(detail, sizeof detail, "pid %d", (int)s->pid);
+    }
     else if (s->have_last && (from == SVC_RUNNING || from == SVC_STOPPING || s->state == SVC_FAILED))
         describe_result(&s->last, detail, sizeof detail);
     else
@@ -608,6 +624,7 @@ static void on_run_done(run *r, const run_result *res)
     service *s = r->data;
     service_rt *rt = rt_of(s);
     run_result copy = *res;
+    report_oom(s);
     rt->run_active = false;
     run_close(r);
     s->pid = 0;

@@ -31,6 +31,7 @@ typedef struct service_rt {
     uv_timer_t timer;
     uv_poll_t *oom_poll;        /* the box's OOM events; freed when closed */
     int64_t oom_seen;
+    pid_t logged_pid;           /* the pid of the last "running" event */
     unit_log log;
     unit_def *pending;          /* reload: the new definition, once stopped */
     bool remove;                /* reload: drop once stopped */

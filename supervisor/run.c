@@ -41,6 +41,11 @@ static void set_error(run *r, const sbx_error *e)
 static void kill_box(run *r, int sig)
 {
     sbx_error e = {0};
+    /* The main process too: until it has written itself into its cgroups
+     * (v1, async spawn) the box does not list it. Its pid cannot be reused
+     * while we have not reaped it. */
+    if (r->state == RUN_RUNNING || r->state == RUN_STOPPING)
+        kill(r->pid, sig);
     if (sbx_box_kill(r->box, sig, &e) < 0)
         set_error(r, &e);
 }

@@ -27,6 +27,7 @@ struct options {
     run_options run;
     const char *cwd;
     const char *result_path;
+    FILE *result;           /* opened before anything runs */
     const char *backend;
     const char *cgroup_root;
     const char *stdio[3];
@@ -277,22 +278,29 @@ static int exit_status(const run_result *res)
     return EXIT_SETUP;
 }
 
-static void write_result(const char *path, const run_result *res, const sbx_backend *be,
+static void write_result(FILE *f, const run_result *res, const sbx_backend *be,
                          const sbx_box *box)
 {
-    if (!path)
+    if (!f)
         return;
     json_t *j = result_to_json(res, be, box);
-    FILE *f = strcmp(path, "-") == 0 ? stderr : fopen(path, "we");
-    if (f) {
-        json_dumpf(j, f, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        fputc('\n', f);
-        if (f != stderr)
-            fclose(f);
-    } else {
-        fprintf(stderr, "sbx-run: --result %s: %s\n", path, strerror(errno));
-    }
+    json_dumpf(j, f, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    fputc('\n', f);
+    fflush(f);
     json_decref(j);
+}
+
+/* The result file is opened first, so a bad path stops us before the
+ * program runs, not after (when its result would be lost). */
+static void open_result(struct options *o)
+{
+    if (!o->result_path)
+        return;
+    o->result = strcmp(o->result_path, "-") == 0 ? stderr : fopen(o->result_path, "we");
+    if (!o->result) {
+        fprintf(stderr, "sbx-run: --result %s: %s\n", o->result_path, strerror(errno));
+        exit(EXIT_SETUP);
+    }
 }
 
 /* Reports a failure to set up the sandbox: status 125. */
@@ -303,7 +311,7 @@ static int setup_failed(const struct options *o, const sbx_backend *be, const sb
                       .stats = {-1, -1, -1, -1, -1, -1, -1}};
     snprintf(res.error, sizeof res.error, "%s", e->msg);
     fprintf(stderr, "sbx-run: %s\n", e->msg);
-    write_result(o->result_path, &res, be, NULL);
+    write_result(o->result, &res, be, NULL);
     return EXIT_SETUP;
 }
 
@@ -337,12 +345,26 @@ static int run_command(const struct options *o, sbx_backend *be, sbx_box *box)
         if (!c.res.error[0])
             snprintf(c.res.error, sizeof c.res.error, "cleanup: %s", e.msg);
     }
-    write_result(o->result_path, &c.res, be, box);
+    write_result(o->result, &c.res, be, box);
     reaper_close();
     uv_run(c.loop, UV_RUN_DEFAULT);
     uv_loop_close(c.loop);
     free(env);
     return exit_status(&c.res);
+}
+
+/* sbx-run-PID, or sbx-run-PID.N when a run killed before it could clean
+ * up left a cgroup of that name behind (pids wrap around). */
+static int create_box(sbx_backend *be, const char *name, const sbx_limits *l,
+                      unsigned flags, sbx_box **box, sbx_error *e)
+{
+    int r = sbx_box_create(be, name, l, flags, box, e);
+    for (int i = 1; r == -EEXIST && i < 100; i++) {
+        char alt[64];
+        snprintf(alt, sizeof alt, "%s.%d", name, i);
+        r = sbx_box_create(be, alt, l, flags, box, e);
+    }
+    return r;
 }
 
 static bool fall_back_to_rlimit(const struct options *o, int err)
@@ -361,6 +383,7 @@ int main(int argc, char **argv)
         free(o.env_add);
         return rc;
     }
+    open_result(&o);
     sbx_backend *be = NULL;
     sbx_box *box = NULL;
     sbx_error e = {0};
@@ -371,7 +394,7 @@ int main(int argc, char **argv)
     unsigned flags = o.best_effort ? SBX_BEST_EFFORT : 0;
     int r = sbx_backend_open(&bo, &be, &e);
     if (r == 0)
-        r = sbx_box_create(be, name, &o.limits, flags, &box, &e);
+        r = create_box(be, name, &o.limits, flags, &box, &e);
     if (r < 0 && be && fall_back_to_rlimit(&o, r)) {
         /* No cgroup of our own to make (an unprivileged user), and nothing
          * asked for that needs one: a process group will do. */
@@ -379,11 +402,13 @@ int main(int argc, char **argv)
         bo.name = "rlimit";
         be = NULL;
         if ((r = sbx_backend_open(&bo, &be, &e)) == 0)
-            r = sbx_box_create(be, name, &o.limits, flags, &box, &e);
+            r = create_box(be, name, &o.limits, flags, &box, &e);
     }
     status = r < 0 ? setup_failed(&o, be, &e) : run_command(&o, be, box);
     sbx_box_free(box);
     sbx_backend_close(be);
     free(o.env_add);
+    if (o.result && o.result != stderr)
+        fclose(o.result);
     return status;
 }

@@ -68,6 +68,21 @@ static const char *const v1_ctrls[] = {"memory", "cpu", "cpuacct", "pids", "free
 
 static char *const true_argv[] = {"/bin/true", NULL};
 
+/* The cgroups of the iteration in flight, removed again if we die. */
+static char made[8][PATH_MAX + 64];
+static int nmade;
+
+static void made_add(const char *dir)
+{
+    snprintf(made[nmade++], sizeof made[0], "%s", dir);
+}
+
+static void made_remove_all(void)
+{
+    while (nmade > 0)
+        rmdir(made[--nmade]);
+}
+
 static _Noreturn void die(const char *fmt, ...)
 {
     va_list ap;
@@ -76,6 +91,7 @@ static _Noreturn void die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+    made_remove_all();
     exit(1);
 }
 
@@ -242,6 +258,7 @@ static void v1_once(const struct v1 *v, unsigned long iter)
             continue;
         if (mkdir(dir[i], 0755) < 0)
             die("mkdir %s: %s", dir[i], strerror(errno));
+        made_add(dir[i]);
     }
     write_file(dir[0], "memory.limit_in_bytes", "67108864", 0);
     write_file(dir[0], "memory.memsw.limit_in_bytes", "67108864", 1);
@@ -272,6 +289,7 @@ static void v1_once(const struct v1 *v, unsigned long iter)
     for (size_t i = NV1; i-- > 0;)
         if (v->owner[i] == (int)i && rmdir(dir[i]) < 0)
             die("rmdir %s: %s", dir[i], strerror(errno));
+    nmade = 0;
 }
 
 /* ---- cgroup v2 ---- */
@@ -340,6 +358,7 @@ static void v2_once(const char *base, unsigned long iter)
     snprintf(dir, sizeof dir, "%s/spawn-floor-%ld-%lu", base, (long)getpid(), iter);
     if (mkdir(dir, 0755) < 0)
         die("mkdir %s: %s", dir, strerror(errno));
+    made_add(dir);
     write_file(dir, "memory.max", "67108864", 0);
     write_file(dir, "memory.swap.max", "0", 1);
     write_file(dir, "cpu.max", "50000 100000", 0);
@@ -358,6 +377,7 @@ static void v2_once(const char *base, unsigned long iter)
     wait_ok(pid, "v2 child");
     if (rmdir(dir) < 0)
         die("rmdir %s: %s", dir, strerror(errno));
+    nmade = 0;
 }
 
 /* ---- run a command ---- */

@@ -104,6 +104,21 @@ def wait_until(pred, timeout, step=0.02):
         time.sleep(step)
 
 
+def cmdline(pid):
+    """argv of pid, or None when it is gone."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0")[:-1]]
+    except OSError:
+        return None
+
+
+def execed(pid):
+    """pid runs a program other than sbxd (it has passed exec)."""
+    argv = cmdline(pid)
+    return bool(argv) and argv[0] != SBXD
+
+
 def fd_count(pid):
     try:
         return len(os.listdir("/proc/%d/fd" % pid))
@@ -272,6 +287,19 @@ class Sbxd:
                                     self.transcript()))
         return evs[:count]
 
+    def wait_running(self, timeout, unit, since=0, count=1):
+        """Waits for `count` running events of unit and for each of their
+        processes to have passed exec (sbxd may report a start as soon as
+        it has forked); returns the events."""
+        evs = self.wait_event(timeout, unit=unit, state="running", since=since, count=count)
+        for e in evs:
+            pid = e.pid()
+            ok = wait_until(lambda: execed(pid) or not alive(pid), timeout)
+            if not ok:
+                raise AssertionError("%s: pid %s never passed exec (cmdline %s)\n%s"
+                                     % (unit, pid, cmdline(pid), self.transcript()))
+        return evs
+
     def wait_line(self, regex, timeout):
         r = re.compile(regex)
         hit = self.wait(lambda: [l for l in self.lines if r.search(l)], timeout)
@@ -381,14 +409,19 @@ class TestCase(unittest.TestCase):
                     os.kill(p, signal.SIGKILL)
                 except OSError:
                     pass
+            wait_until(lambda: not any(alive(p) for p in procs), 5)
         zombies = self.reap_adopted()
         if zombies:
             found["zombies"] = zombies
         dirs = cgroup_root_dirs(self.root)
         if dirs:
             found["cgroups"] = dirs
-            for d in dirs:
-                remove_cgroup_tree(d)
+            for _ in range(20):
+                for d in dirs:
+                    remove_cgroup_tree(d)
+                if not cgroup_root_dirs(self.root):
+                    break
+                time.sleep(0.05)
         return found
 
     def reap_adopted(self):
@@ -418,6 +451,24 @@ class TestCase(unittest.TestCase):
             f.write(text if text is not None else unit_text(sections))
         os.rename(tmp, path)
         return path
+
+    def log_path(self, unit, suffix=""):
+        return os.path.join(self.logs, unit + ".log" + suffix)
+
+    def read_log(self, unit, suffix=""):
+        try:
+            with open(self.log_path(unit, suffix), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return b""
+
+    def wait_log(self, unit, text, timeout=10):
+        """Waits until LOGDIR/UNIT.log holds text (bytes)."""
+        ok = wait_until(lambda: text in self.read_log(unit), timeout)
+        if not ok:
+            self.fail("%r never appeared in %s (holds %r)\n%s"
+                      % (text, self.log_path(unit), self.read_log(unit)[-300:],
+                         self.d.transcript()))
 
     def remove_unit(self, name):
         os.unlink(os.path.join(self.units, name + ".ini"))
@@ -449,8 +500,8 @@ class TestCase(unittest.TestCase):
     def assertLeftNothing(self):
         """After sbxd exited: no tagged process alive, no zombie handed to
         us, no directory of our cgroup root in any hierarchy."""
-        procs = wait_until(lambda: [p for p in sbxtest.tagged_pids(self.tag)
-                                    if p != self.d.pid and alive(p)] == [], 2.0)
+        wait_until(lambda: [p for p in sbxtest.tagged_pids(self.tag)
+                            if p != self.d.pid and alive(p)] == [], 2.0)
         left = [(p, proc_state(p)) for p in sbxtest.tagged_pids(self.tag)
                 if p != self.d.pid and alive(p)]
         zombies = self.reap_adopted()

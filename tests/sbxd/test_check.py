@@ -131,7 +131,7 @@ class BrokenUnitDaemonTest(sbxdtest.TestCase):
                                  "exec": {"command": child_cmd("sleep", 60)}})
         d = self.start_sbxd()
         for name in ("alpha", "omega"):
-            ev = d.wait_event(10, unit=name, state="running")[0]
+            ev = d.wait_running(10, name)[0]
             self.assertTrue(sbxdtest.alive(ev.pid()), "%s: pid %s not alive" % (name, ev.pid()))
         d.wait_line(r"^%s:4: \[limits\] memroy: unknown key" % re.escape(broken), 5)
         d.wait_line(r"^%s:\d+: \[unit\] requires: " % re.escape(cyc1), 5)

@@ -3,6 +3,8 @@ are pulled in), is not started when one of them failed, and on SIGTERM
 the units stop in reverse order: a required unit is asked to stop only
 once every unit that requires it has stopped."""
 
+import os
+
 import sbxdtest
 from sbxdtest import child_cmd
 
@@ -25,7 +27,8 @@ class DepsTest(sbxdtest.TestCase):
                                  "limits": {"stop_timeout": "400ms"}})
         d = self.start_sbxd()
         for u in ("db", "cache", "aweb"):
-            d.wait_event(10, unit=u, state="running")
+            d.wait_running(10, u)
+        self.wait_log("aweb", b"ready\n")  # it ignores SIGTERM from now on
         self.assertLess(self.index("db", "running"), self.index("cache", "running"),
                         d.transcript())
         self.assertLess(self.index("cache", "running"), self.index("aweb", "running"),
@@ -55,13 +58,13 @@ class DepsTest(sbxdtest.TestCase):
         d = self.start_sbxd()
         ev = d.wait_event(10, unit="broken", state="failed")[0]
         self.assertRegex(ev.detail, r"^start failed", ev)
-        d.wait_event(10, unit="other", state="running")
+        d.wait_running(10, "other")
         d.wait(lambda: d.find(unit="needy", state="failed") or
                d.find(unit="needy", state="exited"), 5)
         self.assertEqual(d.find(unit="needy", state="running"), [],
                          "needy was started although the unit it requires failed to start\n%s"
                          % d.transcript())
-        self.assertFalse(sbxdtest.os.path.exists(self.tmp + "/needy-ran"))
+        self.assertFalse(os.path.exists(self.tmp + "/needy-ran"))
         ev = d.wait_event(5, unit="needy", state="failed")[0]
         self.assertIn("required unit failed", ev.why, ev)
 

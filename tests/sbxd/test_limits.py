@@ -26,7 +26,7 @@ class RuntimeMaxTest(sbxdtest.TestCase):
             "limits": {"runtime_max": "700ms", "stop_timeout": "2s"},
             "restart": {"policy": "no"}})
         d = self.start_sbxd()
-        run = d.wait_event(10, unit="slow", state="running")[0]
+        run = d.wait_running(10, "slow")[0]
         grand = self.read_pid(pidfile)
         self.assertTrue(sbxdtest.alive(grand), "the grandchild %d is not running" % grand)
         self.assertIn(grand, sbxtest.tagged_pids(self.tag))
@@ -51,7 +51,7 @@ class RuntimeMaxTest(sbxdtest.TestCase):
             "restart": {"policy": "on-abnormal", "delay": "100ms", "burst": 2,
                         "interval": "1m"}})
         d = self.start_sbxd()
-        run = d.wait_event(10, unit="stubborn", state="running")[0]
+        run = d.wait_running(10, "stubborn")[0]
         ok = sbxdtest.wait_until(lambda: len(sbxdtest.children_of(run.pid())) == 1, 3)
         self.assertTrue(ok, "the child of %d did not appear" % run.pid())
         kid = sbxdtest.children_of(run.pid())[0][0]

@@ -21,7 +21,7 @@ class ReloadTest(sbxdtest.TestCase):
         d = self.start_sbxd()
         pid = {}
         for u in ("keep", "same", "change", "gone"):
-            pid[u] = d.wait_event(10, unit=u, state="running")[0].pid()
+            pid[u] = d.wait_running(10, u)[0].pid()
             self.assertTrue(sbxdtest.alive(pid[u]))
         mark = d.mark()
 
@@ -31,8 +31,8 @@ class ReloadTest(sbxdtest.TestCase):
         self.write_unit("fresh", self.sleeper())
         d.signal(signal.SIGHUP)
 
-        new = d.wait_event(10, unit="change", state="running", since=mark)[0]
-        fresh = d.wait_event(10, unit="fresh", state="running", since=mark)[0]
+        new = d.wait_running(10, "change", since=mark)[0]
+        fresh = d.wait_running(10, "fresh", since=mark)[0]
         d.wait_event(10, unit="gone", event="removed", since=mark)
         self.assertNotEqual(new.pid(), pid["change"])
         self.assertTrue(sbxdtest.alive(new.pid()))

@@ -94,6 +94,21 @@ class RestartTest(sbxdtest.TestCase):
         self.assertEqual(d.state_of("clean"), "exited")
         self.assertEqual(len(d.find(unit="dirty", state="running")), 3, d.transcript())
 
+    def test_every_restart_is_logged_even_without_delay(self):
+        # delay = 0: the restart follows the exit at once. Each run must
+        # still show up in sbxd's events (its start, and how it ended).
+        self.write_unit("eager", {
+            "exec": {"command": child_cmd("sleep", 0.05, "exit", 1)},
+            "restart": {"policy": "on-failure", "delay": "0", "delay_max": "0",
+                        "burst": 3, "interval": "30s"}})
+        d = self.start_sbxd()
+        end = d.wait_event(10, unit="eager", state="failed")[0]
+        self.assertIn("gave up", end.why, end)
+        pids = [e.pid() for e in d.find(unit="eager", state="running")]
+        self.assertEqual(len(pids), 3, "3 starts, but the events show %d\n%s"
+                         % (len(pids), d.transcript()))
+        self.assertEqual(len(set(pids)), 3)
+
 
 if __name__ == "__main__":
     sbxdtest.main()
