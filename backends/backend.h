@@ -35,6 +35,8 @@ typedef struct sbx__ops {
     void (*started)(sbx_box *box, pid_t pid);
     int (*kill)(sbx_box *box, int sig, sbx_error *err);
     int (*freeze)(sbx_box *box, bool frozen, sbx_error *err);
+    /* Re-applies box->limits to a live box (NULL: cannot). */
+    int (*update)(sbx_box *box, sbx_error *err);
     int (*is_empty)(sbx_box *box);
     int (*stats)(sbx_box *box, sbx_stats *st, sbx_error *err);
     int (*event_fd)(sbx_box *box);
@@ -56,6 +58,7 @@ struct sbx_box {
     char path[512];     /* the box's main cgroup dir, or a description */
     sbx_limits limits;
     unsigned flags;
+    bool used;          /* something was spawned in it */
     sbx_enforced enforced[SBX_MAX_ENFORCED];
     size_t nenforced;
     void *priv;

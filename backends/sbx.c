@@ -173,6 +173,11 @@ const char *sbx_box_path(const sbx_box *box)
     return box->path;
 }
 
+bool sbx_box_fresh(const sbx_box *box)
+{
+    return !box->used;
+}
+
 size_t sbx_box_enforced(const sbx_box *box, const sbx_enforced **list)
 {
     *list = box->enforced;
@@ -187,6 +192,26 @@ int sbx_box_kill(sbx_box *box, int sig, sbx_error *err)
 int sbx_box_freeze(sbx_box *box, bool frozen, sbx_error *err)
 {
     return box->be->ops->freeze(box, frozen, err);
+}
+
+int sbx_box_update(sbx_box *box, const sbx_limits *limits, sbx_error *err)
+{
+    if (!box->be->ops->update)
+        return sbx_error_set(err, -EOPNOTSUPP, "backend %s cannot change limits of a "
+                             "running sandbox", box->be->ops->name);
+    sbx_limits old = box->limits;
+    box->limits = *limits;
+    box->limits.nofile = old.nofile;  /* rlimits are fixed at exec */
+    box->limits.core = old.core;
+    box->nenforced = 0;
+    int r = box->be->ops->update(box, err);
+    enforce_common(box);
+    return r;
+}
+
+const sbx_limits *sbx_box_limits(const sbx_box *box)
+{
+    return &box->limits;
 }
 
 int sbx_box_is_empty(sbx_box *box)

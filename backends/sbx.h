@@ -120,12 +120,19 @@ int sbx_box_destroy(sbx_box *box, sbx_error *err);
 void sbx_box_free(sbx_box *box);
 
 const char *sbx_box_path(const sbx_box *box);
+/* True until the first spawn: its counters are all zero. */
+bool sbx_box_fresh(const sbx_box *box);
 size_t sbx_box_enforced(const sbx_box *box, const sbx_enforced **list);
 
 /* Sends sig to every process in the box. SIGKILL is whole-tree and final
  * (cgroup.kill, or freeze + kill + thaw): nothing in the box survives it. */
 int sbx_box_kill(sbx_box *box, int sig, sbx_error *err);
 int sbx_box_freeze(sbx_box *box, bool frozen, sbx_error *err);
+/* Changes the memory, swap, CPU and pids limits of a live box. The box's
+ * enforced list is rebuilt; on error some limits may already be changed
+ * (the message says which write failed). */
+int sbx_box_update(sbx_box *box, const sbx_limits *limits, sbx_error *err);
+const sbx_limits *sbx_box_limits(const sbx_box *box);
 /* 1 when no process is left in the box, 0 when some are, or -errno. */
 int sbx_box_is_empty(sbx_box *box);
 

@@ -2,6 +2,7 @@
  * one libuv loop. Runs in the foreground; as PID 1 it also reaps every
  * orphan and powers the machine off after a clean shutdown. */
 #include <errno.h>
+#include <grp.h>
 #include <getopt.h>
 #include <ini.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "manager.h"
 #include "reaper.h"
 
@@ -20,6 +22,7 @@ struct settings {
     manager_settings m;
     const char *check_dir;
     const char *socket_path;
+    const char *control_group, *read_group;
     char *owned[8];           /* strings read from sbxd.ini */
     int nowned;
 };
@@ -32,7 +35,9 @@ static const char usage_text[] =
     "      --log-dir DIR       capture unit output in DIR/NAME.log (default: memory only)\n"
     "      --cgroup-root NAME  make unit cgroups below NAME in our own cgroup (default: sbxd)\n"
     "      --backend NAME      cgroup2 | cgroup1 | rlimit (default: best available)\n"
-    "      --socket PATH       control socket (default: /run/sbx/sbxd.sock)\n"
+    "      --socket PATH       control socket (default: /run/sbx/sbxd.sock; \"none\": no socket)\n"
+    "      --control-group G   members of group G may control sbxd (socket mode 0660)\n"
+    "      --read-group G      members of group G may query status, logs, events\n"
     "      --log-format FMT    text (default) or json: sbxd's own events on stderr\n"
     "  -f, --foreground        (sbxd always runs in the foreground)\n"
     "  -h, --help\n"
@@ -58,6 +63,10 @@ static int on_config(void *data, const char *section, const char *name, const ch
         s->m.backend = v;
     else if (strcmp(name, "socket") == 0)
         s->socket_path = v;
+    else if (strcmp(name, "control_group") == 0)
+        s->control_group = v;
+    else if (strcmp(name, "read_group") == 0)
+        s->read_group = v;
     else if (strcmp(name, "log_format") == 0)
         s->m.json_log = strcmp(v, "json") == 0;
     else {
@@ -78,6 +87,8 @@ static void parse_args(int argc, char **argv, struct settings *s)
         {"backend", required_argument, NULL, 'b'},
         {"socket", required_argument, NULL, 's'},
         {"log-format", required_argument, NULL, 'F'},
+        {"control-group", required_argument, NULL, 'G'},
+        {"read-group", required_argument, NULL, 'R'},
         {"foreground", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -110,6 +121,8 @@ static void parse_args(int argc, char **argv, struct settings *s)
             }
             s->m.json_log = optarg[0] == 'j';
             break;
+        case 'G': s->control_group = optarg; break;
+        case 'R': s->read_group = optarg; break;
         case 'f': break;
         case 'h': fputs(usage_text, stdout); exit(0);
         default: fputs(usage_text, stderr); exit(2);
@@ -124,6 +137,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
 static struct {
     uv_loop_t *loop;
     manager m;
+    control *ctl;
     uv_signal_t sig[5];
     bool stopping;
 } D;
@@ -131,8 +145,32 @@ static struct {
 static void on_idle(manager *m)
 {
     (void)m;
+    control_close(D.ctl);
+    D.ctl = NULL;
     for (int i = 0; i < 5; i++)
         uv_close((uv_handle_t *)&D.sig[i], NULL);
+    /* Closing restored the defaults: a second TERM during the last clean-up
+     * must not kill us. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+}
+
+static void print_list(const char *what, const strv *names)
+{
+    for (size_t i = 0; i < names->n; i++)
+        fprintf(stderr, "%s%s\n", what, names->v[i]);
+}
+
+static void print_reload(manager *m)
+{
+    reload_report rep = {0};
+    manager_reload(m, &rep);
+    print_list("", &rep.errors);
+    print_list("sbxd: reload: added ", &rep.added);
+    print_list("sbxd: reload: removed ", &rep.removed);
+    print_list("sbxd: reload: changed ", &rep.changed);
+    reload_report_free(&rep);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -150,7 +188,7 @@ static void on_signal(uv_signal_t *h, int signum)
         break;
     case SIGHUP:
         fprintf(stderr, "sbxd: reloading %s\n", D.m.cfg.units_dir);
-        manager_reload(&D.m, stderr, stderr);
+        print_reload(&D.m);
         break;
     case SIGUSR1:
         manager_reopen_logs(&D.m);
@@ -158,6 +196,33 @@ static void on_signal(uv_signal_t *h, int signum)
     default:
         break;
     }
+}
+
+static bool group_id(const char *name, gid_t *gid)
+{
+    struct group *g = getgrnam(name);
+    if (!g) {
+        fprintf(stderr, "sbxd: no group named '%s'\n", name);
+        return false;
+    }
+    *gid = g->gr_gid;
+    return true;
+}
+
+static int start_control(const struct settings *s)
+{
+    control_settings cs = {.path = s->socket_path};
+    if (strcmp(s->socket_path, "none") == 0)
+        return 0;
+    if ((s->control_group && !(cs.has_control_gid = group_id(s->control_group, &cs.control_gid))) ||
+        (s->read_group && !(cs.has_read_gid = group_id(s->read_group, &cs.read_gid))))
+        return -1;
+    sbx_error err = {0};
+    if (control_start(&D.ctl, D.loop, &D.m, &cs, &err) < 0) {
+        fprintf(stderr, "sbxd: control socket: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
 }
 
 static void raise_nofile(void)
@@ -194,6 +259,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < 5; i++) {
         uv_signal_init(D.loop, &D.sig[i]);
         uv_signal_start(&D.sig[i], on_signal, sigs[i]);
+    }
+    if (start_control(&s) < 0) {
+        manager_free(&D.m);
+        return 1;
     }
     int refused = manager_load(&D.m, stderr);
     fprintf(stderr, "sbxd: %zu unit(s) loaded from %s, %d refused, backend %s\n", D.m.n,

@@ -251,7 +251,8 @@ static int load_dir(const char *dir, def_list *defs, unit_errors *errs)
     }
     defs->n = k;
     free(bad);
-    qsort(defs->v, defs->n, sizeof *defs->v, def_cmp);
+    if (defs->n)
+        qsort(defs->v, defs->n, sizeof *defs->v, def_cmp);
     return refused;
 }
 
@@ -607,15 +608,20 @@ static void env_changed(service *s, svc_state from, const char *why)
         rt_of(s)->logged_pid = s->pid;
         snprintf(detail, sizeof detail, "pid %d", (int)s->pid);
     }
-    else if (s->have_last && (from == SVC_RUNNING || from == SVC_STOPPING || s->state == SVC_FAILED))
+    else if (s->have_last && s->state != SVC_STOPPING &&
+             (from == SVC_RUNNING || from == SVC_STOPPING || s->state == SVC_FAILED))
         describe_result(&s->last, detail, sizeof detail);
     else
         detail[0] = '\0';
     char what[80];
     snprintf(what, sizeof what, "%s (%s)", svc_state_name(s->state), why ? why : "");
+    rt_of(s)->since_ms = uv_now(m->loop);
     event(m, s, what, detail);
-    if (at_rest(s->state))
+    if (at_rest(s->state)) {
         release_box(s);
+        if (rt_of(s)->transient)
+            rt_of(s)->remove = true;
+    }
     settle(m);
 }
 
@@ -632,6 +638,8 @@ static void on_run_done(run *r, const run_result *res)
 }
 
 /* ---- the set ---- */
+
+static void on_log_data(unit_log *log, const char *buf, size_t len);
 
 static service *service_new(manager *m, unit_def *def)
 {
@@ -653,7 +661,17 @@ static service *service_new(manager *m, unit_def *def)
     uv_timer_init(m->loop, &rt->timer);
     rt->timer.data = s;
     log_init(&rt->log, m->cfg.log_dir, def->name, def->log_max_size, def->log_keep);
+    rt->log.on_data = on_log_data;
+    rt->log.data = s;
     return s;
+}
+
+static void on_log_data(unit_log *log, const char *buf, size_t len)
+{
+    service *s = log->data;
+    manager *m = rt_of(s)->m;
+    if (m->on_log)
+        m->on_log(m, s, buf, len);
 }
 
 static void on_service_closed(uv_handle_t *h)
@@ -721,7 +739,8 @@ static int add_services(manager *m, def_list *defs)
         m->svcs[m->n++] = s;
     }
     defs->n = 0;
-    qsort(m->svcs, m->n, sizeof *m->svcs, svc_cmp);
+    if (m->n)
+        qsort(m->svcs, m->n, sizeof *m->svcs, svc_cmp);
     return 0;
 }
 
@@ -828,6 +847,8 @@ static void settle(manager *m)
                     log_close(&rt->log);
                     log_init(&rt->log, m->cfg.log_dir, s->def.name, s->def.log_max_size,
                              s->def.log_keep);
+                    rt->log.on_data = on_log_data;
+                    rt->log.data = s;
                     if (s->def.autostart)
                         manager_start(m, s);
                 }
@@ -841,22 +862,29 @@ static void settle(manager *m)
     depth--;
 }
 
-int manager_reload(manager *m, FILE *errs, FILE *out)
+void reload_report_free(reload_report *r)
+{
+    strv_free(&r->added);
+    strv_free(&r->removed);
+    strv_free(&r->changed);
+    strv_free(&r->errors);
+}
+
+int manager_reload(manager *m, reload_report *report)
 {
     def_list defs = {0};
     unit_errors e = {0};
     int refused = load_dir(m->cfg.units_dir, &defs, &e);
-    print_errors(&e, errs);
-    unit_errors_free(&e);
+    report->errors = e.lines;
     /* Units gone from the directory (or now broken) are stopped and removed. */
     for (size_t i = 0; i < m->n; i++) {
         service *s = m->svcs[i];
         unit_def key = {0};
         snprintf(key.name, sizeof key.name, "%s", s->def.name);
-        if (!bsearch(&key, defs.v, defs.n, sizeof *defs.v, def_cmp)) {
+        if (!rt_of(s)->transient &&
+            !(defs.n && bsearch(&key, defs.v, defs.n, sizeof *defs.v, def_cmp))) {
             rt_of(s)->remove = true;
-            if (out)
-                fprintf(out, "removed %s\n", s->def.name);
+            strv_push(&report->removed, s->def.name);
             service_event(s, EV_STOP, NULL);
         }
     }
@@ -864,29 +892,26 @@ int manager_reload(manager *m, FILE *errs, FILE *out)
     for (size_t i = 0; i < defs.n; i++) {
         service *s = manager_find(m, defs.v[i].name);
         if (!s) {
-            if (out)
-                fprintf(out, "added %s\n", defs.v[i].name);
+            strv_push(&report->added, defs.v[i].name);
             *def_push(&added) = defs.v[i];
         } else if (unit_def_equal(&s->def, &defs.v[i])) {
             unit_def_free(&defs.v[i]);
         } else {
             service_rt *rt = rt_of(s);
-            if (out)
-                fprintf(out, "changed %s\n", defs.v[i].name);
+            strv_push(&report->changed, defs.v[i].name);
             if (rt->pending) {
                 unit_def_free(rt->pending);
                 free(rt->pending);
             }
             rt->pending = malloc(sizeof *rt->pending);
             *rt->pending = defs.v[i];
+            rt->transient = false;
             service_event(s, EV_STOP, NULL);
         }
     }
     free(defs.v);
-    size_t first_new = m->n;
     add_services(m, &added);
     def_list_free(&added);
-    (void)first_new;
     for (size_t i = 0; i < m->n; i++)
         if (m->svcs[i]->state == SVC_INACTIVE && m->svcs[i]->def.autostart &&
             !m->svcs[i]->have_last && !rt_of(m->svcs[i])->remove)
@@ -899,6 +924,69 @@ void manager_shutdown(manager *m)
 {
     m->shutting_down = true;
     settle(m);
+}
+
+int manager_kill(manager *m, service *s, int sig, sbx_error *err)
+{
+    service_rt *rt = rt_of(s);
+    (void)m;
+    if (!rt->box || !rt->run_active)
+        return sbx_error_set(err, -ESRCH, "unit %s is not running", s->def.name);
+    return sbx_box_kill(rt->box, sig, err);
+}
+
+int manager_freeze(manager *m, service *s, bool frozen, sbx_error *err)
+{
+    service_rt *rt = rt_of(s);
+    (void)m;
+    if (!rt->box || !rt->run_active)
+        return sbx_error_set(err, -ESRCH, "unit %s is not running", s->def.name);
+    return sbx_box_freeze(rt->box, frozen, err);
+}
+
+int manager_set_limits(manager *m, service *s, const sbx_limits *l, sbx_error *err)
+{
+    service_rt *rt = rt_of(s);
+    (void)m;
+    if (rt->box) {
+        int r = sbx_box_update(rt->box, l, err);
+        if (r < 0)
+            return r;
+    }
+    /* The next run gets them too (until a reload brings back the file's). */
+    s->def.limits.memory = l->memory;
+    s->def.limits.memory_swap = l->memory_swap;
+    s->def.limits.cpu_percent = l->cpu_percent;
+    s->def.limits.pids = l->pids;
+    return 0;
+}
+
+uint64_t manager_since(const service *s)
+{
+    return ((const service_rt *)s->owner)->since_ms;
+}
+
+service *manager_add_transient(manager *m, unit_def *def)
+{
+    if (manager_find(m, def->name) || m->shutting_down) {
+        unit_def_free(def);
+        return NULL;
+    }
+    char name[UNIT_NAME_MAX];
+    snprintf(name, sizeof name, "%s", def->name);
+    def_list one = {0};
+    unit_def *slot = def_push(&one);
+    if (!slot) {
+        unit_def_free(def);
+        return NULL;
+    }
+    *slot = *def;
+    add_services(m, &one);  /* takes the definition */
+    free(one.v);
+    service *s = manager_find(m, name);
+    if (s)
+        rt_of(s)->transient = true;
+    return s;
 }
 
 void manager_reopen_logs(manager *m)

@@ -35,10 +35,20 @@ typedef struct service_rt {
     unit_log log;
     unit_def *pending;          /* reload: the new definition, once stopped */
     bool remove;                /* reload: drop once stopped */
+    bool transient;             /* from `run`: dropped once it has ended */
+    uint64_t since_ms;          /* when it entered its state */
 } service_rt;
 
 typedef void (*manager_event_cb)(manager *m, service *s, const char *event,
                                  const char *detail);
+typedef void (*manager_log_cb)(manager *m, service *s, const char *buf, size_t len);
+
+/* What a reload did. */
+typedef struct reload_report {
+    strv added, removed, changed, errors;
+} reload_report;
+
+void reload_report_free(reload_report *r);
 
 struct manager {
     uv_loop_t *loop;
@@ -50,6 +60,7 @@ struct manager {
     bool shutting_down;
     void (*on_idle)(manager *m);  /* all stopped after manager_shutdown */
     manager_event_cb on_event;    /* for the control server's event stream */
+    manager_log_cb on_log;        /* new output of any unit */
     void *data;
     FILE *events;               /* sbxd's own event log (stderr) */
 };
@@ -61,13 +72,23 @@ int manager_init(manager *m, uv_loop_t *loop, const manager_settings *cfg,
 int manager_load(manager *m, FILE *errs);
 void manager_start_all(manager *m);
 /* Re-reads the units: starts new ones, stops removed ones, restarts
- * changed ones, leaves the rest alone. Writes what changed to out. */
-int manager_reload(manager *m, FILE *errs, FILE *out);
+ * changed ones, leaves the rest alone. Returns the number refused. */
+int manager_reload(manager *m, reload_report *report);
 void manager_shutdown(manager *m);
 service *manager_find(manager *m, const char *name);
 void manager_start(manager *m, service *s);
 void manager_stop(manager *m, service *s);
 void manager_reopen_logs(manager *m);
+/* Signals every process of a running unit; returns -ESRCH when not running. */
+int manager_kill(manager *m, service *s, int sig, sbx_error *err);
+int manager_freeze(manager *m, service *s, bool frozen, sbx_error *err);
+/* Changes memory/swap/cpu/pids of a unit, live if it runs. */
+int manager_set_limits(manager *m, service *s, const sbx_limits *l, sbx_error *err);
+/* Adds a transient unit (takes def), dropped once it has ended; start it
+ * with manager_start. NULL when the name is taken. */
+service *manager_add_transient(manager *m, unit_def *def);
+/* The state a unit entered last, and when (loop time). */
+uint64_t manager_since(const service *s);
 void manager_free(manager *m);
 
 /* Checks a units directory without starting anything: 0 all good, else

@@ -91,8 +91,9 @@ int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
     r->on_done = on_done;
     r->res.exit_code = -1;
     r->proc.report_fd = -1;
-    sbx_stats before;
-    sbx_box_stats(box, &before, NULL);
+    sbx_stats before = {.oom_kills = 0};
+    if (!sbx_box_fresh(box))  /* a kept box (sbxd): this run's OOM kills are a delta */
+        sbx_box_stats(box, &before, NULL);
 
     sbx_process proc;
     sbx_error e = {0};
@@ -123,6 +124,7 @@ int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
     reaper_watch(proc.pid, on_exit_status, r);
     uv_timer_init(loop, r->timer);
     r->timer->data = r;
+    uv_update_time(loop);  /* the timeout counts from now, not the loop's last wake-up */
     r->state = RUN_RUNNING;
     if (opt->timeout_ms)
         uv_timer_start(r->timer, on_timer, opt->timeout_ms, 0);

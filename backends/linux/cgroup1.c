@@ -263,6 +263,27 @@ fail:
     return r;
 }
 
+/* Limits that are now 0 (none) go back to unlimited (-1). memsw must stay
+ * at or above memory at every step, so it is lifted first and set last. */
+static int v1_update(sbx_box *box, sbx_error *err)
+{
+    const sbx_limits *l = &box->limits;
+    const char *mem = dir_of(box, SBX_CTRL_MEMORY), *cpu = dir_of(box, SBX_CTRL_CPU);
+    const char *pids = dir_of(box, SBX_CTRL_PIDS);
+    int r = 0;
+    if (mem && sbx__file_exists(mem, "memory.memsw.limit_in_bytes"))
+        r = sbx__write_file(mem, "memory.memsw.limit_in_bytes", "-1", err);
+    if (r == 0 && mem && !l->memory)
+        r = sbx__write_file(mem, "memory.limit_in_bytes", "-1", err);
+    if (r == 0 && cpu && !l->cpu_percent)
+        r = sbx__write_file(cpu, "cpu.cfs_quota_us", "-1", err);
+    if (r == 0 && pids && !l->pids)
+        r = sbx__write_file(pids, "pids.max", "max", err);
+    if (r == 0 && (r = apply_memory(box, err)) == 0 && (r = apply_cpu(box, err)) == 0)
+        r = apply_pids(box, err);
+    return r;
+}
+
 static int v1_prepare_join(sbx_box *box, sbx__join *join, sbx_error *err)
 {
     struct v1_box *b = box->priv;
@@ -287,6 +308,8 @@ static int wait_frozen(const char *dir)
     return -ETIMEDOUT;
 }
 
+static int v1_is_empty(sbx_box *box);
+
 static int v1_freeze(sbx_box *box, bool frozen, sbx_error *err)
 {
     const char *dir = dir_of(box, SBX_CTRL_FREEZER);
@@ -305,6 +328,9 @@ static int v1_kill(sbx_box *box, int sig, sbx_error *err)
         int n = sbx__signal_procs(dir, sig);
         return n < 0 ? sbx_error_set(err, n, "signal %s: %s", dir, strerror(-n)) : 0;
     }
+    if (v1_is_empty(box) == 1)
+        return 0;  /* an empty box gains no process: spare the freezer (it
+                      patches kernel code and interrupts every CPU) */
     if (dir_of(box, SBX_CTRL_FREEZER)) {
         /* Frozen tasks cannot fork; the kill lands when they thaw. */
         int r = v1_freeze(box, true, err);
@@ -404,6 +430,7 @@ const sbx__ops sbx__cgroup1_ops = {
     .prepare_join = v1_prepare_join,
     .kill = v1_kill,
     .freeze = v1_freeze,
+    .update = v1_update,
     .is_empty = v1_is_empty,
     .stats = v1_stats,
     .event_fd = v1_event_fd,

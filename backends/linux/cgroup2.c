@@ -240,6 +240,22 @@ fail:
     return r;
 }
 
+/* Limits that are now 0 (none) go back to "max"; the rest are re-applied. */
+static int v2_update(sbx_box *box, sbx_error *err)
+{
+    const sbx_limits *l = &box->limits;
+    int r = 0;
+    if (!l->memory && has(box, SBX_CTRL_MEMORY))
+        r = sbx__write_file(box->path, "memory.max", "max", err);
+    if (r == 0 && !l->cpu_percent && has(box, SBX_CTRL_CPU))
+        r = sbx__write_file(box->path, "cpu.max", "max 100000", err);
+    if (r == 0 && !l->pids && has(box, SBX_CTRL_PIDS))
+        r = sbx__write_file(box->path, "pids.max", "max", err);
+    if (r == 0 && (r = apply_memory(box, err)) == 0 && (r = apply_cpu(box, err)) == 0)
+        r = apply_pids(box, err);
+    return r;
+}
+
 static int v2_prepare_join(sbx_box *box, sbx__join *join, sbx_error *err)
 {
     struct v2_box *b = box->priv;
@@ -355,6 +371,7 @@ const sbx__ops sbx__cgroup2_ops = {
     .prepare_join = v2_prepare_join,
     .kill = v2_kill,
     .freeze = v2_freeze,
+    .update = v2_update,
     .is_empty = v2_is_empty,
     .stats = v2_stats,
     .event_fd = v2_event_fd,

@@ -331,6 +331,7 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
     sigset_t all, old;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
+    box->used = true;
     pid_t pid = fork_child(&join, &plan.joined);
     if (pid == 0)
         child_main(&plan);

@@ -1,0 +1,1012 @@
+/* The control server: see control.h and doc/protocol.md. */
+#include <errno.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "protocol.h"
+#include "result.h"
+
+#define MAX_QUEUED (4u << 20)   /* a client that stops reading is dropped */
+
+typedef enum client_mode { MODE_REQUESTS, MODE_EVENTS, MODE_LOGS } client_mode;
+
+typedef struct client {
+    struct client *next, *prev;
+    control *ctl;
+    uv_pipe_t pipe;
+    char *buf;
+    size_t len, cap;
+    bool read_only, closing;
+    client_mode mode;
+    char follow[UNIT_NAME_MAX];  /* MODE_LOGS: the unit */
+    int waiting;                 /* waiters that will answer on this client */
+} client;
+
+/* A request answered later: start/stop/restart with wait, run with wait. */
+typedef struct waiter {
+    struct waiter *next;
+    control *ctl;
+    client *c;                   /* NULL once the client is gone */
+    json_t *id;
+    proto_cmd cmd;
+    strv units;
+    unsigned char *phase;        /* restart: 0 stopping, 1 starting */
+    uv_timer_t *timer;
+    bool done;
+} waiter;
+
+struct control {
+    uv_loop_t *loop;
+    manager *m;
+    control_settings cfg;
+    char *path;
+    uv_pipe_t server;
+    client *clients;
+    waiter *waiters;
+    unsigned run_seq;
+    bool checking, recheck;
+};
+
+/* ---- writing ---- */
+
+typedef struct write_req {
+    uv_write_t req;
+    char *data;
+} write_req;
+
+static void close_client(client *c);
+
+static void on_written(uv_write_t *req, int status)
+{
+    write_req *w = (write_req *)req;
+    (void)status;
+    free(w->data);
+    free(w);
+}
+
+/* Queues msg (consumed) to the client. */
+static void send_msg(client *c, json_t *msg)
+{
+    size_t len;
+    char *line = proto_dump_line(msg, &len);
+    json_decref(msg);
+    if (!line || c->closing) {
+        free(line);
+        return;
+    }
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > MAX_QUEUED) {
+        free(line);
+        close_client(c);
+        return;
+    }
+    write_req *w = malloc(sizeof *w);
+    if (!w) {
+        free(line);
+        return;
+    }
+    w->data = line;
+    uv_buf_t b = uv_buf_init(line, (unsigned)len);
+    if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, on_written) < 0) {
+        free(line);
+        free(w);
+        close_client(c);
+    }
+}
+
+static void send_error(client *c, const json_t *id, proto_code code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void send_error(client *c, const json_t *id, proto_code code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    send_msg(c, proto_error(id, code, msg));
+}
+
+/* Output bytes as a JSON string: invalid UTF-8 becomes U+FFFD. */
+static json_t *text_json(const char *buf, size_t len)
+{
+    char *out = malloc(len * 3 + 1);
+    size_t o = 0;
+    if (!out)
+        return json_string("");
+    for (size_t i = 0; i < len;) {
+        unsigned char ch = (unsigned char)buf[i];
+        size_t n = ch < 0x80 ? 1 : (ch >> 5) == 6 ? 2 : (ch >> 4) == 14 ? 3 : (ch >> 3) == 30 ? 4 : 0;
+        bool ok = n > 0 && i + n <= len && ch != 0;
+        for (size_t k = 1; ok && k < n; k++)
+            ok = ((unsigned char)buf[i + k] >> 6) == 2;
+        if (ok && json_stringn(buf + i, n) == NULL)
+            ok = false;
+        if (ok) {
+            memcpy(out + o, buf + i, n);
+            o += n;
+            i += n;
+        } else {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    json_t *j = json_stringn(out, o);
+    free(out);
+    return j ? j : json_string("");
+}
+
+/* ---- unit status ---- */
+
+static json_t *figure(int64_t v)
+{
+    return v < 0 ? json_null() : json_integer(v);
+}
+
+static json_t *limit(uint64_t v)
+{
+    return v ? json_integer((json_int_t)v) : json_null();
+}
+
+static json_t *summary_json(const run_summary *r)
+{
+    return json_pack("{s:s, s:o, s:o, s:I, s:o}", "reason", run_reason_name((run_reason)r->reason),
+                     "exit_code", r->reason == RUN_EXITED ? json_integer(r->exit_code) : json_null(),
+                     "signal", r->signal ? json_integer(r->signal) : json_null(),
+                     "wall_ms", (json_int_t)r->wall_ms, "peak_memory_bytes", figure(r->peak_memory));
+}
+
+static json_t *unit_json(control *ctl, service *s, bool detail)
+{
+    service_rt *rt = s->owner;
+    sbx_stats st = {-1, -1, -1, -1, -1, -1, -1};
+    if (rt->box)
+        sbx_box_stats(rt->box, &st, NULL);
+    bool running = s->state == SVC_RUNNING || s->state == SVC_STOPPING;
+    uint64_t now = uv_now(ctl->loop);
+    const sbx_limits *l = &s->def.limits;
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(s->def.name));
+    json_object_set_new(o, "description", s->def.description ? json_string(s->def.description) : json_null());
+    json_object_set_new(o, "state", json_string(svc_state_name(s->state)));
+    json_object_set_new(o, "pid", running && s->pid > 0 ? json_integer(s->pid) : json_null());
+    json_object_set_new(o, "uptime_ms", running ? json_integer((json_int_t)(now - s->started_ms)) : json_null());
+    json_object_set_new(o, "since_ms", json_integer((json_int_t)(now - manager_since(s))));
+    json_object_set_new(o, "restarts", json_integer(s->restarts));
+    json_object_set_new(o, "memory", figure(st.memory_current));
+    json_object_set_new(o, "memory_peak", figure(st.memory_peak));
+    json_object_set_new(o, "memory_limit", limit(l->memory));
+    json_object_set_new(o, "cpu_usage_us", st.user_us < 0 ? json_null() : json_integer(st.user_us + st.sys_us));
+    json_object_set_new(o, "cpu_limit_percent", limit(l->cpu_percent));
+    json_object_set_new(o, "tasks", figure(st.pids_current));
+    json_object_set_new(o, "tasks_limit", limit(l->pids));
+    json_object_set_new(o, "last", s->nhistory ? summary_json(&s->history[(s->nhistory - 1) % SVC_HISTORY])
+                                             : json_null());
+    if (!detail)
+        return o;
+    json_object_set_new(o, "limits", json_pack("{s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:i}",
+        "memory", limit(l->memory), "memory_swap", (json_int_t)l->memory_swap,
+        "cpu", limit(l->cpu_percent), "cpu_weight", limit(l->cpu_weight), "pids", limit(l->pids),
+        "nofile", limit(l->nofile), "runtime_max_ms", (json_int_t)s->def.runtime_max_ms,
+        "stop_timeout_ms", (json_int_t)s->def.stop_timeout_ms,
+        "start_timeout_ms", (json_int_t)s->def.start_timeout_ms, "stop_signal", s->def.stop_signal));
+    json_object_set_new(o, "policy", json_string(restart_policy_name(s->def.policy)));
+    json_object_set_new(o, "enforced", enforced_to_json(rt->box));
+    json_object_set_new(o, "cgroup", rt->box ? json_string(sbx_box_path(rt->box)) : json_null());
+    json_object_set_new(o, "command", json_array());
+    for (size_t i = 0; i < s->def.argv.n; i++)
+        json_array_append_new(json_object_get(o, "command"), json_string(s->def.argv.v[i]));
+    json_t *runs = json_array();
+    uint32_t first = s->nhistory > SVC_HISTORY ? s->nhistory - SVC_HISTORY : 0;
+    for (uint32_t i = first; i < s->nhistory; i++)
+        json_array_append_new(runs, summary_json(&s->history[i % SVC_HISTORY]));
+    json_object_set_new(o, "runs", runs);
+    char tail[4096];
+    size_t n = log_tail(&rt->log, tail, sizeof tail);
+    json_object_set_new(o, "log", text_json(tail, n));
+    return o;
+}
+
+/* ---- looking up units ---- */
+
+/* Every name in list must exist; else answers no-such-unit and returns false. */
+static bool units_exist(client *c, const proto_request *r, json_t *list)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e) {
+        if (!manager_find(c->ctl->m, json_string_value(e))) {
+            send_error(c, r->id, PROTO_NO_SUCH_UNIT, "no unit named '%s'", json_string_value(e));
+            return false;
+        }
+    }
+    return true;
+}
+
+static service *one_unit(client *c, const proto_request *r)
+{
+    const char *name;
+    char why[200];
+    if (!proto_get_string(r, "unit", true, &name, why, sizeof why)) {
+        send_error(c, r->id, PROTO_BAD_REQUEST, "%s", why);
+        return NULL;
+    }
+    service *s = manager_find(c->ctl->m, name);
+    if (!s)
+        send_error(c, r->id, PROTO_NO_SUCH_UNIT, "no unit named '%s'", name);
+    return s;
+}
+
+/* ---- waiters ---- */
+
+static bool at_rest(svc_state st)
+{
+    return st == SVC_INACTIVE || st == SVC_EXITED || st == SVC_FAILED;
+}
+
+/* 1 reached, 0 not yet, -1 failed. A restart starts each unit once it
+ * has stopped. */
+static int unit_goal(waiter *w, size_t i, service *s)
+{
+    if (w->cmd == CMD_STOP || w->cmd == CMD_RUN)
+        return at_rest(s->state) ? 1 : 0;
+    if (w->cmd == CMD_RESTART && w->phase[i] == 0) {
+        if (!at_rest(s->state))
+            return 0;
+        w->phase[i] = 1;
+        manager_start(w->ctl->m, s);
+    }
+    if (s->state == SVC_FAILED)
+        return -1;
+    return s->state == SVC_RUNNING || s->state == SVC_EXITED ? 1 : 0;
+}
+
+static void finish_waiter(waiter *w, bool timed_out)
+{
+    control *ctl = w->ctl;
+    json_t *units = json_array();
+    bool failed = timed_out;
+    for (size_t i = 0; i < w->units.n; i++) {
+        service *s = manager_find(ctl->m, w->units.v[i]);
+        const char *state = s ? svc_state_name(s->state) : "removed";
+        failed |= !s || s->state == SVC_FAILED;
+        json_array_append_new(units, json_pack("{s:s, s:s}", "name", w->units.v[i], "state", state));
+    }
+    if (w->c) {
+        json_t *msg;
+        if (w->cmd == CMD_RUN) {
+            service *s = manager_find(ctl->m, w->units.v[0]);
+            msg = proto_ok(w->id);
+            json_object_set_new(msg, "unit", json_string(w->units.v[0]));
+            if (s && s->have_last)
+                json_object_set_new(msg, "result", result_to_json(&s->last, ctl->m->be,
+                                                                  ((service_rt *)s->owner)->box));
+        } else if (failed) {
+            msg = proto_error(w->id, PROTO_FAILED, timed_out ? "timed out waiting" : "a unit failed");
+        } else {
+            msg = proto_ok(w->id);
+        }
+        json_object_set_new(msg, "units", units);
+        send_msg(w->c, msg);
+        w->c->waiting--;
+    } else {
+        json_decref(units);
+    }
+    w->done = true;
+}
+
+/* Answers the waiters whose units reached their goal. Starting a unit here
+ * (restart) raises events that call back in: those are folded into another
+ * pass instead of nesting. */
+static void check_waiters(control *ctl)
+{
+    if (ctl->checking) {
+        ctl->recheck = true;
+        return;
+    }
+    ctl->checking = true;
+    do {
+        ctl->recheck = false;
+        for (waiter *w = ctl->waiters; w; w = w->next) {
+            if (w->done)
+                continue;
+            int all = 1;
+            for (size_t i = 0; i < w->units.n && all >= 0; i++) {
+                service *s = manager_find(ctl->m, w->units.v[i]);
+                int g = s ? unit_goal(w, i, s) : -1;
+                if (g <= 0)
+                    all = g;
+            }
+            if (all != 0)
+                finish_waiter(w, false);
+        }
+    } while (ctl->recheck);
+    ctl->checking = false;
+}
+
+static void on_waiter_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void free_done_waiters(control *ctl)
+{
+    for (waiter **p = &ctl->waiters; *p;) {
+        waiter *w = *p;
+        if (!w->done) {
+            p = &w->next;
+            continue;
+        }
+        *p = w->next;
+        uv_close((uv_handle_t *)w->timer, on_waiter_closed);
+        json_decref(w->id);
+        strv_free(&w->units);
+        free(w->phase);
+        free(w);
+    }
+}
+
+static void on_waiter_timeout(uv_timer_t *t)
+{
+    waiter *w = t->data;
+    if (!w->done)
+        finish_waiter(w, true);
+    free_done_waiters(w->ctl);
+}
+
+static waiter *add_waiter(client *c, const proto_request *r, proto_cmd cmd, json_t *units,
+                          uint64_t timeout_ms, bool respond)
+{
+    waiter *w = calloc(1, sizeof *w);
+    if (!w || !(w->timer = malloc(sizeof *w->timer)) ||
+        !(w->phase = calloc(json_array_size(units) + 1, 1))) {
+        if (w)
+            free(w->timer);
+        free(w);
+        return NULL;
+    }
+    w->ctl = c->ctl;
+    w->c = respond ? c : NULL;
+    w->id = r->id ? json_incref(r->id) : NULL;
+    w->cmd = cmd;
+    size_t i;
+    json_t *e;
+    json_array_foreach(units, i, e)
+        strv_push(&w->units, json_string_value(e));
+    uv_timer_init(c->ctl->loop, w->timer);
+    w->timer->data = w;
+    if (timeout_ms)
+        uv_timer_start(w->timer, on_waiter_timeout, timeout_ms, 0);
+    uv_unref((uv_handle_t *)w->timer);
+    w->next = c->ctl->waiters;
+    c->ctl->waiters = w;
+    if (respond)
+        c->waiting++;
+    return w;
+}
+
+/* ---- the verbs ---- */
+
+static void do_status(client *c, const proto_request *r)
+{
+    json_t *names;
+    bool detail;
+    char why[200];
+    if (!proto_get_strings(r, "units", false, &names, why, sizeof why) ||
+        !proto_get_bool(r, "detail", false, &detail, why, sizeof why))
+        return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", why);
+    if (names && !units_exist(c, r, names))
+        return;
+    json_t *list = json_array();
+    manager *m = c->ctl->m;
+    if (names) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(names, i, e)
+            json_array_append_new(list, unit_json(c->ctl, manager_find(m, json_string_value(e)), detail));
+    } else {
+        for (size_t i = 0; i < m->n; i++)
+            json_array_append_new(list, unit_json(c->ctl, m->svcs[i], detail));
+    }
+    json_t *msg = proto_ok(r->id);
+    json_object_set_new(msg, "units", list);
+    send_msg(c, msg);
+}
+
+static void do_start_stop(client *c, const proto_request *r)
+{
+    json_t *names;
+    bool wait;
+    long long timeout;
+    char why[200];
+    if (!proto_get_strings(r, "units", true, &names, why, sizeof why) ||
+        !proto_get_bool(r, "wait", true, &wait, why, sizeof why) ||
+        !proto_get_int(r, "timeout_ms", 30000, 1, 86400000, &timeout, why, sizeof why))
+        return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", why);
+    if (!units_exist(c, r, names))
+        return;
+    size_t i;
+    json_t *e;
+    json_array_foreach(names, i, e) {
+        service *s = manager_find(c->ctl->m, json_string_value(e));
+        if (r->cmd == CMD_START)
+            manager_start(c->ctl->m, s);
+        else
+            manager_stop(c->ctl->m, s);
+    }
+    /* A restart goes on after the stop even when nobody waits for it. */
+    if ((wait || r->cmd == CMD_RESTART) &&
+        !add_waiter(c, r, r->cmd, names, wait ? (uint64_t)timeout : 0, wait))
+        return send_error(c, r->id, PROTO_FAILED, "out of memory");
+    if (!wait)
+        send_msg(c, proto_ok(r->id));
+    check_waiters(c->ctl);
+    free_done_waiters(c->ctl);
+}
+
+static void do_kill(client *c, const proto_request *r)
+{
+    service *s = one_unit(c, r);
+    if (!s)
+        return;
+    json_t *v = json_object_get(r->root, "signal");
+    int sig = 15;
+    if (json_is_integer(v))
+        sig = (int)json_integer_value(v) > 0 && json_integer_value(v) < 65 ? (int)json_integer_value(v) : -1;
+    else if (json_is_string(v))
+        sig = parse_signal(json_string_value(v));
+    else if (v)
+        sig = -1;
+    if (sig <= 0)
+        return send_error(c, r->id, PROTO_BAD_REQUEST, "\"signal\" must be a signal name or number");
+    sbx_error e = {0};
+    int rc = manager_kill(c->ctl->m, s, sig, &e);
+    if (rc == -ESRCH)
+        return send_error(c, r->id, PROTO_NOT_RUNNING, "%s", e.msg);
+    if (rc < 0)
+        return send_error(c, r->id, PROTO_FAILED, "%s", e.msg);
+    send_msg(c, proto_ok(r->id));
+}
+
+static void do_freeze(client *c, const proto_request *r)
+{
+    service *s = one_unit(c, r);
+    if (!s)
+        return;
+    sbx_error e = {0};
+    int rc = manager_freeze(c->ctl->m, s, r->cmd == CMD_FREEZE, &e);
+    if (rc == -ESRCH)
+        return send_error(c, r->id, PROTO_NOT_RUNNING, "%s", e.msg);
+    if (rc < 0)
+        return send_error(c, r->id, PROTO_FAILED, "%s", e.msg);
+    send_msg(c, proto_ok(r->id));
+}
+
+static json_t *strv_json(const strv *v)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < v->n; i++)
+        json_array_append_new(a, json_string(v->v[i]));
+    return a;
+}
+
+static void do_reload(client *c, const proto_request *r)
+{
+    reload_report rep = {0};
+    manager_reload(c->ctl->m, &rep);
+    json_t *msg = proto_ok(r->id);
+    json_object_set_new(msg, "added", strv_json(&rep.added));
+    json_object_set_new(msg, "removed", strv_json(&rep.removed));
+    json_object_set_new(msg, "changed", strv_json(&rep.changed));
+    json_object_set_new(msg, "errors", strv_json(&rep.errors));
+    reload_report_free(&rep);
+    send_msg(c, msg);
+}
+
+/* The start of the last n lines of text. */
+static size_t last_lines(const char *text, size_t len, long long n)
+{
+    size_t i = len;
+    if (i && text[i - 1] == '\n')
+        i--;
+    while (i > 0) {
+        if (text[i - 1] == '\n' && --n == 0)
+            return i;
+        i--;
+    }
+    return 0;
+}
+
+static void do_logs(client *c, const proto_request *r)
+{
+    long long lines;
+    bool follow;
+    char why[200];
+    service *s = one_unit(c, r);
+    if (!s)
+        return;
+    if (!proto_get_int(r, "lines", 50, 0, 1000000, &lines, why, sizeof why) ||
+        !proto_get_bool(r, "follow", false, &follow, why, sizeof why))
+        return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", why);
+    char *tail = malloc(LOG_RING_SIZE);
+    size_t n = tail ? log_tail(&((service_rt *)s->owner)->log, tail, LOG_RING_SIZE) : 0;
+    size_t from = lines ? last_lines(tail, n, lines) : n;
+    json_t *msg = proto_ok(r->id);
+    json_object_set_new(msg, "data", text_json(tail + from, n - from));
+    free(tail);
+    send_msg(c, msg);
+    if (follow) {
+        c->mode = MODE_LOGS;
+        snprintf(c->follow, sizeof c->follow, "%s", s->def.name);
+    }
+}
+
+static void do_events(client *c, const proto_request *r)
+{
+    bool follow;
+    char why[200];
+    if (!proto_get_bool(r, "follow", true, &follow, why, sizeof why))
+        return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", why);
+    send_msg(c, proto_ok(r->id));
+    if (follow)
+        c->mode = MODE_EVENTS;
+}
+
+/* Reads the limit strings of a "limits" object into l. */
+static bool parse_limits(json_t *obj, sbx_limits *l, char *why, size_t len)
+{
+    const char *key;
+    json_t *v;
+    if (!obj)
+        return true;
+    if (!json_is_object(obj))
+        return snprintf(why, len, "\"limits\" must be an object"), false;
+    json_object_foreach(obj, key, v) {
+        sbx_error e = {0};
+        const char *t = json_string_value(v);
+        uint64_t n;
+        int rc;
+        if (!t)
+            return snprintf(why, len, "limit \"%s\" must be a string", key), false;
+        if (strcmp(key, "memory") == 0)
+            rc = sbx_parse_size(t, &l->memory, &e);
+        else if (strcmp(key, "memory_swap") == 0)
+            rc = strcmp(t, "0") == 0 ? (l->memory_swap = 0, 0) : sbx_parse_size(t, &l->memory_swap, &e);
+        else if (strcmp(key, "cpu") == 0)
+            rc = sbx_parse_percent(t, &l->cpu_percent, &e);
+        else if (strcmp(key, "pids") == 0)
+            rc = sbx_parse_count(t, 1, 4194304, &l->pids, &e);
+        else if (strcmp(key, "nofile") == 0)
+            rc = sbx_parse_count(t, 1, 1u << 30, &l->nofile, &e);
+        else if (strcmp(key, "cpu_weight") == 0)
+            rc = sbx_parse_count(t, 1, 10000, &n, &e), l->cpu_weight = (uint32_t)n;
+        else
+            return snprintf(why, len, "unknown limit \"%s\"", key), false;
+        if (rc < 0)
+            return snprintf(why, len, "%s: %s", key, e.msg), false;
+    }
+    return true;
+}
+
+static void do_set(client *c, const proto_request *r)
+{
+    char why[300];
+    service *s = one_unit(c, r);
+    if (!s)
+        return;
+    sbx_limits l = s->def.limits;
+    json_t *obj = json_object_get(r->root, "limits");
+    if (!obj || !parse_limits(obj, &l, why, sizeof why))
+        return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", obj ? why : "missing \"limits\"");
+    if (json_object_get(obj, "nofile") || json_object_get(obj, "cpu_weight"))
+        return send_error(c, r->id, PROTO_BAD_REQUEST, "only memory, memory_swap, cpu and pids "
+                          "can be changed live");
+    sbx_error e = {0};
+    if (manager_set_limits(c->ctl->m, s, &l, &e) < 0)
+        return send_error(c, r->id, PROTO_FAILED, "%s", e.msg);
+    json_t *msg = proto_ok(r->id);
+    json_object_set_new(msg, "limits", json_pack("{s:o, s:I, s:o, s:o}", "memory", limit(l.memory),
+                        "memory_swap", (json_int_t)l.memory_swap, "cpu", limit(l.cpu_percent),
+                        "pids", limit(l.pids)));
+    send_msg(c, msg);
+}
+
+/* Builds a transient unit's definition from a run request. */
+static bool run_def(client *c, const proto_request *r, unit_def *d, char *why, size_t len)
+{
+    const char *name, *cwd, *timeout;
+    json_t *argv, *env;
+    if (!proto_get_string(r, "name", false, &name, why, len) ||
+        !proto_get_string(r, "cwd", false, &cwd, why, len) ||
+        !proto_get_string(r, "timeout", false, &timeout, why, len) ||
+        !proto_get_strings(r, "command", true, &argv, why, len) ||
+        !proto_get_strings(r, "env", false, &env, why, len))
+        return false;
+    char auto_name[32];
+    if (!name) {
+        snprintf(auto_name, sizeof auto_name, "run-%u", ++c->ctl->run_seq);
+        name = auto_name;
+    }
+    if (!unit_name_valid(name) || strchr(name, '@'))
+        return snprintf(why, len, "invalid unit name '%s'", name), false;
+    unit_def_init(d, name);
+    d->file = strdup("(sbxctl run)");
+    d->source = strdup("");
+    d->policy = RESTART_NO;
+    d->autostart = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(argv, i, e)
+        strv_push(&d->argv, json_string_value(e));
+    json_array_foreach(env, i, e) {
+        if (!strchr(json_string_value(e), '='))
+            return snprintf(why, len, "env entries are NAME=VALUE"), false;
+        strv_push(&d->env, json_string_value(e));
+    }
+    if (cwd)
+        d->cwd = strdup(cwd);
+    sbx_error err = {0};
+    if (timeout && sbx_parse_duration(timeout, &d->runtime_max_ms, &err) < 0)
+        return snprintf(why, len, "timeout: %s", err.msg), false;
+    return parse_limits(json_object_get(r->root, "limits"), &d->limits, why, len);
+}
+
+static void do_run(client *c, const proto_request *r)
+{
+    char why[300];
+    bool wait;
+    unit_def d;
+    memset(&d, 0, sizeof d);
+    if (!proto_get_bool(r, "wait", false, &wait, why, sizeof why) || !run_def(c, r, &d, why, sizeof why)) {
+        unit_def_free(&d);
+        return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", why);
+    }
+    char name[UNIT_NAME_MAX];
+    snprintf(name, sizeof name, "%s", d.name);
+    service *s = manager_add_transient(c->ctl->m, &d);
+    if (!s)
+        return send_error(c, r->id, PROTO_FAILED, "a unit named '%s' exists already", name);
+    json_t *units = json_pack("[s]", name);
+    if (wait)
+        add_waiter(c, r, CMD_RUN, units, 0, true);
+    json_decref(units);
+    manager_start(c->ctl->m, s);
+    if (!wait) {
+        json_t *msg = proto_ok(r->id);
+        json_object_set_new(msg, "unit", json_string(name));
+        send_msg(c, msg);
+    }
+    check_waiters(c->ctl);
+    free_done_waiters(c->ctl);
+}
+
+static void handle_line(client *c, const char *line, size_t len)
+{
+    proto_request r;
+    char why[300];
+    proto_code code = proto_parse(line, len, &r, why, sizeof why);
+    if (code != PROTO_OK) {
+        send_msg(c, proto_error(r.id, code, why));
+        proto_request_free(&r);
+        return;
+    }
+    if (c->read_only && !proto_cmd_reads_only(r.cmd)) {
+        send_error(c, r.id, PROTO_PERMISSION_DENIED, "permission denied: read-only access "
+                   "may not %s", proto_cmd_name(r.cmd));
+        proto_request_free(&r);
+        return;
+    }
+    switch (r.cmd) {
+    case CMD_PING: send_msg(c, proto_ok(r.id)); break;
+    case CMD_STATUS: do_status(c, &r); break;
+    case CMD_START:
+    case CMD_STOP:
+    case CMD_RESTART: do_start_stop(c, &r); break;
+    case CMD_KILL: do_kill(c, &r); break;
+    case CMD_FREEZE:
+    case CMD_THAW: do_freeze(c, &r); break;
+    case CMD_RELOAD: do_reload(c, &r); break;
+    case CMD_LOGS: do_logs(c, &r); break;
+    case CMD_EVENTS: do_events(c, &r); break;
+    case CMD_RUN: do_run(c, &r); break;
+    case CMD_SET: do_set(c, &r); break;
+    case CMD__COUNT: break;
+    }
+    proto_request_free(&r);
+}
+
+/* ---- connections ---- */
+
+static void on_client_closed(uv_handle_t *h)
+{
+    client *c = h->data;
+    free(c->buf);
+    free(c);
+}
+
+static void close_client(client *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    for (waiter *w = c->ctl->waiters; w; w = w->next)
+        if (w->c == c)
+            w->c = NULL;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->ctl->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    client *c = h->data;
+    (void)suggested;
+    if (c->cap - c->len < 4096) {
+        size_t cap = c->cap ? c->cap * 2 : 8192;
+        char *b = realloc(c->buf, cap);
+        if (b) {
+            c->buf = b;
+            c->cap = cap;
+        }
+    }
+    *buf = uv_buf_init(c->buf + c->len, (unsigned)(c->cap - c->len));
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    client *c = st->data;
+    (void)buf;
+    if (n < 0) {
+        close_client(c);
+        return;
+    }
+    c->len += (size_t)n;
+    size_t start = 0;
+    for (char *nl; c->mode == MODE_REQUESTS && !c->closing &&
+                   (nl = memchr(c->buf + start, '\n', c->len - start));) {
+        size_t len = (size_t)(nl - (c->buf + start));
+        if (len && c->buf[start + len - 1] == '\r')
+            len--;
+        if (len)
+            handle_line(c, c->buf + start, len);
+        start = (size_t)(nl - c->buf) + 1;
+    }
+    memmove(c->buf, c->buf + start, c->len - start);
+    c->len -= start;
+    if (c->len > PROTO_MAX_LINE && !c->closing) {
+        send_error(c, NULL, PROTO_TOO_LONG, "request line longer than %d bytes", PROTO_MAX_LINE);
+        uv_read_stop(st);
+        close_client(c);
+    }
+    if (c->mode != MODE_REQUESTS)
+        c->len = 0;  /* a stream reads nothing more */
+    free_done_waiters(c->ctl);
+}
+
+static bool in_group(pid_t pid, gid_t peer_gid, gid_t gid)
+{
+    if (peer_gid == gid)
+        return true;
+    char path[64], line[4096];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    bool found = false;
+    while (f && !found && fgets(line, sizeof line, f))
+        if (strncmp(line, "Groups:", 7) == 0)
+            for (char *p = line + 7, *end; !found; p = end) {
+                long g = strtol(p, &end, 10);
+                if (end == p)
+                    break;
+                found = (gid_t)g == gid;
+            }
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* Who may do what: "control", "read", or NULL (refused). */
+static const char *access_of(control *ctl, const struct ucred *cr)
+{
+    if (cr->uid == 0 || cr->uid == getuid())
+        return "control";
+    if (ctl->cfg.has_control_gid && in_group(cr->pid, cr->gid, ctl->cfg.control_gid))
+        return "control";
+    if (ctl->cfg.has_read_gid && in_group(cr->pid, cr->gid, ctl->cfg.read_gid))
+        return "read";
+    return NULL;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    control *ctl = server->data;
+    if (status < 0)
+        return;
+    client *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    c->ctl = ctl;
+    uv_pipe_init(ctl->loop, &c->pipe, 0);
+    c->pipe.data = c;
+    c->next = ctl->clients;
+    if (ctl->clients)
+        ctl->clients->prev = c;
+    ctl->clients = c;
+    if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
+        close_client(c);
+        return;
+    }
+    uv_os_fd_t fd;
+    struct ucred cr;
+    socklen_t len = sizeof cr;
+    const char *access = NULL;
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0)
+        access = access_of(ctl, &cr);
+    if (!access) {
+        send_error(c, NULL, PROTO_PERMISSION_DENIED, "permission denied: uid %d may not use sbxd",
+                   len == sizeof cr ? (int)cr.uid : -1);
+        close_client(c);
+        return;
+    }
+    c->read_only = strcmp(access, "read") == 0;
+    send_msg(c, json_pack("{s:i, s:s, s:[i], s:s}", "v", PROTO_VERSION, "sbxd", "0.1.0",
+                          "protocol", PROTO_VERSION, "access", access));
+    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+/* ---- the manager's events, to streams and waiters ---- */
+
+static void on_event(manager *m, service *s, const char *what, const char *detail)
+{
+    control *ctl = m->data;
+    json_t *ev = json_pack("{s:I, s:s, s:s, s:s?}", "time_ms", (json_int_t)uv_now(ctl->loop),
+                           "unit", s->def.name, "event", what, "detail", detail);
+    for (client *c = ctl->clients, *next; c; c = next) {
+        next = c->next;
+        if (c->mode == MODE_EVENTS)
+            send_msg(c, json_pack("{s:O}", "event", ev));
+    }
+    json_decref(ev);
+    check_waiters(ctl);
+}
+
+static void on_log(manager *m, service *s, const char *buf, size_t len)
+{
+    control *ctl = m->data;
+    for (client *c = ctl->clients, *next; c; c = next) {
+        next = c->next;
+        if (c->mode == MODE_LOGS && strcmp(c->follow, s->def.name) == 0)
+            send_msg(c, json_pack("{s:o}", "log", text_json(buf, len)));
+    }
+}
+
+/* ---- the socket ---- */
+
+/* A socket file left by a dead sbxd is removed; a live one is not. */
+static int clear_stale(const char *path, sbx_error *err)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return 0;
+    if (!S_ISSOCK(st.st_mode))
+        return sbx_error_set(err, -EEXIST, "%s exists and is not a socket", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    int live = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (live)
+        return sbx_error_set(err, -EADDRINUSE, "%s: another sbxd is listening there", path);
+    unlink(path);
+    return 0;
+}
+
+static void make_parent(const char *path)
+{
+    char dir[sizeof ((struct sockaddr_un *)0)->sun_path];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return;
+    *slash = '\0';
+    for (char *p = dir + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(dir, 0755);
+            *p = '/';
+        }
+    mkdir(dir, 0755);
+}
+
+int control_start(control **out, uv_loop_t *loop, manager *m,
+                  const control_settings *cfg, sbx_error *err)
+{
+    if (strlen(cfg->path) >= sizeof ((struct sockaddr_un *)0)->sun_path)
+        return sbx_error_set(err, -ENAMETOOLONG, "socket path too long: %s", cfg->path);
+    control *ctl = calloc(1, sizeof *ctl);
+    if (!ctl || !(ctl->path = strdup(cfg->path))) {
+        free(ctl);
+        return sbx_error_set(err, -ENOMEM, "out of memory");
+    }
+    ctl->loop = loop;
+    ctl->m = m;
+    ctl->cfg = *cfg;
+    ctl->cfg.path = ctl->path;
+    make_parent(cfg->path);
+    int r = clear_stale(cfg->path, err);
+    if (r < 0)
+        goto fail;
+    uv_pipe_init(loop, &ctl->server, 0);
+    ctl->server.data = ctl;
+    mode_t old = umask(0177);  /* the socket is born 0600 */
+    r = uv_pipe_bind(&ctl->server, cfg->path);
+    umask(old);
+    if (r < 0) {
+        sbx_error_set(err, r, "bind %s: %s", cfg->path, uv_strerror(r));
+        uv_close((uv_handle_t *)&ctl->server, NULL);
+        goto fail_late;
+    }
+    gid_t gid = cfg->has_control_gid ? cfg->control_gid : cfg->read_gid;
+    if ((cfg->has_control_gid || cfg->has_read_gid) &&
+        (chown(cfg->path, (uid_t)-1, gid) < 0 || chmod(cfg->path, 0660) < 0)) {
+        r = sbx_error_set(err, -errno, "chown/chmod %s: %s", cfg->path, strerror(errno));
+        uv_close((uv_handle_t *)&ctl->server, NULL);
+        goto fail_late;
+    }
+    if ((r = uv_listen((uv_stream_t *)&ctl->server, 128, on_connection)) < 0) {
+        sbx_error_set(err, r, "listen %s: %s", cfg->path, uv_strerror(r));
+        uv_close((uv_handle_t *)&ctl->server, NULL);
+        goto fail_late;
+    }
+    m->data = ctl;
+    m->on_event = on_event;
+    m->on_log = on_log;
+    *out = ctl;
+    return 0;
+fail_late:
+    /* the server handle is closing: ctl must outlive it */
+    ctl->server.data = NULL;
+    *out = NULL;
+    return r;
+fail:
+    free(ctl->path);
+    free(ctl);
+    return r;
+}
+
+static void on_server_closed(uv_handle_t *h)
+{
+    control *ctl = h->data;
+    if (!ctl)
+        return;
+    free(ctl->path);
+    free(ctl);
+}
+
+void control_close(control *ctl)
+{
+    if (!ctl)
+        return;
+    while (ctl->clients)
+        close_client(ctl->clients);
+    for (waiter *w = ctl->waiters; w; w = w->next)
+        w->done = true;
+    free_done_waiters(ctl);
+    ctl->m->on_event = NULL;
+    ctl->m->on_log = NULL;
+    unlink(ctl->path);
+    uv_close((uv_handle_t *)&ctl->server, on_server_closed);
+}

@@ -1,0 +1,192 @@
+/* The control protocol's requests: see protocol.h and doc/protocol.md. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol.h"
+
+static const char *const cmd_names[CMD__COUNT] = {
+    "ping", "status", "start", "stop", "restart", "kill", "freeze", "thaw",
+    "reload", "logs", "events", "run", "set",
+};
+
+const char *proto_cmd_name(proto_cmd c)
+{
+    return (unsigned)c < CMD__COUNT ? cmd_names[c] : "?";
+}
+
+bool proto_cmd_reads_only(proto_cmd c)
+{
+    return c == CMD_PING || c == CMD_STATUS || c == CMD_LOGS || c == CMD_EVENTS;
+}
+
+const char *proto_code_name(proto_code c)
+{
+    switch (c) {
+    case PROTO_OK: return "ok";
+    case PROTO_BAD_REQUEST: return "bad-request";
+    case PROTO_UNSUPPORTED_VERSION: return "unsupported-version";
+    case PROTO_UNKNOWN_COMMAND: return "unknown-command";
+    case PROTO_TOO_LONG: return "too-long";
+    case PROTO_PERMISSION_DENIED: return "permission-denied";
+    case PROTO_NO_SUCH_UNIT: return "no-such-unit";
+    case PROTO_NOT_RUNNING: return "not-running";
+    case PROTO_FAILED: return "failed";
+    }
+    return "?";
+}
+
+static proto_code fail(proto_code c, char *why, size_t len, const char *msg)
+{
+    snprintf(why, len, "%s", msg);
+    return c;
+}
+
+proto_code proto_parse(const char *line, size_t len, proto_request *req,
+                       char *why, size_t why_len)
+{
+    memset(req, 0, sizeof *req);
+    if (len > PROTO_MAX_LINE)
+        return fail(PROTO_TOO_LONG, why, why_len, "request line too long");
+    json_error_t jerr;
+    req->root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!req->root) {
+        snprintf(why, why_len, "not JSON: %s", jerr.text);
+        return PROTO_BAD_REQUEST;
+    }
+    if (!json_is_object(req->root))
+        return fail(PROTO_BAD_REQUEST, why, why_len, "a request is a JSON object");
+    req->id = json_object_get(req->root, "id");
+    json_t *v = json_object_get(req->root, "v");
+    if (!v)
+        return fail(PROTO_BAD_REQUEST, why, why_len, "missing \"v\" (the protocol version)");
+    if (!json_is_integer(v) || json_integer_value(v) != PROTO_VERSION)
+        return fail(PROTO_UNSUPPORTED_VERSION, why, why_len,
+                    "unsupported protocol version (this sbxd speaks 1)");
+    json_t *cmd = json_object_get(req->root, "cmd");
+    if (!json_is_string(cmd))
+        return fail(PROTO_BAD_REQUEST, why, why_len, "missing \"cmd\" (a string)");
+    for (int c = 0; c < CMD__COUNT; c++)
+        if (strcmp(json_string_value(cmd), cmd_names[c]) == 0) {
+            req->cmd = (proto_cmd)c;
+            return PROTO_OK;
+        }
+    snprintf(why, why_len, "unknown command '%.64s'", json_string_value(cmd));
+    return PROTO_UNKNOWN_COMMAND;
+}
+
+void proto_request_free(proto_request *req)
+{
+    json_decref(req->root);
+    memset(req, 0, sizeof *req);
+}
+
+static bool wrong_type(const char *key, const char *type, char *why, size_t len)
+{
+    snprintf(why, len, "\"%s\" must be %s", key, type);
+    return false;
+}
+
+bool proto_get_bool(const proto_request *r, const char *key, bool dflt, bool *out,
+                    char *why, size_t len)
+{
+    json_t *v = json_object_get(r->root, key);
+    if (!v) {
+        *out = dflt;
+        return true;
+    }
+    if (!json_is_boolean(v))
+        return wrong_type(key, "true or false", why, len);
+    *out = json_is_true(v);
+    return true;
+}
+
+bool proto_get_int(const proto_request *r, const char *key, long long dflt,
+                   long long min, long long max, long long *out, char *why, size_t len)
+{
+    json_t *v = json_object_get(r->root, key);
+    if (!v) {
+        *out = dflt;
+        return true;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+        snprintf(why, len, "\"%s\" must be a whole number from %lld to %lld", key, min, max);
+        return false;
+    }
+    *out = json_integer_value(v);
+    return true;
+}
+
+bool proto_get_string(const proto_request *r, const char *key, bool required,
+                      const char **out, char *why, size_t len)
+{
+    json_t *v = json_object_get(r->root, key);
+    *out = NULL;
+    if (!v && !required)
+        return true;
+    if (!json_is_string(v) || json_string_length(v) == 0 ||
+        strlen(json_string_value(v)) != json_string_length(v))
+        return wrong_type(key, "a non-empty string", why, len);
+    *out = json_string_value(v);
+    return true;
+}
+
+bool proto_get_strings(const proto_request *r, const char *key, bool required,
+                       json_t **out, char *why, size_t len)
+{
+    json_t *v = json_object_get(r->root, key);
+    *out = NULL;
+    if (!v && !required)
+        return true;
+    if (!json_is_array(v) || (required && json_array_size(v) == 0))
+        return wrong_type(key, "a non-empty list of strings", why, len);
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) {
+        if (!json_is_string(e) || json_string_length(e) == 0 ||
+            strlen(json_string_value(e)) != json_string_length(e))
+            return wrong_type(key, "a list of non-empty strings", why, len);
+    }
+    *out = v;
+    return true;
+}
+
+static json_t *reply(const json_t *id, bool ok)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "v", json_integer(PROTO_VERSION));
+    if (id)
+        json_object_set(o, "id", (json_t *)id);
+    json_object_set_new(o, "ok", json_boolean(ok));
+    return o;
+}
+
+json_t *proto_ok(const json_t *id)
+{
+    return reply(id, true);
+}
+
+json_t *proto_error(const json_t *id, proto_code code, const char *msg)
+{
+    json_t *o = reply(id, false);
+    json_object_set_new(o, "code", json_string(proto_code_name(code)));
+    json_object_set_new(o, "error", json_string(msg));
+    return o;
+}
+
+char *proto_dump_line(json_t *msg, size_t *len)
+{
+    char *text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    if (!text)
+        return NULL;
+    size_t n = strlen(text);
+    char *line = realloc(text, n + 2);
+    if (!line) {
+        free(text);
+        return NULL;
+    }
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    *len = n + 1;
+    return line;
+}
