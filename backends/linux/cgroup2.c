@@ -306,8 +306,14 @@ static void read_stat(const char *dir, const char *file, const char *key, int64_
 static int v2_stats(sbx_box *box, sbx_stats *st, sbx_error *err)
 {
     (void)err;
-    read_stat(box->path, "cpu.stat", "user_usec", &st->user_us, 1);
-    read_stat(box->path, "cpu.stat", "system_usec", &st->sys_us, 1);
+    char text[1024];
+    uint64_t v;
+    if (sbx__read_file(box->path, "cpu.stat", text, sizeof text) >= 0) {
+        if (sbx__keyed_u64(text, "user_usec", &v) == 0)
+            st->user_us = (int64_t)v;
+        if (sbx__keyed_u64(text, "system_usec", &v) == 0)
+            st->sys_us = (int64_t)v;
+    }
     read_stat(box->path, "memory.current", NULL, &st->memory_current, 1);
     read_stat(box->path, "memory.peak", NULL, &st->memory_peak, 1);
     read_stat(box->path, "pids.current", NULL, &st->pids_current, 1);
