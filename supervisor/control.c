@@ -127,8 +127,11 @@ static json_t *text_json(const char *buf, size_t len)
         bool ok = n > 0 && i + n <= len && ch != 0;
         for (size_t k = 1; ok && k < n; k++)
             ok = ((unsigned char)buf[i + k] >> 6) == 2;
-        if (ok && json_stringn(buf + i, n) == NULL)
-            ok = false;
+        if (ok) {  /* jansson's own check: no overlong forms, no surrogates */
+            json_t *probe = json_stringn(buf + i, n);
+            ok = probe != NULL;
+            json_decref(probe);
+        }
         if (ok) {
             memcpy(out + o, buf + i, n);
             o += n;
