@@ -874,7 +874,7 @@ static void on_connection(uv_stream_t *server, int status)
 static void on_event(manager *m, service *s, const char *what, const char *detail)
 {
     control *ctl = m->data;
-    json_t *ev = json_pack("{s:I, s:s, s:s, s:s?}", "time_ms", (json_int_t)uv_now(ctl->loop),
+    json_t *ev = json_pack("{s:I, s:s, s:s, s:s?}", "time_ms", (json_int_t)manager_wall_ms(),
                            "unit", s->def.name, "event", what, "detail", detail);
     for (client *c = ctl->clients, *next; c; c = next) {
         next = c->next;

@@ -275,12 +275,19 @@ int manager_check_dir(const char *dir, FILE *errs)
 
 /* ---- events: sbxd's own log ---- */
 
+int64_t manager_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void event(manager *m, service *s, const char *what, const char *detail)
 {
     if (m->events) {
         if (m->cfg.json_log) {
             json_t *j = json_pack("{s:I, s:s, s:s, s:s?}", "time_ms",
-                                  (json_int_t)(uv_now(m->loop)), "unit", s->def.name,
+                                  (json_int_t)manager_wall_ms(), "unit", s->def.name,
                                   "event", what, "detail", detail);
             json_dumpf(j, m->events, JSON_COMPACT);
             fputc('\n', m->events);
@@ -932,6 +939,9 @@ int manager_kill(manager *m, service *s, int sig, sbx_error *err)
     (void)m;
     if (!rt->box || !rt->run_active)
         return sbx_error_set(err, -ESRCH, "unit %s is not running", s->def.name);
+    /* The main process too: just after an (async) start it may not have
+     * joined its cgroup yet. Not reaped, so its pid is still ours. */
+    kill(rt->run.pid, sig);
     return sbx_box_kill(rt->box, sig, err);
 }
 

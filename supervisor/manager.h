@@ -87,6 +87,8 @@ int manager_set_limits(manager *m, service *s, const sbx_limits *l, sbx_error *e
 /* Adds a transient unit (takes def), dropped once it has ended; start it
  * with manager_start. NULL when the name is taken. */
 service *manager_add_transient(manager *m, unit_def *def);
+/* Milliseconds since the epoch: the time of events. */
+int64_t manager_wall_ms(void);
 /* The state a unit entered last, and when (loop time). */
 uint64_t manager_since(const service *s);
 void manager_free(manager *m);
