@@ -167,6 +167,30 @@ typedef struct sbx_stdio {
     int fd;
 } sbx_stdio;
 
+typedef enum sbx_seccomp {
+    SBX_SECCOMP_NONE,
+    SBX_SECCOMP_DEFAULT,     /* deny what no worker needs, with EPERM */
+    SBX_SECCOMP_FILE,        /* an allow or deny list from a file */
+} sbx_seccomp;
+
+/* Isolation, set up in the child before exec (needs root for now: a
+ * non-root caller gets -EPERM unless best_effort, which skips it all). */
+typedef struct sbx_isolation {
+    char *const *readonly;   /* NULL-terminated; visible, read-only */
+    char *const *allow;      /* when any: only these (rw), readonly, and a
+                                minimal read-only runtime are visible */
+    bool no_net;             /* a fresh network namespace with lo up */
+    bool private_tmp;        /* an empty tmpfs on /tmp */
+    bool pid_ns;             /* a PID namespace; sbx's init is its PID 1 */
+    bool no_new_privs;
+    const char *hostname;    /* a UTS namespace with this name */
+    sbx_seccomp seccomp;
+    const char *seccomp_file;
+} sbx_isolation;
+
+/* Whether iso asks for anything beyond no_new_privs. */
+bool sbx_isolation_wanted(const sbx_isolation *iso);
+
 typedef struct sbx_command {
     char *const *argv;      /* argv[0] is looked up in the child's PATH */
     char *const *envp;      /* the child's whole environment */
@@ -174,6 +198,7 @@ typedef struct sbx_command {
     sbx_stdio stdio[3];
     bool new_session;       /* setsid() in the child */
     bool async;             /* return right after the fork (see sbx_spawn) */
+    const sbx_isolation *iso; /* NULL: none */
     bool set_ids;           /* drop to uid/gid, supplementary groups cleared */
     uid_t uid;
     gid_t gid;
@@ -190,6 +215,7 @@ typedef enum sbx_stage {
     SBX_STAGE_EXEC,
     SBX_STAGE_SIGNALS,
     SBX_STAGE_USER,
+    SBX_STAGE_SANDBOX,
 } sbx_stage;
 
 const char *sbx_stage_name(sbx_stage stage);
@@ -200,6 +226,8 @@ typedef struct sbx_process {
     sbx_stage failed_stage; /* when spawn failed in the child */
     int failed_errno;
     int report_fd;          /* async: the child's report, until reaped */
+    int status_fd;          /* pid namespace: the program's own wait status */
+    char failed_step[200];  /* sandbox: which step failed */
 } sbx_process;
 
 /* Starts cmd inside box. On success the program has passed exec (its first
@@ -214,5 +242,9 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
  * reaped, this says whether it failed before exec (-errno, with
  * failed_stage set) or ran (0), and closes report_fd. */
 int sbx_spawn_outcome(sbx_process *proc);
+/* With a PID namespace, the pid spawned is sbx's init, which passes on the
+ * program's wait status before it exits: after reaping the init, this
+ * replaces *status with the program's own, and closes status_fd. */
+void sbx_spawn_program_status(sbx_process *proc, int *status);
 
 #endif

@@ -46,3 +46,48 @@ json_t *result_to_json(const run_result *res, const sbx_backend *be,
     json_object_set_new(o, "error", res->error[0] ? json_string(res->error) : json_null());
     return o;
 }
+
+static void add_paths(json_t *list, const char *what, char *const *paths)
+{
+    char item[4200];
+    for (; paths && *paths; paths++) {
+        snprintf(item, sizeof item, "%s %s", what, *paths);
+        json_array_append_new(list, json_string(item));
+    }
+}
+
+json_t *isolation_to_json(const sbx_isolation *iso)
+{
+    json_t *l = json_array();
+    if (!iso)
+        return l;
+    bool mounts = (iso->readonly && iso->readonly[0]) || (iso->allow && iso->allow[0]) ||
+                  iso->private_tmp || iso->pid_ns;
+    if (mounts)
+        json_array_append_new(l, json_string("mount-namespace"));
+    add_paths(l, "readonly", iso->readonly);
+    add_paths(l, "allow", iso->allow);
+    if (iso->allow && iso->allow[0])
+        json_array_append_new(l, json_string("new-root (runtime read-only, minimal /dev, fresh /proc)"));
+    if (iso->private_tmp)
+        json_array_append_new(l, json_string("private-tmp"));
+    if (iso->no_net)
+        json_array_append_new(l, json_string("network-namespace (lo only)"));
+    if (iso->pid_ns)
+        json_array_append_new(l, json_string("pid-namespace"));
+    if (iso->hostname) {
+        char item[300];
+        snprintf(item, sizeof item, "uts-namespace hostname=%s", iso->hostname);
+        json_array_append_new(l, json_string(item));
+    }
+    if (iso->no_new_privs)
+        json_array_append_new(l, json_string("no-new-privs"));
+    if (iso->seccomp == SBX_SECCOMP_DEFAULT)
+        json_array_append_new(l, json_string("seccomp default"));
+    else if (iso->seccomp == SBX_SECCOMP_FILE) {
+        char item[4200];
+        snprintf(item, sizeof item, "seccomp %s", iso->seccomp_file);
+        json_array_append_new(l, json_string(item));
+    }
+    return l;
+}

@@ -14,4 +14,7 @@ json_t *result_to_json(const run_result *res, const sbx_backend *be,
 /* The enforced list of a box: [{"limit": "memory", "by": "cgroup2 memory.max"}]. */
 json_t *enforced_to_json(const sbx_box *box);
 
+/* What isolation is applied: ["mount-namespace", "readonly /srv", ...]. */
+json_t *isolation_to_json(const sbx_isolation *iso);
+
 #endif

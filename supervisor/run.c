@@ -90,7 +90,7 @@ int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
     r->opt = *opt;
     r->on_done = on_done;
     r->res.exit_code = -1;
-    r->proc.report_fd = -1;
+    r->proc.report_fd = r->proc.status_fd = -1;
     sbx_stats before = {.oom_kills = 0};
     if (!sbx_box_fresh(box))  /* a kept box (sbxd): this run's OOM kills are a delta */
         sbx_box_stats(box, &before, NULL);
@@ -147,6 +147,7 @@ static void on_exit_status(void *data, pid_t pid, int status, const struct rusag
     run *r = data;
     (void)pid;
     r->status = status;
+    sbx_spawn_program_status(&r->proc, &r->status);  /* behind sbx's init */
     r->ru = *ru;
     r->res.wall_ms = elapsed_ms(r);
     r->state = RUN_DRAINING;
@@ -183,8 +184,12 @@ static void classify(run *r)
         res->reason = RUN_START_FAILED;
         res->failed_stage = r->proc.failed_stage;
         res->failed_errno = r->proc.failed_errno;
-        snprintf(res->error, sizeof res->error, "%s: %s", sbx_stage_name(res->failed_stage),
-                 strerror(res->failed_errno));
+        if (res->failed_stage == SBX_STAGE_SANDBOX)
+            snprintf(res->error, sizeof res->error, "sandbox: %s: %s", r->proc.failed_step,
+                     strerror(res->failed_errno));
+        else
+            snprintf(res->error, sizeof res->error, "%s: %s", sbx_stage_name(res->failed_stage),
+                     strerror(res->failed_errno));
     } else if (WIFEXITED(r->status)) {
         res->reason = RUN_EXITED;
         res->exit_code = WEXITSTATUS(r->status);
@@ -238,6 +243,10 @@ void run_close(run *r)
     if (r->proc.report_fd >= 0) {
         close(r->proc.report_fd);
         r->proc.report_fd = -1;
+    }
+    if (r->proc.status_fd >= 0) {
+        close(r->proc.status_fd);
+        r->proc.status_fd = -1;
     }
     uv_close((uv_handle_t *)r->timer, free_timer);
     r->timer = NULL;

@@ -2,6 +2,8 @@
  * exactly how it ended. A thin front end of the supervision core's run. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,10 @@ struct options {
     size_t nenv;
     bool clear_env, best_effort, probe, keep_leftovers;
     char **argv;
+    sbx_isolation iso;
+    char **ro, **allow;     /* NULL-terminated, for iso */
+    size_t nro, nallow;
+    const char *user, *group;
 };
 
 static const char usage_text[] =
@@ -53,6 +59,17 @@ static const char usage_text[] =
     "  -C, --cwd DIR              working directory\n"
     "  -e, --env NAME=VALUE       set a variable (repeatable)\n"
     "      --clear-env            start from an empty environment\n"
+    "      --ro DIR               DIR visible and read-only (repeatable)\n"
+    "      --allow DIR            only allowed dirs (rw), --ro dirs and a read-only\n"
+    "                             runtime are visible (repeatable)\n"
+    "      --no-net               a network namespace with only lo\n"
+    "      --private-tmp          an empty tmpfs on /tmp\n"
+    "      --pidns                a PID namespace (sbx's init is PID 1, reaps zombies)\n"
+    "      --user USER, --group GROUP   drop to them (supplementary groups cleared)\n"
+    "      --no-new-privs         setuid binaries cannot raise privileges (default)\n"
+    "      --new-privs            allow them again\n"
+    "      --seccomp PROFILE      default | none | FILE (allow or deny list)\n"
+    "      --hostname NAME        a UTS namespace with this host name\n"
     "      --stdin FILE|null      (default: inherit)\n"
     "      --stdout FILE|null     append to FILE (default: inherit)\n"
     "      --stderr FILE|null     append to FILE (default: inherit)\n"
@@ -134,12 +151,26 @@ static void parse_args(int argc, char **argv, struct options *o)
         {"cgroup-root", required_argument, NULL, 'O'},
         {"best-effort", no_argument, NULL, 'b'},
         {"probe", no_argument, NULL, 'P'},
+        {"ro", required_argument, NULL, 'r'},
+        {"allow", required_argument, NULL, 'a'},
+        {"no-net", no_argument, NULL, 'n'},
+        {"private-tmp", no_argument, NULL, 'T'},
+        {"pidns", no_argument, NULL, 'I'},
+        {"user", required_argument, NULL, 'u'},
+        {"group", required_argument, NULL, 'g'},
+        {"no-new-privs", no_argument, NULL, 'V'},
+        {"new-privs", no_argument, NULL, 'v'},
+        {"seccomp", required_argument, NULL, 's'},
+        {"hostname", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     sbx_limits_init(&o->limits);
     run_options_init(&o->run);
     o->env_add = calloc((size_t)argc + 1, sizeof *o->env_add);
+    o->ro = calloc((size_t)argc + 1, sizeof *o->ro);
+    o->allow = calloc((size_t)argc + 1, sizeof *o->allow);
+    o->iso.no_new_privs = true;
     int c, idx;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+m:c:p:t:C:e:h", longs, &idx)) != -1) {
@@ -163,6 +194,30 @@ static void parse_args(int argc, char **argv, struct options *o)
         case 'B': o->backend = optarg; break;
         case 'O': o->cgroup_root = optarg; break;
         case 'b': o->best_effort = true; break;
+        case 'r': o->ro[o->nro++] = optarg; break;
+        case 'a': o->allow[o->nallow++] = optarg; break;
+        case 'n': o->iso.no_net = true; break;
+        case 'T': o->iso.private_tmp = true; break;
+        case 'I': o->iso.pid_ns = true; break;
+        case 'u': o->user = optarg; break;
+        case 'g': o->group = optarg; break;
+        case 'V': o->iso.no_new_privs = true; break;
+        case 'v': o->iso.no_new_privs = false; break;
+        case 'H':
+            if (!*optarg || strlen(optarg) > 64)
+                die_usage("--hostname", "expected a name of 1 to 64 characters");
+            o->iso.hostname = optarg;
+            break;
+        case 's':
+            if (strcmp(optarg, "default") == 0)
+                o->iso.seccomp = SBX_SECCOMP_DEFAULT;
+            else if (strcmp(optarg, "none") == 0)
+                o->iso.seccomp = SBX_SECCOMP_NONE;
+            else {
+                o->iso.seccomp = SBX_SECCOMP_FILE;
+                o->iso.seccomp_file = optarg;
+            }
+            break;
         case 'P': o->probe = true; break;
         case 'h': fputs(usage_text, stdout); exit(0);
         case '?': die_usage(argv[optind - 1], "unknown option or missing value");
@@ -170,6 +225,8 @@ static void parse_args(int argc, char **argv, struct options *o)
         }
     }
     o->argv = argv + optind;
+    o->iso.readonly = o->ro;
+    o->iso.allow = o->allow;
     if (!o->probe && !o->argv[0])
         die_usage(NULL, "no command given");
 }
@@ -194,6 +251,37 @@ static char **build_env(const struct options *o)
     for (size_t j = 0; j < o->nenv; j++)
         env[k++] = o->env_add[j];
     return env;
+}
+
+static bool resolve_ids(const struct options *o, sbx_command *cmd)
+{
+    if (!o->user && !o->group)
+        return true;
+    cmd->set_ids = true;
+    cmd->uid = getuid();
+    cmd->gid = getgid();
+    if (o->user) {
+        struct passwd *pw = getpwnam(o->user);
+        char *end;
+        long id = strtol(o->user, &end, 10);
+        if (!pw && (*end || id < 0)) {
+            fprintf(stderr, "sbx-run: --user: no user named '%s'\n", o->user);
+            return false;
+        }
+        cmd->uid = pw ? pw->pw_uid : (uid_t)id;
+        cmd->gid = pw ? pw->pw_gid : (gid_t)id;
+    }
+    if (o->group) {
+        struct group *gr = getgrnam(o->group);
+        char *end;
+        long id = strtol(o->group, &end, 10);
+        if (!gr && (*end || id < 0)) {
+            fprintf(stderr, "sbx-run: --group: no group named '%s'\n", o->group);
+            return false;
+        }
+        cmd->gid = gr ? gr->gr_gid : (gid_t)id;
+    }
+    return true;
 }
 
 static void stdio_spec(const char *arg, sbx_stdio *s)
@@ -278,12 +366,16 @@ static int exit_status(const run_result *res)
     return EXIT_SETUP;
 }
 
+static const sbx_isolation *result_iso;  /* what the result lists as applied */
+
 static void write_result(FILE *f, const run_result *res, const sbx_backend *be,
                          const sbx_box *box)
 {
     if (!f)
         return;
     json_t *j = result_to_json(res, be, box);
+    json_object_set_new(j, "isolation", isolation_to_json(res->reason == RUN_START_FAILED
+                                                          ? NULL : result_iso));
     json_dumpf(j, f, JSON_COMPACT | JSON_PRESERVE_ORDER);
     fputc('\n', f);
     fflush(f);
@@ -318,7 +410,11 @@ static int setup_failed(const struct options *o, const sbx_backend *be, const sb
 static int run_command(const struct options *o, sbx_backend *be, sbx_box *box)
 {
     char **env = build_env(o);
-    sbx_command cmd = {.argv = o->argv, .envp = env, .cwd = o->cwd};
+    sbx_command cmd = {.argv = o->argv, .envp = env, .cwd = o->cwd, .iso = &o->iso};
+    if (!resolve_ids(o, &cmd)) {
+        free(env);
+        return EXIT_SETUP;
+    }
     for (int i = 0; i < 3; i++)
         stdio_spec(o->stdio[i], &cmd.stdio[i]);
 
@@ -384,6 +480,13 @@ int main(int argc, char **argv)
         return rc;
     }
     open_result(&o);
+    if (o.best_effort && geteuid() != 0 && sbx_isolation_wanted(&o.iso)) {
+        /* Best effort without root: run without the namespaces, say so. */
+        fprintf(stderr, "sbx-run: warning: isolation needs root here; running without it\n");
+        sbx_isolation keep = {.no_new_privs = o.iso.no_new_privs};
+        o.iso = keep;
+    }
+    result_iso = &o.iso;
     sbx_backend *be = NULL;
     sbx_box *box = NULL;
     sbx_error e = {0};
@@ -408,6 +511,8 @@ int main(int argc, char **argv)
     sbx_box_free(box);
     sbx_backend_close(be);
     free(o.env_add);
+    free(o.ro);
+    free(o.allow);
     if (o.result && o.result != stderr)
         fclose(o.result);
     return status;

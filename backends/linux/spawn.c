@@ -12,14 +12,17 @@
 #include <grp.h>
 #include <linux/sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "../backend.h"
+#include "isolate.h"
 
 const char *sbx_stage_name(sbx_stage stage)
 {
@@ -33,6 +36,7 @@ const char *sbx_stage_name(sbx_stage stage)
     case SBX_STAGE_EXEC: return "exec";
     case SBX_STAGE_SIGNALS: return "signals";
     case SBX_STAGE_USER: return "user";
+    case SBX_STAGE_SANDBOX: return "sandbox";
     }
     return "?";
 }
@@ -40,6 +44,8 @@ const char *sbx_stage_name(sbx_stage stage)
 struct child_report {
     int stage;
     int err;
+    char step[64];          /* sandbox: the step and its path */
+    char path[176];
 };
 
 /* Everything the child reads, prepared in the parent. */
@@ -50,16 +56,85 @@ struct child_plan {
     int stdio_src[3];       /* fd to install as 0/1/2, or -1 to inherit */
     char **candidates;      /* full paths to try with execve, NULL-terminated */
     int report_fd;
+    int status_fd;          /* pid namespace: the init passes the status here */
+    sbx__iso_plan iso;
 };
 
-static _Noreturn void child_fail(const struct child_plan *p, sbx_stage stage, int e)
+static void copy_text(char *dst, size_t size, const char *src)
 {
-    struct child_report rep = {stage, e};
+    size_t n = 0;
+    for (; src && src[n] && n + 1 < size; n++)
+        dst[n] = src[n];
+    dst[n] = '\0';
+}
+
+static _Noreturn void child_fail_at(const struct child_plan *p, sbx_stage stage, int e,
+                                    const sbx__iso_failure *f)
+{
+    struct child_report rep = {stage, e, "", ""};
+    if (f) {
+        copy_text(rep.step, sizeof rep.step, f->step);
+        copy_text(rep.path, sizeof rep.path, f->path);
+    }
     ssize_t n;
     do
         n = write(p->report_fd, &rep, sizeof rep);
     while (n < 0 && errno == EINTR);
     _exit(127);
+}
+
+static _Noreturn void child_fail(const struct child_plan *p, sbx_stage stage, int e)
+{
+    child_fail_at(p, stage, e, NULL);
+}
+
+/* PID 1 of the sandbox's PID namespace: forwards the usual signals to the
+ * program, reaps every process that ends inside, and when the program
+ * ends passes its wait status on (status_fd) and exits. */
+static pid_t init_program;
+
+static void init_forward(int sig)
+{
+    if (init_program > 0)
+        kill(init_program, sig);
+}
+
+static void child_become_init(const struct child_plan *p)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        sbx__iso_failure f = {"start the program inside", "the PID namespace"};
+        child_fail_at(p, SBX_STAGE_SANDBOX, errno, &f);
+    }
+    if (pid == 0) {
+        close(p->status_fd);
+        return;  /* the program goes on to exec */
+    }
+    init_program = pid;
+    /* Only the status pipe stays open: the program's stdin, stdout and the
+     * report pipe must see their ends closed when the program closes them. */
+    int keep = p->status_fd;
+    if (keep > 0)
+        syscall(SYS_close_range, 0, keep - 1, 0);
+    syscall(SYS_close_range, keep + 1, ~0u, 0);
+    prctl(PR_SET_NAME, "sbx-init", 0, 0, 0);
+    struct sigaction fwd;
+    memset(&fwd, 0, sizeof fwd);
+    fwd.sa_handler = init_forward;
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &fwd, NULL);
+    for (;;) {
+        int st;
+        pid_t w = waitpid(-1, &st, 0);
+        if (w == pid) {
+            ssize_t n = write(keep, &st, sizeof st);
+            (void)n;
+            _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+        }
+        if (w < 0 && errno != EINTR)
+            _exit(127);
+    }
 }
 
 /* Handlers would be reset by execve anyway; what must be undone here is
@@ -123,10 +198,17 @@ static _Noreturn void child_main(const struct child_plan *p)
         child_fail(p, SBX_STAGE_SESSION, errno);
     if (p->join->own_pgrp && !p->cmd->new_session && setpgid(0, 0) < 0)
         child_fail(p, SBX_STAGE_SESSION, errno);
+    sbx__iso_failure f;
+    if (sbx__iso_setup(&p->iso, &f) < 0)
+        child_fail_at(p, SBX_STAGE_SANDBOX, errno, &f);
+    if (p->iso.pid_ns)
+        child_become_init(p);
     child_stdio(p);
     for (int i = 0; i < p->join->nrlimit; i++)
         if (setrlimit(p->join->rlimit[i].resource, &p->join->rlimit[i].lim) < 0)
             child_fail(p, SBX_STAGE_RLIMIT, errno);
+    if (sbx__iso_lock(&p->iso, &f) < 0)
+        child_fail_at(p, SBX_STAGE_SANDBOX, errno, &f);
     if (p->cmd->set_ids && (setgroups(0, NULL) < 0 || setgid(p->cmd->gid) < 0 ||
                             setuid(p->cmd->uid) < 0))
         child_fail(p, SBX_STAGE_USER, errno);
@@ -201,11 +283,11 @@ static void free_candidates(char **c)
     free(c);
 }
 
-static int clone_into_cgroup(int cgroup_fd)
+static int clone_into_cgroup(int cgroup_fd, unsigned long ns_flags)
 {
     struct clone_args args;
     memset(&args, 0, sizeof args);
-    args.flags = CLONE_INTO_CGROUP;
+    args.flags = CLONE_INTO_CGROUP | ns_flags;
     args.exit_signal = SIGCHLD;
     args.cgroup = (uint64_t)cgroup_fd;
     return (int)syscall(SYS_clone3, &args, sizeof args);
@@ -257,12 +339,21 @@ static void close_fds(int *fds, int n)
         }
 }
 
-static pid_t fork_child(const sbx__join *join, bool *joined)
+/* fork(), or with namespaces the raw clone system call, which forks the
+ * same way (the child returns 0 on the same stack). */
+static pid_t plain_fork(unsigned long ns_flags)
+{
+    if (!ns_flags)
+        return fork();
+    return (pid_t)syscall(SYS_clone, ns_flags | SIGCHLD, NULL, NULL, NULL, 0);
+}
+
+static pid_t fork_child(const sbx__join *join, unsigned long ns_flags, bool *joined)
 {
     static bool no_clone3;
     *joined = false;
     if (join->clone_cgroup_fd >= 0 && !no_clone3) {
-        pid_t pid = clone_into_cgroup(join->clone_cgroup_fd);
+        pid_t pid = clone_into_cgroup(join->clone_cgroup_fd, ns_flags);
         if (pid >= 0) {
             *joined = true;
             return pid;
@@ -271,7 +362,7 @@ static pid_t fork_child(const sbx__join *join, bool *joined)
             return -1;
         no_clone3 = true;  /* an older kernel: join by writing cgroup.procs */
     }
-    return fork();
+    return plain_fork(ns_flags);
 }
 
 /* Waits for the child's report: nothing (exec happened) or a failure. */
@@ -284,6 +375,37 @@ static int await_exec(int fd, struct child_report *rep)
     return n == (ssize_t)sizeof *rep;
 }
 
+
+/* The message of a child's failure report. */
+static int report_error(const struct child_report *rep, const sbx_command *cmd, sbx_error *err)
+{
+    const char *stage = sbx_stage_name((sbx_stage)rep->stage);
+    const char *e = strerror(rep->err);
+    switch ((sbx_stage)rep->stage) {
+    case SBX_STAGE_EXEC: return sbx_error_set(err, -rep->err, "%s: %s: %s", stage, cmd->argv[0], e);
+    case SBX_STAGE_CWD: return sbx_error_set(err, -rep->err, "%s: %s: %s", stage, cmd->cwd, e);
+    case SBX_STAGE_SANDBOX:
+        return sbx_error_set(err, -rep->err, "sandbox: %s %s: %s", rep->step, rep->path, e);
+    case SBX_STAGE_NONE:
+    case SBX_STAGE_CGROUP:
+    case SBX_STAGE_SESSION:
+    case SBX_STAGE_STDIO:
+    case SBX_STAGE_RLIMIT:
+    case SBX_STAGE_SIGNALS:
+    case SBX_STAGE_USER:
+        break;
+    }
+    return sbx_error_set(err, -rep->err, "%s: %s", stage, e);
+}
+
+static void take_report(const struct child_report *rep, sbx_process *proc)
+{
+    proc->failed_stage = (sbx_stage)rep->stage;
+    proc->failed_errno = rep->err;
+    if (rep->stage == SBX_STAGE_SANDBOX)
+        snprintf(proc->failed_step, sizeof proc->failed_step, "%s %s", rep->step, rep->path);
+}
+
 int sbx_spawn_outcome(sbx_process *proc)
 {
     struct child_report rep;
@@ -294,9 +416,19 @@ int sbx_spawn_outcome(sbx_process *proc)
     proc->report_fd = -1;
     if (!failed)
         return 0;
-    proc->failed_stage = (sbx_stage)rep.stage;
-    proc->failed_errno = rep.err;
+    take_report(&rep, proc);
     return -rep.err;
+}
+
+void sbx_spawn_program_status(sbx_process *proc, int *status)
+{
+    int st;
+    if (proc->status_fd < 0)
+        return;
+    if (read(proc->status_fd, &st, sizeof st) == (ssize_t)sizeof st)
+        *status = st;
+    close(proc->status_fd);
+    proc->status_fd = -1;
 }
 
 int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
@@ -304,11 +436,11 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
 {
     sbx__join join = {.clone_cgroup_fd = -1};
     int own[6] = {-1, -1, -1, -1, -1, -1};  /* child ends 0..2, ours 3..5 */
-    int report[2] = {-1, -1};
-    struct child_plan plan = {.cmd = cmd, .join = &join};
+    int report[2] = {-1, -1}, status[2] = {-1, -1};
+    struct child_plan plan = {.cmd = cmd, .join = &join, .status_fd = -1};
     memset(proc, 0, sizeof *proc);
     proc->pid = -1;
-    proc->report_fd = -1;
+    proc->report_fd = proc->status_fd = -1;
     for (int i = 0; i < 3; i++)
         proc->stdio_fd[i] = -1;
     if (!cmd->argv || !cmd->argv[0])
@@ -318,6 +450,11 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
     if (r < 0)
         return r;
     sbx__common_rlimits(box, &join);
+    if ((r = sbx__iso_prepare(cmd->iso, &plan.iso, err)) < 0) {
+        proc->failed_stage = SBX_STAGE_SANDBOX;
+        proc->failed_errno = -r;
+        goto fail;
+    }
     if ((r = open_stdio(cmd, plan.stdio_src, own, proc, err)) < 0)
         goto fail;
     plan.candidates = exec_candidates(cmd->argv[0], cmd->envp);
@@ -325,11 +462,12 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
         r = sbx_error_set(err, -ENOMEM, "out of memory");
         goto fail;
     }
-    if (pipe2(report, O_CLOEXEC) < 0) {
+    if (pipe2(report, O_CLOEXEC) < 0 || (plan.iso.pid_ns && pipe2(status, O_CLOEXEC) < 0)) {
         r = sbx_error_set(err, -errno, "pipe: %s", strerror(errno));
         goto fail;
     }
     plan.report_fd = report[1];
+    plan.status_fd = status[1];
 
     /* Block signals so no handler of ours runs in the child before it has
      * reset them all. */
@@ -337,52 +475,49 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
     box->used = true;
-    pid_t pid = fork_child(&join, &plan.joined);
+    pid_t pid = fork_child(&join, plan.iso.clone_flags, &plan.joined);
     if (pid == 0)
         child_main(&plan);
     int fork_errno = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
-    close(report[1]);
-    report[1] = -1;
+    close_fds(&report[1], 1);
+    close_fds(&status[1], 1);
     close_fds(own, 3);
     if (pid < 0) {
         r = sbx_error_set(err, -fork_errno, "fork: %s", strerror(fork_errno));
         goto fail;
     }
-
     proc->pid = pid;
+    proc->status_fd = status[0];
+    status[0] = -1;
     if (cmd->async) {
         proc->report_fd = report[0];
-        free_candidates(plan.candidates);
-        if (box->be->ops->started)
-            box->be->ops->started(box, pid);
-        return 0;
+        report[0] = -1;
+    } else {
+        struct child_report rep;
+        if (await_exec(report[0], &rep)) {
+            waitpid(pid, NULL, 0);
+            proc->pid = -1;
+            take_report(&rep, proc);
+            r = report_error(&rep, cmd, err);
+            goto fail;
+        }
+        close_fds(report, 1);
     }
-    struct child_report rep;
-    if (await_exec(report[0], &rep)) {
-        proc->pid = -1;
-        waitpid(pid, NULL, 0);
-        proc->failed_stage = (sbx_stage)rep.stage;
-        proc->failed_errno = rep.err;
-        r = sbx_error_set(err, -rep.err, "%s: %s%s%s", sbx_stage_name(proc->failed_stage),
-                          rep.stage == SBX_STAGE_EXEC ? cmd->argv[0] :
-                          rep.stage == SBX_STAGE_CWD ? cmd->cwd : "",
-                          rep.stage == SBX_STAGE_EXEC || rep.stage == SBX_STAGE_CWD ? ": " : "",
-                          strerror(rep.err));
-        goto fail;
-    }
-    close(report[0]);
     free_candidates(plan.candidates);
-    proc->pid = pid;
+    sbx__iso_free(&plan.iso);
     if (box->be->ops->started)
         box->be->ops->started(box, pid);
     return 0;
 
 fail:
     close_fds(report, 2);
+    close_fds(status, 2);
+    close_fds(&proc->status_fd, 1);
     close_fds(own, 6);
     for (int i = 0; i < 3; i++)
         proc->stdio_fd[i] = -1;
     free_candidates(plan.candidates);
+    sbx__iso_free(&plan.iso);
     return r;
 }

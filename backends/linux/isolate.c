@@ -1,0 +1,441 @@
+/* Isolation: namespaces, mounts, hostname, loopback, no_new_privs,
+ * seccomp. The parent resolves and compiles everything (sbx__iso_prepare);
+ * the child only makes system calls (sbx__iso_setup, sbx__iso_lock).
+ *
+ * With allowed directories the child builds a new root: a tmpfs mounted on
+ * /tmp becomes / by pivot_root, the old root stays reachable at /.oldroot
+ * while the runtime (/usr, /bin, /sbin, /lib*), a minimal /dev, a fresh
+ * /proc and the allowed and read-only directories are bind-mounted in, then
+ * the old root is detached and the new one made read-only. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "isolate.h"
+
+#define OLD "/.oldroot"
+
+bool sbx_isolation_wanted(const sbx_isolation *iso)
+{
+    return iso && ((iso->readonly && iso->readonly[0]) || (iso->allow && iso->allow[0]) ||
+                   iso->no_net || iso->private_tmp || iso->pid_ns || iso->hostname ||
+                   iso->seccomp != SBX_SECCOMP_NONE);
+}
+
+/* ---- in the parent ---- */
+
+static int canonical_list(char *const *in, char ***out, size_t *n, const char *flag,
+                          sbx_error *err)
+{
+    size_t count = 0;
+    while (in && in[count])
+        count++;
+    *out = calloc(count + 1, sizeof **out);
+    if (!*out)
+        return sbx_error_set(err, -ENOMEM, "out of memory");
+    for (*n = 0; *n < count; (*n)++) {
+        char *real = realpath(in[*n], NULL);
+        struct stat st;
+        if (!real || stat(real, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            int e = real ? ENOTDIR : errno;
+            free(real);
+            return sbx_error_set(err, -e, "sandbox: %s %s: %s", flag, in[*n], strerror(e));
+        }
+        if (strcmp(real, "/") == 0) {
+            free(real);
+            return sbx_error_set(err, -EINVAL, "sandbox: %s /: the whole tree is not a "
+                                 "directory to %s", flag, flag[2] == 'r' ? "protect" : "allow");
+        }
+        (*out)[*n] = real;
+    }
+    return 0;
+}
+
+static void runtime_prepare(sbx__iso_plan *p)
+{
+    static const char *const dirs[SBX__RUNTIME_DIRS] = {
+        "/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32",
+    };
+    for (int i = 0; i < SBX__RUNTIME_DIRS; i++) {
+        struct stat st;
+        p->runtime[i].path = dirs[i];
+        p->runtime[i].present = lstat(dirs[i], &st) == 0;
+        p->runtime[i].target[0] = '\0';
+        if (p->runtime[i].present && S_ISLNK(st.st_mode)) {
+            ssize_t n = readlink(dirs[i], p->runtime[i].target, sizeof p->runtime[i].target - 1);
+            p->runtime[i].target[n > 0 ? n : 0] = '\0';
+        }
+    }
+}
+
+/* Calls no worker needs: module loading, mounts, tracing, kexec, bpf,
+ * perf, the key store, reboot, swap, clock setting, namespaces. */
+static const char *const default_deny[] = {
+    "init_module", "finit_module", "delete_module", "create_module", "mount", "umount",
+    "umount2", "pivot_root", "mount_setattr", "move_mount", "open_tree", "fsopen",
+    "fsmount", "fspick", "ptrace", "process_vm_readv", "process_vm_writev",
+    "kexec_load", "kexec_file_load", "bpf", "perf_event_open", "keyctl", "add_key",
+    "request_key", "reboot", "swapon", "swapoff", "acct", "settimeofday",
+    "clock_settime", "clock_adjtime", "adjtimex", "stime", "quotactl", "syslog",
+    "lookup_dcookie", "open_by_handle_at", "name_to_handle_at", "iopl", "ioperm",
+    "setns", "unshare", "userfaultfd", "uselib", "vm86", "vm86old", "nfsservctl",
+    "get_kernel_syms", "query_module", NULL,
+};
+
+static int add_rules(scmp_filter_ctx ctx, uint32_t action, const char *const *names,
+                     bool strict, const char *file, sbx_error *err)
+{
+    for (; *names; names++) {
+        int nr = seccomp_syscall_resolve_name(*names);
+        if (nr == __NR_SCMP_ERROR) {
+            if (!strict)
+                continue;  /* not on this architecture */
+            return sbx_error_set(err, -EINVAL, "sandbox: seccomp %s: unknown system call '%s'",
+                                 file, *names);
+        }
+        int r = seccomp_rule_add(ctx, action, nr, 0);
+        if (r < 0 && r != -EEXIST)
+            return sbx_error_set(err, r, "sandbox: seccomp rule for %s: %s", *names, strerror(-r));
+    }
+    return 0;
+}
+
+/* A profile file: the first word "allow" or "deny", then one system call
+ * name per line; '#' starts a comment. */
+static int read_profile(const char *path, bool *allow_list, char ***names, sbx_error *err)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return sbx_error_set(err, -errno, "sandbox: seccomp %s: %s", path, strerror(errno));
+    size_t n = 0, cap = 64;
+    char **v = calloc(cap + 1, sizeof *v), line[256];
+    int kind = -1, lineno = 0, r = 0;
+    while (v && r == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        line[strcspn(line, "#\r\n")] = '\0';
+        char *w = line + strspn(line, " \t");
+        w[strcspn(w, " \t")] = '\0';
+        if (!*w)
+            continue;
+        if (kind < 0) {
+            kind = strcmp(w, "allow") == 0 ? 1 : strcmp(w, "deny") == 0 ? 0 : -2;
+            if (kind == -2)
+                r = sbx_error_set(err, -EINVAL, "sandbox: seccomp %s:%d: expected 'allow' or "
+                                  "'deny' first", path, lineno);
+            continue;
+        }
+        if (n == cap) {
+            char **grown = realloc(v, (cap * 2 + 1) * sizeof *v);
+            if (!grown)
+                break;
+            v = grown;
+            cap *= 2;
+        }
+        v[n++] = strdup(w);
+        v[n] = NULL;
+    }
+    fclose(f);
+    if (r == 0 && kind < 0)
+        r = sbx_error_set(err, -EINVAL, "sandbox: seccomp %s: empty profile", path);
+    *allow_list = kind == 1;
+    *names = v;
+    return r;
+}
+
+static void free_names(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Compiles the filter with libseccomp and keeps the BPF for the child. */
+static int build_filter(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *err)
+{
+    bool allow_list = false;
+    char **names = NULL;
+    int r = 0;
+    if (iso->seccomp == SBX_SECCOMP_FILE &&
+        (r = read_profile(iso->seccomp_file, &allow_list, &names, err)) < 0) {
+        free_names(names);
+        return r;
+    }
+    scmp_filter_ctx ctx = seccomp_init(allow_list ? SCMP_ACT_ERRNO(EPERM) : SCMP_ACT_ALLOW);
+    if (!ctx) {
+        free_names(names);
+        return sbx_error_set(err, -ENOMEM, "sandbox: seccomp_init failed");
+    }
+    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);  /* we set it ourselves */
+    if (iso->seccomp == SBX_SECCOMP_DEFAULT)
+        r = add_rules(ctx, SCMP_ACT_ERRNO(EPERM), default_deny, false, "default", err);
+    else
+        r = add_rules(ctx, allow_list ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(EPERM),
+                      (const char *const *)names, true, iso->seccomp_file, err);
+    if (r == 0 && allow_list) {  /* what exec and a dynamic loader need, at least */
+        static const char *const base[] = {"execve", "exit", "exit_group", NULL};
+        r = add_rules(ctx, SCMP_ACT_ALLOW, base, false, "", err);
+    }
+    free_names(names);
+    int fd = r == 0 ? memfd_create("sbx-seccomp", MFD_CLOEXEC) : -1;
+    if (r == 0 && (fd < 0 || (r = seccomp_export_bpf(ctx, fd)) < 0))
+        r = sbx_error_set(err, fd < 0 ? -errno : r, "sandbox: seccomp: cannot compile the filter");
+    seccomp_release(ctx);
+    if (r < 0) {
+        if (fd >= 0)
+            close(fd);
+        return r;
+    }
+    off_t size = lseek(fd, 0, SEEK_END);
+    struct sock_filter *prog = size > 0 ? malloc((size_t)size) : NULL;
+    if (!prog || pread(fd, prog, (size_t)size, 0) != size) {
+        close(fd);
+        free(prog);
+        return sbx_error_set(err, -EIO, "sandbox: seccomp: cannot read the filter back");
+    }
+    close(fd);
+    p->filter.filter = prog;
+    p->filter.len = (unsigned short)((size_t)size / sizeof *prog);
+    return 0;
+}
+
+int sbx__iso_prepare(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *err)
+{
+    memset(p, 0, sizeof *p);
+    if (!iso)
+        return 0;
+    p->nnp = iso->no_new_privs;
+    p->active = sbx_isolation_wanted(iso) || p->nnp;
+    if (!sbx_isolation_wanted(iso))
+        return 0;
+    if (geteuid() != 0)
+        return sbx_error_set(err, -EPERM, "sandbox: isolation needs root here (user "
+                             "namespaces are not supported yet); use --best-effort to run without it");
+    int r;
+    if ((r = canonical_list(iso->readonly, &p->ro, &p->nro, "--ro", err)) < 0 ||
+        (r = canonical_list(iso->allow, &p->allow, &p->nallow, "--allow", err)) < 0)
+        return r;
+    p->no_net = iso->no_net;
+    p->private_tmp = iso->private_tmp;
+    p->pid_ns = iso->pid_ns;
+    p->hostname = iso->hostname;
+    p->mount_ns = p->nro || p->nallow || p->private_tmp || p->pid_ns;
+    p->clone_flags = (p->mount_ns ? CLONE_NEWNS : 0) | (p->no_net ? CLONE_NEWNET : 0) |
+                     (p->pid_ns ? CLONE_NEWPID | CLONE_NEWIPC : 0) |
+                     (p->hostname ? CLONE_NEWUTS : 0);
+    if (p->nallow)
+        runtime_prepare(p);
+    if (iso->seccomp != SBX_SECCOMP_NONE && (r = build_filter(iso, p, err)) < 0)
+        return r;
+    return 0;
+}
+
+void sbx__iso_free(sbx__iso_plan *p)
+{
+    free_names(p->ro);
+    free_names(p->allow);
+    free(p->filter.filter);
+    memset(p, 0, sizeof *p);
+}
+
+/* ---- in the child: system calls only ---- */
+
+static int fail(sbx__iso_failure *f, const char *step, const char *path)
+{
+    f->step = step;
+    f->path = path;
+    return -errno;
+}
+
+/* dst = a + b, with no allocation. */
+static const char *join(char *dst, size_t size, const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la + lb + 1 > size)
+        return a;
+    memcpy(dst, a, la);
+    memcpy(dst + la, b, lb + 1);
+    return dst;
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len >= sizeof buf)
+        return -1;
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return -1;
+        buf[i] = c;
+    }
+    return 0;
+}
+
+/* Applies attributes to a mount and everything below it (5.12+), else to
+ * the mount alone with a remount. */
+static int set_attr(const char *path, bool readonly)
+{
+    struct mount_attr attr = {
+        .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (readonly ? MOUNT_ATTR_RDONLY : 0),
+    };
+    if (syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof attr) == 0)
+        return 0;
+    if (errno != ENOSYS)
+        return -1;
+    return mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV |
+                 (readonly ? MS_RDONLY : 0), NULL);
+}
+
+/* Binds src on dst (made as a directory) with the attributes. */
+static int bind_dir(const char *src, const char *dst, bool readonly, sbx__iso_failure *f)
+{
+    if (mkdir_p(dst) < 0)
+        return fail(f, "mkdir", dst);
+    if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+        return fail(f, readonly ? "bind read-only" : "bind", dst);
+    if (set_attr(dst, readonly) < 0)
+        return fail(f, readonly ? "make read-only" : "make nosuid,nodev", dst);
+    return 0;
+}
+
+static int make_dev(sbx__iso_failure *f)
+{
+    static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+    char src[64], dst[64];
+    if (mkdir("/dev", 0755) < 0 ||
+        mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
+        return fail(f, "mount /dev", "/dev");
+    for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+        join(src, sizeof src, OLD "/dev/", nodes[i]);
+        join(dst, sizeof dst, "/dev/", nodes[i]);
+        int fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+        if (fd < 0)
+            return fail(f, "create", dst);
+        close(fd);
+        if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+            return fail(f, "bind", dst);
+    }
+    if (symlink("/proc/self/fd", "/dev/fd") < 0 || symlink("/proc/self/fd/0", "/dev/stdin") < 0 ||
+        symlink("/proc/self/fd/1", "/dev/stdout") < 0 || symlink("/proc/self/fd/2", "/dev/stderr") < 0)
+        return fail(f, "symlink", "/dev/fd");
+    if (mkdir("/dev/shm", 01777) < 0 ||
+        mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+        return fail(f, "mount", "/dev/shm");
+    return 0;
+}
+
+/* The new root: see the comment at the top. */
+static int new_root(const sbx__iso_plan *p, sbx__iso_failure *f)
+{
+    char buf[4096];
+    if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+        return fail(f, "mount the new root on", "/tmp");
+    if (mkdir("/tmp" OLD, 0700) < 0 || chdir("/tmp") < 0 ||
+        syscall(SYS_pivot_root, ".", "." OLD) < 0 || chdir("/") < 0)
+        return fail(f, "pivot_root into", "/tmp");
+    for (int i = 0; i < SBX__RUNTIME_DIRS; i++) {
+        const char *dir = p->runtime[i].path;
+        if (!p->runtime[i].present)
+            continue;
+        if (p->runtime[i].target[0]) {
+            if (symlink(p->runtime[i].target, dir) < 0)
+                return fail(f, "symlink", dir);
+        } else if (bind_dir(join(buf, sizeof buf, OLD, dir), dir, true, f) < 0) {
+            return -1;
+        }
+    }
+    int r;
+    if ((r = make_dev(f)) < 0)
+        return r;
+    for (size_t i = 0; i < p->nallow; i++)
+        if (bind_dir(join(buf, sizeof buf, OLD, p->allow[i]), p->allow[i], false, f) < 0)
+            return -1;
+    for (size_t i = 0; i < p->nro; i++)
+        if (bind_dir(join(buf, sizeof buf, OLD, p->ro[i]), p->ro[i], true, f) < 0)
+            return -1;
+    if (mkdir("/proc", 0555) < 0)
+        return fail(f, "mkdir", "/proc");
+    if (umount2(OLD, MNT_DETACH) < 0 || rmdir(OLD) < 0)
+        return fail(f, "detach the old root", OLD);
+    return 0;
+}
+
+static int mount_proc(sbx__iso_failure *f)
+{
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        return fail(f, "mount a fresh", "/proc");
+    return 0;
+}
+
+static int loopback_up(sbx__iso_failure *f)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo", 3);
+    if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+        return fail(f, "find the loopback interface", "lo");
+    ifr.ifr_flags |= IFF_UP;
+    int r = ioctl(fd, SIOCSIFFLAGS, &ifr);
+    close(fd);
+    return r < 0 ? fail(f, "bring up", "lo") : 0;
+}
+
+int sbx__iso_setup(const sbx__iso_plan *p, sbx__iso_failure *f)
+{
+    if (!p->active)
+        return 0;
+    if (p->mount_ns && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return fail(f, "make mounts private", "/");
+    if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
+        return fail(f, "set hostname", p->hostname);
+    if (p->no_net && loopback_up(f) < 0)
+        return -1;
+    if (p->nallow) {
+        if (new_root(p, f) < 0)
+            return -1;
+        if (mount_proc(f) < 0)
+            return -1;
+    } else {
+        for (size_t i = 0; i < p->nro; i++)
+            if (bind_dir(p->ro[i], p->ro[i], true, f) < 0)
+                return -1;
+        if (p->pid_ns && mount_proc(f) < 0)  /* a /proc of the new PID namespace */
+            return -1;
+    }
+    if (p->private_tmp && (mkdir_p("/tmp") < 0 ||
+                           mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0))
+        return fail(f, "mount a private", "/tmp");
+    if (p->nallow && mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+        return fail(f, "make read-only", "/");
+    return 0;
+}
+
+int sbx__iso_lock(const sbx__iso_plan *p, sbx__iso_failure *f)
+{
+    if (p->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return fail(f, "set no_new_privs", "");
+    if (p->filter.len && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p->filter) < 0)
+        return fail(f, "load the seccomp filter", "");
+    return 0;
+}

@@ -1,0 +1,42 @@
+/* Isolation for spawn.c: what the parent prepares (canonical paths, the
+ * runtime to show, a compiled seccomp filter) and the steps the child runs
+ * with system calls only. Internal to libsbx. */
+#ifndef SBX_LINUX_ISOLATE_H
+#define SBX_LINUX_ISOLATE_H
+
+#include <linux/filter.h>
+#include <stdbool.h>
+
+#include "../sbx.h"
+
+#define SBX__RUNTIME_DIRS 7
+
+typedef struct sbx__iso_plan {
+    unsigned long clone_flags;   /* CLONE_NEW* for the child */
+    bool active, mount_ns, pid_ns, no_net, private_tmp, nnp;
+    const char *hostname;
+    char **ro, **allow;          /* canonical absolute paths (owned) */
+    size_t nro, nallow;
+    struct {
+        const char *path;        /* "/usr" */
+        char target[256];        /* symlink target, or "" for a directory */
+        bool present;
+    } runtime[SBX__RUNTIME_DIRS];
+    struct sock_fprog filter;    /* len 0: none */
+} sbx__iso_plan;
+
+/* A failed step in the child: its name and the path it was about. */
+typedef struct sbx__iso_failure {
+    const char *step;
+    const char *path;
+} sbx__iso_failure;
+
+int sbx__iso_prepare(const sbx_isolation *iso, sbx__iso_plan *plan, sbx_error *err);
+void sbx__iso_free(sbx__iso_plan *plan);
+/* In the child, in the new namespaces: mounts, hostname, lo. */
+int sbx__iso_setup(const sbx__iso_plan *plan, sbx__iso_failure *f);
+/* In the child, last before dropping privileges and exec: no_new_privs and
+ * the seccomp filter. */
+int sbx__iso_lock(const sbx__iso_plan *plan, sbx__iso_failure *f);
+
+#endif
