@@ -203,6 +203,9 @@ static json_t *unit_json(control *ctl, service *s, bool detail)
         "start_timeout_ms", (json_int_t)s->def.start_timeout_ms, "stop_signal", s->def.stop_signal));
     json_object_set_new(o, "policy", json_string(restart_policy_name(s->def.policy)));
     json_object_set_new(o, "enforced", enforced_to_json(rt->box));
+    sbx_isolation iso;
+    unit_isolation(&s->def, &iso);
+    json_object_set_new(o, "isolation", isolation_to_json(&iso));
     json_object_set_new(o, "cgroup", rt->box ? json_string(sbx_box_path(rt->box)) : json_null());
     json_object_set_new(o, "command", json_array());
     for (size_t i = 0; i < s->def.argv.n; i++)

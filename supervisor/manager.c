@@ -482,7 +482,9 @@ static int env_spawn(service *s, run_result *res)
     int r = ensure_box(s, res);
     if (r < 0)
         return start_failed(res, r, SBX_STAGE_CGROUP), r;
-    sbx_command cmd = {.argv = d->argv.v, .cwd = d->cwd, .new_session = true};
+    sbx_isolation iso;
+    unit_isolation(d, &iso);
+    sbx_command cmd = {.argv = d->argv.v, .cwd = d->cwd, .new_session = true, .iso = &iso};
     if ((r = resolve_ids(d, &cmd, res->error, sizeof res->error)) < 0)
         return start_failed(res, r, SBX_STAGE_USER), r;
     int pipefd[2] = {-1, -1};

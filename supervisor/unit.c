@@ -106,6 +106,23 @@ void unit_def_init(unit_def *u, const char *name)
     u->restart_on_oom = true;
     u->log_max_size = 10u << 20;
     u->log_keep = 3;
+    u->no_new_privs = true;
+}
+
+void unit_isolation(const unit_def *u, sbx_isolation *iso)
+{
+    memset(iso, 0, sizeof *iso);
+    iso->readonly = u->readonly.v;
+    iso->allow = u->allow.v;
+    iso->no_net = u->no_net;
+    iso->private_tmp = u->private_tmp;
+    iso->pid_ns = u->pid_ns;
+    iso->no_new_privs = u->no_new_privs;
+    iso->hostname = u->hostname;
+    if (u->seccomp) {
+        iso->seccomp = strcmp(u->seccomp, "default") == 0 ? SBX_SECCOMP_DEFAULT : SBX_SECCOMP_FILE;
+        iso->seccomp_file = u->seccomp;
+    }
 }
 
 void unit_def_free(unit_def *u)
@@ -123,6 +140,10 @@ void unit_def_free(unit_def *u)
     free(u->stdin_path);
     free(u->out[0].path);
     free(u->out[1].path);
+    strv_free(&u->readonly);
+    strv_free(&u->allow);
+    free(u->hostname);
+    free(u->seccomp);
     memset(u, 0, sizeof *u);
 }
 
@@ -172,6 +193,7 @@ int unit_split_command(const char *line, strv *argv, const char **why)
 typedef enum key_type {
     K_TEXT, K_NAMES, K_ENV, K_BOOL, K_SIZE, K_SWAP, K_DURATION, K_PERCENT, K_COUNT,
     K_COMMAND, K_INPUT, K_OUTPUT, K_SIGNAL, K_POLICY, K_CODES, K_ONOOM,
+    K_PATHS, K_NETWORK, K_SECCOMP,
 } key_type;
 
 typedef struct key {
@@ -218,6 +240,16 @@ static const key keys[] = {
     {"restart", "on_oom", K_ONOOM, AT(restart_on_oom), false, 0, 0},
     {"log", "max_size", K_SIZE, AT(log_max_size), false, 0, 0},
     {"log", "keep", K_COUNT, AT(log_keep), false, 1, 100},
+    {"sandbox", "readonly", K_PATHS, AT(readonly), true, 0, 0},
+    {"sandbox", "allow", K_PATHS, AT(allow), true, 0, 0},
+    {"sandbox", "network", K_NETWORK, AT(no_net), false, 0, 0},
+    {"sandbox", "private_tmp", K_BOOL, AT(private_tmp), false, 0, 0},
+    {"sandbox", "pid_namespace", K_BOOL, AT(pid_ns), false, 0, 0},
+    {"sandbox", "user", K_TEXT, AT(user), false, 0, 0},
+    {"sandbox", "group", K_TEXT, AT(group), false, 0, 0},
+    {"sandbox", "no_new_privileges", K_BOOL, AT(no_new_privs), false, 0, 0},
+    {"sandbox", "seccomp", K_SECCOMP, AT(seccomp), false, 0, 0},
+    {"sandbox", "hostname", K_TEXT, AT(hostname), false, 0, 0},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -410,14 +442,31 @@ static int set_value(const key *k, unit_def *u, const char *v, const char **why,
         if (strcmp(v, "restart") == 0 || strcmp(v, "stop") == 0)
             return *(bool *)field = v[0] == 'r', 0;
         return *why = "expected restart or stop", -EINVAL;
+    case K_PATHS:
+        if (v[0] != '/')
+            return *why = "expected an absolute path", -EINVAL;
+        return strv_push(field, v);
+    case K_NETWORK:
+        if (!parse_bool(v, &b))
+            return *why = "expected yes or no", -EINVAL;
+        *(bool *)field = !b;
+        return 0;
+    case K_SECCOMP:
+        free(*(char **)field);
+        *(char **)field = NULL;
+        if (strcmp(v, "none") == 0)
+            return 0;
+        if (strcmp(v, "default") != 0 && v[0] != '/')
+            return *why = "expected default, none or an absolute profile path", -EINVAL;
+        return (*(char **)field = strdup(v)) ? 0 : -ENOMEM;
     }
     return -EINVAL;
 }
 
 static bool known_section(const char *s)
 {
-    static const char *const sections[] = {"unit", "exec", "limits", "restart", "log"};
-    for (size_t i = 0; i < 5; i++)
+    static const char *const sections[] = {"unit", "exec", "limits", "restart", "log", "sandbox"};
+    for (size_t i = 0; i < 6; i++)
         if (strcmp(s, sections[i]) == 0)
             return true;
     return false;

@@ -64,7 +64,15 @@ typedef struct unit_def {
 
     uint64_t log_max_size;
     unsigned log_keep;
+
+    strv readonly, allow;       /* [sandbox] */
+    bool no_net, private_tmp, pid_ns, no_new_privs;
+    char *hostname;
+    char *seccomp;              /* "default", a profile path, or NULL */
 } unit_def;
+
+/* The unit's [sandbox] as libsbx wants it (pointing into u). */
+void unit_isolation(const unit_def *u, sbx_isolation *iso);
 
 typedef struct unit_errors {
     strv lines;

@@ -539,6 +539,10 @@ static void show_limits_and_runs(const json_t *u)
         printf("%s by %s\n", or(get_str(e, "limit"), "?"),
                or(get_str(e, "by"), "nothing (best effort)"));
     }
+    json_array_foreach(json_object_get(u, "isolation"), i, e) {
+        label("Isolation", i == 0);
+        printf("%s\n", or(json_string_value(e), "?"));
+    }
     if (!json_array_size(json_object_get(u, "runs"))) {
         label("Last", true);
         printf("%s\n", fmt_result(how, json_object_get(u, "last")));
