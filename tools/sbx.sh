@@ -47,7 +47,10 @@ build() {
 cmd_run() {
 	install_missing "${build_packages[@]}"
 	build "$root/build"
-	exec "$root/build/supervisor/sbxd" --foreground --units "$root/conf.d" "$@"
+	# The scratch dir the demo unit conf.d/jail.ini is allowed to write.
+	install -d -m 1777 /var/tmp/sbx-jail
+	exec "$root/build/supervisor/sbxd" --foreground --units "$root/conf.d" \
+		--socket "${SBX_SOCKET:-/run/sbx/sbxd.sock}" "$@"
 }
 
 cmd_test() {

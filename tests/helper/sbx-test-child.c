@@ -36,11 +36,40 @@
  *                        program again), wait for it and print "exited N"
  *                        or "signaled N"; always the last verb
  *
+ * Probes of the sandbox's isolation: each prints "ok" (or what it read) on
+ * success, else the errno name (EROFS, EACCES, EPERM...; "other" for one
+ * not in the table), and goes on either way.
+ *   write PATH           create or truncate PATH and write "sbx\n" to it
+ *   read PATH            read PATH whole: "ok N" (N bytes)
+ *   show PATH            copy PATH to stdout (exit 1 when it cannot)
+ *   ls DIR               DIR's entries, one a line, then "end"
+ *   mkdir PATH           mkdir PATH (mode 0755)
+ *   connect HOST PORT    a TCP connect to the IPv4 address HOST
+ *   mount DIR            mount a small tmpfs on DIR (and detach it at once)
+ *   ptrace-sibling       fork two children; the second PTRACE_ATTACHes to
+ *                        the first (then detaches); both are ended after
+ *   init-module          init_module(NULL, 0, ""): EPERM when refused before
+ *                        the kernel looks at it (ENOSYS, EFAULT... otherwise)
+ *   zombie               make an orphaned zombie: fork a child that forks a
+ *                        grandchild; the grandchild exits, the child waits
+ *                        until it is a zombie and exits without reaping it,
+ *                        so that it is left to whichever process adopts
+ *                        orphans here (the init of a PID namespace);
+ *                        prints "zombie PID"
+ *   no-zombies SECONDS   wait up to SECONDS until no process in /proc is a
+ *                        zombie: "none", or "zombies PID..." at the end
+ *   procs                every process in /proc: "PID PPID STATE COMM"
+ *   ppid                 print our parent's pid
+ *   ids                  "uid U euid U gid G egid G groups G,G..."
+ *   hostname             print the node name (uname)
+ *
  * Output is flushed after every verb. Exit status 2 means a usage error,
  * 1 that a system call the verb needed failed unexpectedly. */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -48,7 +77,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -154,15 +189,31 @@ static int signal_number(const char *text)
     return (int)n;
 }
 
+static const struct {
+    int e;
+    const char *name;
+} errnos[] = {
+    {EAGAIN, "EAGAIN"}, {ENOMEM, "ENOMEM"}, {EPERM, "EPERM"}, {ENOSYS, "ENOSYS"},
+    {EROFS, "EROFS"}, {EACCES, "EACCES"}, {ENOENT, "ENOENT"}, {ENOTDIR, "ENOTDIR"},
+    {EEXIST, "EEXIST"}, {EBUSY, "EBUSY"}, {EINVAL, "EINVAL"}, {EFAULT, "EFAULT"},
+    {ENOEXEC, "ENOEXEC"}, {ESRCH, "ESRCH"}, {ECONNREFUSED, "ECONNREFUSED"},
+    {ENETUNREACH, "ENETUNREACH"}, {EHOSTUNREACH, "EHOSTUNREACH"},
+    {ETIMEDOUT, "ETIMEDOUT"}, {EADDRNOTAVAIL, "EADDRNOTAVAIL"}, {ENODEV, "ENODEV"},
+    {EOVERFLOW, "EOVERFLOW"},
+};
+
 static const char *errno_name(int e)
 {
-    switch (e) {
-    case EAGAIN: return "EAGAIN";
-    case ENOMEM: return "ENOMEM";
-    case EPERM: return "EPERM";
-    case ENOSYS: return "ENOSYS";
-    default: return "other";
-    }
+    for (size_t i = 0; i < sizeof errnos / sizeof errnos[0]; i++)
+        if (errnos[i].e == e)
+            return errnos[i].name;
+    return "other";
+}
+
+/* The outcome of a probe: "ok", or the name of errno. */
+static void report(int rc)
+{
+    printf("%s\n", rc < 0 ? errno_name(errno) : "ok");
 }
 
 static void do_bytes(long n)
@@ -366,6 +417,281 @@ static void do_sub(char **args)
         printf("signaled %d\n", WTERMSIG(status));
 }
 
+/* ---- probes of the isolation ---- */
+
+static void do_write(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        report(-1);
+        return;
+    }
+    ssize_t n = write(fd, "sbx\n", 4);
+    int e = errno;
+    close(fd);
+    errno = e;
+    report(n == 4 ? 0 : -1);
+}
+
+static void do_read(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        report(-1);
+        return;
+    }
+    char buf[4096];
+    long total = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        total += n;
+    }
+    int e = errno;
+    close(fd);
+    if (n < 0) {
+        errno = e;
+        report(-1);
+    } else {
+        printf("ok %ld\n", total);
+    }
+}
+
+static void do_ls(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) {
+        report(-1);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            printf("%s\n", de->d_name);
+    closedir(d);
+    printf("end\n");
+}
+
+static void do_connect(const char *host, long port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (port < 1 || port > 65535 || inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        usage("connect: expected an IPv4 address and a port");
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        report(-1);
+        return;
+    }
+    int rc;
+    while ((rc = connect(fd, (struct sockaddr *)&sa, sizeof sa)) < 0 && errno == EINTR)
+        ;
+    int e = errno;
+    close(fd);
+    errno = e;
+    report(rc);
+}
+
+static void do_mount(const char *dir)
+{
+    int rc = mount("sbx-test", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=16k");
+    int e = errno;
+    if (rc == 0)
+        umount2(dir, MNT_DETACH);
+    errno = e;
+    report(rc);
+}
+
+static void reap(pid_t pid, int *status)
+{
+    while (waitpid(pid, status, 0) < 0)
+        if (errno != EINTR)
+            fail("waitpid");
+}
+
+static void do_ptrace_sibling(void)
+{
+    pid_t target = fork();
+    if (target < 0)
+        fail("fork");
+    if (target == 0)
+        sleep_forever();
+    pid_t tracer = fork();
+    if (tracer < 0)
+        fail("fork");
+    if (tracer == 0) {
+        /* The result comes back as the exit status: 0, or errno. */
+        if (ptrace(PTRACE_ATTACH, target, NULL, NULL) < 0)
+            _exit(errno & 0xff);
+        int st;
+        waitpid(target, &st, __WALL);
+        ptrace(PTRACE_DETACH, target, NULL, NULL);
+        _exit(0);
+    }
+    int status;
+    reap(tracer, &status);
+    kill(target, SIGKILL);
+    reap(target, NULL);
+    if (!WIFEXITED(status))
+        usage("ptrace-sibling: the tracer died");
+    errno = WEXITSTATUS(status);
+    report(errno ? -1 : 0);
+}
+
+static void do_init_module(void)
+{
+    long rc = syscall(SYS_init_module, NULL, 0UL, "");
+    report(rc < 0 ? -1 : 0);
+}
+
+static char proc_state_of(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' ? p[2] : 0;
+}
+
+static void do_zombie(void)
+{
+    int p[2];
+    if (pipe(p) < 0)
+        fail("pipe");
+    pid_t mid = fork();
+    if (mid < 0)
+        fail("fork");
+    if (mid == 0) {
+        close(p[0]);
+        pid_t z = fork();
+        if (z < 0)
+            fail("fork");
+        if (z == 0)
+            _exit(0);
+        while (proc_state_of(z) != 'Z')
+            sleep_for(0.005);
+        long pid = (long)z;
+        write_all(p[1], &pid, sizeof pid);
+        _exit(0);   /* without reaping z */
+    }
+    close(p[1]);
+    long zpid = 0;
+    ssize_t n;
+    while ((n = read(p[0], &zpid, sizeof zpid)) < 0 && errno == EINTR)
+        ;
+    close(p[0]);
+    reap(mid, NULL);
+    if (n != sizeof zpid)
+        usage("zombie: no zombie was made");
+    printf("zombie %ld\n", zpid);
+}
+
+/* The pids of /proc, each once; *n of them. */
+static long *proc_pids(size_t *n)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        fail("/proc");
+    size_t cap = 64;
+    long *pids = malloc(cap * sizeof *pids);
+    *n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char *end;
+        long pid = strtol(de->d_name, &end, 10);
+        if (*end || end == de->d_name)
+            continue;
+        if (*n == cap)
+            pids = realloc(pids, (cap *= 2) * sizeof *pids);
+        pids[(*n)++] = pid;
+    }
+    closedir(d);
+    return pids;
+}
+
+static void do_no_zombies(double s)
+{
+    double until = now() + s;
+    for (;;) {
+        size_t n, nz = 0;
+        long *pids = proc_pids(&n);
+        for (size_t i = 0; i < n; i++)
+            if (proc_state_of((pid_t)pids[i]) == 'Z')
+                pids[nz++] = pids[i];
+        if (nz == 0 || now() >= until) {
+            if (nz == 0)
+                printf("none\n");
+            else {
+                printf("zombies");
+                for (size_t i = 0; i < nz; i++)
+                    printf(" %ld", pids[i]);
+                printf("\n");
+            }
+            free(pids);
+            return;
+        }
+        free(pids);
+        sleep_for(0.02);
+    }
+}
+
+static void do_procs(void)
+{
+    size_t n;
+    long *pids = proc_pids(&n);
+    for (size_t i = 0; i < n; i++) {
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/%ld/stat", pids[i]);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;   /* gone meanwhile */
+        ssize_t len = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (len <= 0)
+            continue;
+        buf[len] = '\0';
+        char *open_paren = strchr(buf, '('), *close_paren = strrchr(buf, ')');
+        char state;
+        long ppid;
+        if (!open_paren || !close_paren ||
+            sscanf(close_paren + 1, " %c %ld", &state, &ppid) != 2)
+            continue;
+        *close_paren = '\0';
+        printf("%ld %ld %c %s\n", pids[i], ppid, state, open_paren + 1);
+    }
+    free(pids);
+}
+
+static void do_ids(void)
+{
+    gid_t groups[256];
+    int n = getgroups(256, groups);
+    if (n < 0)
+        fail("getgroups");
+    printf("uid %ld euid %ld gid %ld egid %ld groups ", (long)getuid(), (long)geteuid(),
+           (long)getgid(), (long)getegid());
+    for (int i = 0; i < n; i++)
+        printf("%s%ld", i ? "," : "", (long)groups[i]);
+    printf("\n");
+}
+
+static void do_hostname(void)
+{
+    struct utsname u;
+    if (uname(&u) < 0)
+        fail("uname");
+    printf("%s\n", u.nodename);
+}
+
 /* ---- the verbs: each gets its arguments, already counted ---- */
 
 static void v_exit(char **a) { fflush(stdout); exit((int)number(a[0])); }
@@ -421,6 +747,21 @@ static void v_touch(char **a)
 
 static void v_sleep(char **a) { fflush(stdout); sleep_for(seconds(a[0])); }
 static void v_sub(char **a) { fflush(stdout); do_sub(a); }
+static void v_write(char **a) { do_write(a[0]); }
+static void v_read(char **a) { do_read(a[0]); }
+static void v_show(char **a) { copy_file(a[0]); }
+static void v_ls(char **a) { do_ls(a[0]); }
+static void v_mkdir(char **a) { report(mkdir(a[0], 0755)); }
+static void v_connect(char **a) { do_connect(a[0], number(a[1])); }
+static void v_mount(char **a) { do_mount(a[0]); }
+static void v_ptrace_sibling(char **a) { (void)a; do_ptrace_sibling(); }
+static void v_init_module(char **a) { (void)a; do_init_module(); }
+static void v_zombie(char **a) { (void)a; fflush(stdout); do_zombie(); }
+static void v_no_zombies(char **a) { do_no_zombies(seconds(a[0])); }
+static void v_procs(char **a) { (void)a; do_procs(); }
+static void v_ppid(char **a) { (void)a; printf("%ld\n", (long)getppid()); }
+static void v_ids(char **a) { (void)a; do_ids(); }
+static void v_hostname(char **a) { (void)a; do_hostname(); }
 
 #define REST (-1)  /* the verb takes every argument left */
 
@@ -440,6 +781,14 @@ static const struct verb {
     {"pid", 0, v_pid},            {"now", 0, v_now},
     {"touch", 1, v_touch},        {"sleep", 1, v_sleep},
     {"sub", REST, v_sub},
+    {"write", 1, v_write},        {"read", 1, v_read},
+    {"show", 1, v_show},          {"ls", 1, v_ls},
+    {"mkdir", 1, v_mkdir},        {"connect", 2, v_connect},
+    {"mount", 1, v_mount},        {"ptrace-sibling", 0, v_ptrace_sibling},
+    {"init-module", 0, v_init_module}, {"zombie", 0, v_zombie},
+    {"no-zombies", 1, v_no_zombies}, {"procs", 0, v_procs},
+    {"ppid", 0, v_ppid},          {"ids", 0, v_ids},
+    {"hostname", 0, v_hostname},
 };
 
 int main(int argc, char **argv)
