@@ -114,39 +114,6 @@ static void send_error(client *c, const json_t *id, proto_code code, const char 
     send_msg(c, proto_error(id, code, msg));
 }
 
-/* Output bytes as a JSON string: invalid UTF-8 becomes U+FFFD. */
-static json_t *text_json(const char *buf, size_t len)
-{
-    char *out = malloc(len * 3 + 1);
-    size_t o = 0;
-    if (!out)
-        return json_string("");
-    for (size_t i = 0; i < len;) {
-        unsigned char ch = (unsigned char)buf[i];
-        size_t n = ch < 0x80 ? 1 : (ch >> 5) == 6 ? 2 : (ch >> 4) == 14 ? 3 : (ch >> 3) == 30 ? 4 : 0;
-        bool ok = n > 0 && i + n <= len && ch != 0;
-        for (size_t k = 1; ok && k < n; k++)
-            ok = ((unsigned char)buf[i + k] >> 6) == 2;
-        if (ok) {  /* jansson's own check: no overlong forms, no surrogates */
-            json_t *probe = json_stringn(buf + i, n);
-            ok = probe != NULL;
-            json_decref(probe);
-        }
-        if (ok) {
-            memcpy(out + o, buf + i, n);
-            o += n;
-            i += n;
-        } else {
-            memcpy(out + o, "\xef\xbf\xbd", 3);
-            o += 3;
-            i++;
-        }
-    }
-    json_t *j = json_stringn(out, o);
-    free(out);
-    return j ? j : json_string("");
-}
-
 /* ---- unit status ---- */
 
 static json_t *figure(int64_t v)
@@ -217,7 +184,7 @@ static json_t *unit_json(control *ctl, service *s, bool detail)
     json_object_set_new(o, "runs", runs);
     char tail[4096];
     size_t n = log_tail(&rt->log, tail, sizeof tail);
-    json_object_set_new(o, "log", text_json(tail, n));
+    json_object_set_new(o, "log", proto_text(tail, n));
     return o;
 }
 
@@ -546,7 +513,7 @@ static void do_logs(client *c, const proto_request *r)
     size_t n = tail ? log_tail(&((service_rt *)s->owner)->log, tail, LOG_RING_SIZE) : 0;
     size_t from = lines ? last_lines(tail, n, lines) : n;
     json_t *msg = proto_ok(r->id);
-    json_object_set_new(msg, "data", text_json(tail + from, n - from));
+    json_object_set_new(msg, "data", proto_text(tail + from, n - from));
     free(tail);
     send_msg(c, msg);
     if (follow) {
@@ -702,6 +669,8 @@ static void handle_line(client *c, const char *line, size_t len)
     if (code != PROTO_OK) {
         send_msg(c, proto_error(r.id, code, why));
         proto_request_free(&r);
+        if (code == PROTO_TOO_LONG)
+            close_client(c);  /* the stream cannot be trusted to resynchronise */
         return;
     }
     if (c->read_only && !proto_cmd_reads_only(r.cmd)) {
@@ -894,7 +863,7 @@ static void on_log(manager *m, service *s, const char *buf, size_t len)
     for (client *c = ctl->clients, *next; c; c = next) {
         next = c->next;
         if (c->mode == MODE_LOGS && strcmp(c->follow, s->def.name) == 0)
-            send_msg(c, json_pack("{s:o}", "log", text_json(buf, len)));
+            send_msg(c, json_pack("{s:o}", "log", proto_text(buf, len)));
     }
 }
 

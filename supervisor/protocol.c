@@ -151,6 +151,38 @@ bool proto_get_strings(const proto_request *r, const char *key, bool required,
     return true;
 }
 
+json_t *proto_text(const char *buf, size_t len)
+{
+    char *out = malloc(len * 3 + 1);
+    size_t o = 0;
+    if (!out)
+        return json_string("");
+    for (size_t i = 0; i < len;) {
+        unsigned char ch = (unsigned char)buf[i];
+        size_t n = ch < 0x80 ? 1 : (ch >> 5) == 6 ? 2 : (ch >> 4) == 14 ? 3 : (ch >> 3) == 30 ? 4 : 0;
+        bool ok = n > 0 && i + n <= len && ch != 0;
+        for (size_t k = 1; ok && k < n; k++)
+            ok = ((unsigned char)buf[i + k] >> 6) == 2;
+        if (ok) {  /* jansson's own check: no overlong forms, no surrogates */
+            json_t *probe = json_stringn(buf + i, n);
+            ok = probe != NULL;
+            json_decref(probe);
+        }
+        if (ok) {
+            memcpy(out + o, buf + i, n);
+            o += n;
+            i += n;
+        } else {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    json_t *j = json_stringn(out, o);
+    free(out);
+    return j ? j : json_string("");
+}
+
 static json_t *reply(const json_t *id, bool ok)
 {
     json_t *o = json_object();
@@ -170,7 +202,7 @@ json_t *proto_error(const json_t *id, proto_code code, const char *msg)
 {
     json_t *o = reply(id, false);
     json_object_set_new(o, "code", json_string(proto_code_name(code)));
-    json_object_set_new(o, "error", json_string(msg));
+    json_object_set_new(o, "error", proto_text(msg, strlen(msg)));  /* a cut may split a character */
     return o;
 }
 

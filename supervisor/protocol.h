@@ -58,6 +58,9 @@ bool proto_get_string(const proto_request *r, const char *key, bool required,
 bool proto_get_strings(const proto_request *r, const char *key, bool required,
                        json_t **out, char *why, size_t len);
 
+/* Bytes as a JSON string: invalid UTF-8 becomes U+FFFD (never NULL). */
+json_t *proto_text(const char *buf, size_t len);
+
 /* {"v":1,"id":...,"ok":true} to add fields to. */
 json_t *proto_ok(const json_t *id);
 json_t *proto_error(const json_t *id, proto_code code, const char *msg);

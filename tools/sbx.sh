@@ -6,9 +6,14 @@
 #   tools/sbx.sh test   install, build (plain and ASan+UBSan), run the whole
 #                       suite: unit, host integration, cgroup v2 VM
 #
+# and, for developers and CI:
+#   tools/sbx.sh fuzz [SECONDS]  build the libFuzzer targets with clang in
+#                       build-fuzz/ and run each for SECONDS (default 60)
+#
 # Both are idempotent and quick when everything is already there.
 # Environment: SBX_MUST_WORK=1 turns every "skipped: machine lacks X" into a
-# failure (CI sets it); SBX_NO_ASAN=1 skips the sanitizer pass.
+# failure (CI sets it); SBX_NO_ASAN=1 skips the sanitizer pass;
+# SBX_FUZZ_SECONDS=N makes `test` fuzz each target for N seconds first.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -56,6 +61,10 @@ cmd_run() {
 cmd_test() {
 	install_missing "${build_packages[@]}" "${test_packages[@]}"
 	local status=0
+	if [[ ${SBX_FUZZ_SECONDS:-0} != 0 ]]; then
+		echo "== fuzzing each target for ${SBX_FUZZ_SECONDS}s =="
+		"$root/tests/fuzz/run-fuzz.sh" "$root/build-fuzz" "$SBX_FUZZ_SECONDS" || status=1
+	fi
 	if [[ ${SBX_NO_ASAN:-0} != 1 ]]; then
 		# The host suite; the VM pass runs the plain build (an ASan pass
 		# there doubles the slowest part of the run under TCG).
@@ -74,5 +83,6 @@ cmd_test() {
 case ${1:-} in
 run) shift; cmd_run "$@" ;;
 test) shift; cmd_test "$@" ;;
-*) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+fuzz) shift; exec "$root/tests/fuzz/run-fuzz.sh" "$root/build-fuzz" "${1:-60}" ;;
+*) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
