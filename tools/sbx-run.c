@@ -480,12 +480,6 @@ int main(int argc, char **argv)
         return rc;
     }
     open_result(&o);
-    if (o.best_effort && geteuid() != 0 && sbx_isolation_wanted(&o.iso)) {
-        /* Best effort without root: run without the namespaces, say so. */
-        fprintf(stderr, "sbx-run: warning: isolation needs root here; running without it\n");
-        sbx_isolation keep = {.no_new_privs = o.iso.no_new_privs};
-        o.iso = keep;
-    }
     result_iso = &o.iso;
     sbx_backend *be = NULL;
     sbx_box *box = NULL;

@@ -222,9 +222,6 @@ int sbx__iso_prepare(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *err)
     p->active = sbx_isolation_wanted(iso) || p->nnp;
     if (!sbx_isolation_wanted(iso))
         return 0;
-    if (geteuid() != 0)
-        return sbx_error_set(err, -EPERM, "sandbox: isolation needs root here (user "
-                             "namespaces are not supported yet); use --best-effort to run without it");
     int r;
     if ((r = canonical_list(iso->readonly, &p->ro, &p->nro, "--ro", err)) < 0 ||
         (r = canonical_list(iso->allow, &p->allow, &p->nallow, "--allow", err)) < 0)
@@ -237,6 +234,15 @@ int sbx__iso_prepare(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *err)
     p->clone_flags = (p->mount_ns ? CLONE_NEWNS : 0) | (p->no_net ? CLONE_NEWNET : 0) |
                      (p->pid_ns ? CLONE_NEWPID | CLONE_NEWIPC : 0) |
                      (p->hostname ? CLONE_NEWUTS : 0);
+    /* Without root, namespaces come with a user namespace of our own, in
+     * which the child may mount; we stay ourselves inside (uid mapped to
+     * itself), so the program has no capability after exec. */
+    if (p->clone_flags && geteuid() != 0) {
+        p->clone_flags |= CLONE_NEWUSER;
+        p->userns = true;
+        p->uid = geteuid();
+        p->gid = getegid();
+    }
     if (p->nallow)
         runtime_prepare(p);
     if (iso->seccomp != SBX_SECCOMP_NONE && (r = build_filter(iso, p, err)) < 0)
@@ -250,6 +256,36 @@ void sbx__iso_free(sbx__iso_plan *p)
     free_names(p->allow);
     free(p->filter.filter);
     memset(p, 0, sizeof *p);
+}
+
+static int write_map(pid_t pid, const char *file, const char *text)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = write(fd, text, strlen(text));
+    int e = errno;
+    close(fd);
+    return n < 0 ? -e : 0;
+}
+
+int sbx__iso_map_ids(const sbx__iso_plan *p, pid_t pid, sbx_error *err)
+{
+    char map[64];
+    int r = write_map(pid, "setgroups", "deny");
+    if (r == 0) {
+        snprintf(map, sizeof map, "%u %u 1", (unsigned)p->uid, (unsigned)p->uid);
+        r = write_map(pid, "uid_map", map);
+    }
+    if (r == 0) {
+        snprintf(map, sizeof map, "%u %u 1", (unsigned)p->gid, (unsigned)p->gid);
+        r = write_map(pid, "gid_map", map);
+    }
+    if (r < 0)
+        return sbx_error_set(err, r, "sandbox: map ids into the user namespace: %s", strerror(-r));
+    return 0;
 }
 
 /* ---- in the child: system calls only ---- */
@@ -344,6 +380,13 @@ static int make_dev(sbx__iso_failure *f)
     return 0;
 }
 
+static int mount_proc(sbx__iso_failure *f)
+{
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        return fail(f, "mount a fresh", "/proc");
+    return 0;
+}
+
 /* The new root: see the comment at the top. */
 static int new_root(const sbx__iso_plan *p, sbx__iso_failure *f)
 {
@@ -373,19 +416,17 @@ static int new_root(const sbx__iso_plan *p, sbx__iso_failure *f)
     for (size_t i = 0; i < p->nro; i++)
         if (bind_dir(join(buf, sizeof buf, OLD, p->ro[i]), p->ro[i], true, f) < 0)
             return -1;
+    /* A fresh /proc, while the old one is still visible: in a user
+     * namespace the kernel allows proc only where one is fully visible. */
     if (mkdir("/proc", 0555) < 0)
         return fail(f, "mkdir", "/proc");
+    if ((r = mount_proc(f)) < 0)
+        return r;
     if (umount2(OLD, MNT_DETACH) < 0 || rmdir(OLD) < 0)
         return fail(f, "detach the old root", OLD);
     return 0;
 }
 
-static int mount_proc(sbx__iso_failure *f)
-{
-    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-        return fail(f, "mount a fresh", "/proc");
-    return 0;
-}
 
 static int loopback_up(sbx__iso_failure *f)
 {
@@ -401,10 +442,21 @@ static int loopback_up(sbx__iso_failure *f)
     return r < 0 ? fail(f, "bring up", "lo") : 0;
 }
 
-int sbx__iso_setup(const sbx__iso_plan *p, sbx__iso_failure *f)
+int sbx__iso_setup(const sbx__iso_plan *p, int sync_fd, sbx__iso_failure *f)
 {
     if (!p->active)
         return 0;
+    if (p->userns) {  /* wait until the parent has written our id maps */
+        char go;
+        ssize_t n;
+        do
+            n = read(sync_fd, &go, 1);
+        while (n < 0 && errno == EINTR);
+        if (n != 1) {
+            errno = EPERM;
+            return fail(f, "set up the user namespace", "");
+        }
+    }
     if (p->mount_ns && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return fail(f, "make mounts private", "/");
     if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
@@ -413,8 +465,6 @@ int sbx__iso_setup(const sbx__iso_plan *p, sbx__iso_failure *f)
         return -1;
     if (p->nallow) {
         if (new_root(p, f) < 0)
-            return -1;
-        if (mount_proc(f) < 0)
             return -1;
     } else {
         for (size_t i = 0; i < p->nro; i++)

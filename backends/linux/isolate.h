@@ -6,6 +6,7 @@
 
 #include <linux/filter.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "../sbx.h"
 
@@ -14,6 +15,9 @@
 typedef struct sbx__iso_plan {
     unsigned long clone_flags;   /* CLONE_NEW* for the child */
     bool active, mount_ns, pid_ns, no_net, private_tmp, nnp;
+    bool userns;                 /* not root: a user namespace too */
+    uid_t uid;
+    gid_t gid;
     const char *hostname;
     char **ro, **allow;          /* canonical absolute paths (owned) */
     size_t nro, nallow;
@@ -33,8 +37,12 @@ typedef struct sbx__iso_failure {
 
 int sbx__iso_prepare(const sbx_isolation *iso, sbx__iso_plan *plan, sbx_error *err);
 void sbx__iso_free(sbx__iso_plan *plan);
-/* In the child, in the new namespaces: mounts, hostname, lo. */
-int sbx__iso_setup(const sbx__iso_plan *plan, sbx__iso_failure *f);
+/* In the parent, right after the fork, with a user namespace: the child's
+ * uid and gid maps (then tell the child through the sync pipe). */
+int sbx__iso_map_ids(const sbx__iso_plan *plan, pid_t pid, sbx_error *err);
+/* In the child, in the new namespaces: mounts, hostname, lo. With a user
+ * namespace it first waits on sync_fd for its id maps. */
+int sbx__iso_setup(const sbx__iso_plan *plan, int sync_fd, sbx__iso_failure *f);
 /* In the child, last before dropping privileges and exec: no_new_privs and
  * the seccomp filter. */
 int sbx__iso_lock(const sbx__iso_plan *plan, sbx__iso_failure *f);

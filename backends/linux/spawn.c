@@ -57,6 +57,7 @@ struct child_plan {
     char **candidates;      /* full paths to try with execve, NULL-terminated */
     int report_fd;
     int status_fd;          /* pid namespace: the init passes the status here */
+    int sync_fd;            /* user namespace: one byte once the id maps are written */
     sbx__iso_plan iso;
 };
 
@@ -199,7 +200,7 @@ static _Noreturn void child_main(const struct child_plan *p)
     if (p->join->own_pgrp && !p->cmd->new_session && setpgid(0, 0) < 0)
         child_fail(p, SBX_STAGE_SESSION, errno);
     sbx__iso_failure f;
-    if (sbx__iso_setup(&p->iso, &f) < 0)
+    if (sbx__iso_setup(&p->iso, p->sync_fd, &f) < 0)
         child_fail_at(p, SBX_STAGE_SANDBOX, errno, &f);
     if (p->iso.pid_ns)
         child_become_init(p);
@@ -436,8 +437,8 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
 {
     sbx__join join = {.clone_cgroup_fd = -1};
     int own[6] = {-1, -1, -1, -1, -1, -1};  /* child ends 0..2, ours 3..5 */
-    int report[2] = {-1, -1}, status[2] = {-1, -1};
-    struct child_plan plan = {.cmd = cmd, .join = &join, .status_fd = -1};
+    int report[2] = {-1, -1}, status[2] = {-1, -1}, sync[2] = {-1, -1};
+    struct child_plan plan = {.cmd = cmd, .join = &join, .status_fd = -1, .sync_fd = -1};
     memset(proc, 0, sizeof *proc);
     proc->pid = -1;
     proc->report_fd = proc->status_fd = -1;
@@ -462,12 +463,19 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
         r = sbx_error_set(err, -ENOMEM, "out of memory");
         goto fail;
     }
-    if (pipe2(report, O_CLOEXEC) < 0 || (plan.iso.pid_ns && pipe2(status, O_CLOEXEC) < 0)) {
+    if (cmd->set_ids && plan.iso.userns) {
+        r = sbx_error_set(err, -EPERM, "sandbox: --user/--group need root (not possible "
+                          "inside an unprivileged user namespace)");
+        goto fail;
+    }
+    if (pipe2(report, O_CLOEXEC) < 0 || (plan.iso.pid_ns && pipe2(status, O_CLOEXEC) < 0) ||
+        (plan.iso.userns && pipe2(sync, O_CLOEXEC) < 0)) {
         r = sbx_error_set(err, -errno, "pipe: %s", strerror(errno));
         goto fail;
     }
     plan.report_fd = report[1];
     plan.status_fd = status[1];
+    plan.sync_fd = sync[0];
 
     /* Block signals so no handler of ours runs in the child before it has
      * reset them all. */
@@ -483,11 +491,34 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
     close_fds(&report[1], 1);
     close_fds(&status[1], 1);
     close_fds(own, 3);
+    if (pid < 0 && plan.iso.clone_flags) {
+        proc->failed_stage = SBX_STAGE_SANDBOX;
+        proc->failed_errno = fork_errno;
+        r = sbx_error_set(err, -fork_errno, "sandbox: create the namespaces%s: %s",
+                          plan.iso.userns ? " (with a user namespace: are they allowed here?)" : "",
+                          strerror(fork_errno));
+        goto fail;
+    }
     if (pid < 0) {
         r = sbx_error_set(err, -fork_errno, "fork: %s", strerror(fork_errno));
         goto fail;
     }
     proc->pid = pid;
+    if (plan.iso.userns) {
+        r = sbx__iso_map_ids(&plan.iso, pid, err);
+        char go = 1;
+        if (r == 0 && write(sync[1], &go, 1) != 1)
+            r = sbx_error_set(err, -errno, "sandbox: wake the child: %s", strerror(errno));
+        close_fds(sync, 2);  /* without the byte, the child fails its set-up */
+        if (r < 0) {
+            proc->failed_stage = SBX_STAGE_SANDBOX;
+            proc->failed_errno = -r;
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            proc->pid = -1;
+            goto fail;
+        }
+    }
     proc->status_fd = status[0];
     status[0] = -1;
     if (cmd->async) {
@@ -513,6 +544,7 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
 fail:
     close_fds(report, 2);
     close_fds(status, 2);
+    close_fds(sync, 2);
     close_fds(&proc->status_fd, 1);
     close_fds(own, 6);
     for (int i = 0; i < 3; i++)
