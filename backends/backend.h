@@ -38,6 +38,7 @@ typedef struct sbx__ops {
     /* Re-applies box->limits to a live box (NULL: cannot). */
     int (*update)(sbx_box *box, sbx_error *err);
     int (*is_empty)(sbx_box *box);
+    int (*count)(sbx_box *box);   /* NULL: cannot say */
     int (*stats)(sbx_box *box, sbx_stats *st, sbx_error *err);
     int (*event_fd)(sbx_box *box);
     void (*events_drain)(sbx_box *box);

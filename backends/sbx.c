@@ -214,6 +214,11 @@ const sbx_limits *sbx_box_limits(const sbx_box *box)
     return &box->limits;
 }
 
+int sbx_box_count(sbx_box *box)
+{
+    return box->be->ops->count ? box->be->ops->count(box) : -ENOTSUP;
+}
+
 int sbx_box_is_empty(sbx_box *box)
 {
     return box->be->ops->is_empty(box);

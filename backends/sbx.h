@@ -133,6 +133,8 @@ int sbx_box_freeze(sbx_box *box, bool frozen, sbx_error *err);
  * (the message says which write failed). */
 int sbx_box_update(sbx_box *box, const sbx_limits *limits, sbx_error *err);
 const sbx_limits *sbx_box_limits(const sbx_box *box);
+/* How many processes the box holds, or -errno (-ENOTSUP: it cannot say). */
+int sbx_box_count(sbx_box *box);
 /* 1 when no process is left in the box, 0 when some are, or -errno. */
 int sbx_box_is_empty(sbx_box *box);
 
@@ -182,6 +184,8 @@ typedef struct sbx_isolation {
     bool no_net;             /* a fresh network namespace with lo up */
     bool private_tmp;        /* an empty tmpfs on /tmp */
     bool pid_ns;             /* a PID namespace; sbx's init is its PID 1 */
+    bool pid_ns_wait_all;    /* its init ends when every process has, not
+                                when the program has (the rest are killed) */
     bool no_new_privs;
     const char *hostname;    /* a UTS namespace with this name */
     sbx_seccomp seccomp;

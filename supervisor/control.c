@@ -441,12 +441,17 @@ static void do_kill(client *c, const proto_request *r)
     if (sig <= 0)
         return send_error(c, r->id, PROTO_BAD_REQUEST, "\"signal\" must be a signal name or number");
     sbx_error e = {0};
+    service_rt *rt = s->owner;
+    int count = rt->box && rt->run_active ? sbx_box_count(rt->box) : -1;
     int rc = manager_kill(c->ctl->m, s, sig, &e);
     if (rc == -ESRCH)
         return send_error(c, r->id, PROTO_NOT_RUNNING, "%s", e.msg);
     if (rc < 0)
         return send_error(c, r->id, PROTO_FAILED, "%s", e.msg);
-    send_msg(c, proto_ok(r->id));
+    json_t *msg = proto_ok(r->id);
+    if (count >= 0)  /* those in the box just before: a fork may race it */
+        json_object_set_new(msg, "signaled", json_integer(count));
+    send_msg(c, msg);
 }
 
 static void do_freeze(client *c, const proto_request *r)

@@ -505,9 +505,10 @@ static int env_spawn(service *s, run_result *res)
     opt.timeout_ms = d->runtime_max_ms;
     opt.kill_grace_ms = d->stop_timeout_ms;
     opt.stop_signal = d->stop_signal;
-    /* Let many starts' cgroup migrations overlap, except for units others
-     * require: those count as running only once their program has exec'd. */
-    opt.async_spawn = !is_required(rt->m, s);
+    /* When starting many at once, let their cgroup migrations overlap (the
+     * start is confirmed at exec or learnt failed at exit). Otherwise, and
+     * for units others require, "running" means the program has exec'd. */
+    opt.async_spawn = rt->m->bulk && !is_required(rt->m, s);
     r = run_start(&rt->run, rt->m->loop, rt->box, &cmd, &opt, on_run_done, res);
     free(env);
     if (pipefd[1] >= 0)
@@ -607,8 +608,11 @@ static void env_changed(service *s, svc_state from, const char *why)
     char detail[600];
     bool restarted = s->state == SVC_RUNNING && from == SVC_RUNNING && s->pid &&
                      s->pid != rt_of(s)->logged_pid;  /* delay 0: exit and start at once */
-    if (s->state == from && !restarted)
+    if (s->state == from && !restarted) {
+        if (at_rest(s->state))
+            release_box(s);  /* a start by hand that failed again at once */
         return;
+    }
     if (restarted && s->have_last) {  /* how the last run ended, then the start */
         describe_result(&s->last, detail, sizeof detail);
         event(m, s, "restarting", detail);
@@ -779,9 +783,11 @@ void manager_stop(manager *m, service *s)
 
 void manager_start_all(manager *m)
 {
+    m->bulk = true;
     for (size_t i = 0; i < m->n; i++)
         if (m->svcs[i]->def.autostart && m->svcs[i]->state == SVC_INACTIVE)
             manager_start(m, m->svcs[i]);
+    m->bulk = false;
 }
 
 /* Whether some unit that requires or follows s is not yet at rest: s
@@ -804,15 +810,21 @@ static bool has_active_dependents(manager *m, service *s)
 
 static void shutdown_step(manager *m)
 {
-    bool all_rest = true;
-    for (size_t i = 0; i < m->n; i++) {
-        service *s = m->svcs[i];
-        if (at_rest(s->state))
-            continue;
-        all_rest = false;
-        if (s->state != SVC_STOPPING && !has_active_dependents(m, s))
-            service_event(s, EV_STOP, NULL);
+    /* Again while stops end at once, freeing what those units depended on. */
+    for (bool progress = true; progress;) {
+        progress = false;
+        for (size_t i = 0; i < m->n; i++) {
+            service *s = m->svcs[i];
+            if (!at_rest(s->state) && s->state != SVC_STOPPING && !has_active_dependents(m, s)) {
+                service_event(s, EV_STOP, NULL);
+                progress |= at_rest(s->state);
+            }
+        }
     }
+    /* Some stops end at once (a unit waiting in backoff): count after. */
+    bool all_rest = true;
+    for (size_t i = 0; i < m->n; i++)
+        all_rest &= at_rest(m->svcs[i]->state);
     if (all_rest && m->on_idle) {
         void (*cb)(manager *) = m->on_idle;
         m->on_idle = NULL;

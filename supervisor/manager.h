@@ -58,6 +58,7 @@ struct manager {
     size_t n;
     service_env env;
     bool shutting_down;
+    bool bulk;                  /* starting many at once: spawn without waiting for exec */
     void (*on_idle)(manager *m);  /* all stopped after manager_shutdown */
     manager_event_cb on_event;    /* for the control server's event stream */
     manager_log_cb on_log;        /* new output of any unit */

@@ -227,6 +227,7 @@ static void parse_args(int argc, char **argv, struct options *o)
     o->argv = argv + optind;
     o->iso.readonly = o->ro;
     o->iso.allow = o->allow;
+    o->iso.pid_ns_wait_all = o->run.wait_leftovers;
     if (!o->probe && !o->argv[0])
         die_usage(NULL, "no command given");
 }
@@ -281,6 +282,8 @@ static bool resolve_ids(const struct options *o, sbx_command *cmd)
         }
         cmd->gid = gr ? gr->gr_gid : (gid_t)id;
     }
+    /* Already that user: nothing to drop (and no root needed). */
+    cmd->set_ids = cmd->uid != geteuid() || cmd->gid != getegid();
     return true;
 }
 
@@ -367,6 +370,7 @@ static int exit_status(const run_result *res)
 }
 
 static const sbx_isolation *result_iso;  /* what the result lists as applied */
+static const char *result_user, *result_group;
 
 static void write_result(FILE *f, const run_result *res, const sbx_backend *be,
                          const sbx_box *box)
@@ -374,8 +378,20 @@ static void write_result(FILE *f, const run_result *res, const sbx_backend *be,
     if (!f)
         return;
     json_t *j = result_to_json(res, be, box);
-    json_object_set_new(j, "isolation", isolation_to_json(res->reason == RUN_START_FAILED
-                                                          ? NULL : result_iso));
+    json_t *iso = isolation_to_json(res->reason == RUN_START_FAILED ? NULL : result_iso);
+    if (res->reason != RUN_START_FAILED && (result_user || result_group)) {
+        char item[300];
+        if (result_user) {
+            snprintf(item, sizeof item, "user %s", result_user);
+            json_array_append_new(iso, json_string(item));
+        }
+        if (result_group) {
+            snprintf(item, sizeof item, "group %s", result_group);
+            json_array_append_new(iso, json_string(item));
+        }
+        json_array_append_new(iso, json_string("supplementary groups cleared"));
+    }
+    json_object_set_new(j, "isolation", iso);
     json_dumpf(j, f, JSON_COMPACT | JSON_PRESERVE_ORDER);
     fputc('\n', f);
     fflush(f);
@@ -481,6 +497,8 @@ int main(int argc, char **argv)
     }
     open_result(&o);
     result_iso = &o.iso;
+    result_user = o.user;
+    result_group = o.group;
     sbx_backend *be = NULL;
     sbx_box *box = NULL;
     sbx_error e = {0};

@@ -345,6 +345,11 @@ static int v1_kill(sbx_box *box, int sig, sbx_error *err)
     return sbx_error_set(err, -EAGAIN, "kill %s: processes keep appearing", dir);
 }
 
+static int v1_count(sbx_box *box)
+{
+    return sbx__signal_procs(any_dir(box), 0);  /* signal 0: only counts */
+}
+
 static int v1_is_empty(sbx_box *box)
 {
     char buf[64];
@@ -432,6 +437,7 @@ const sbx__ops sbx__cgroup1_ops = {
     .freeze = v1_freeze,
     .update = v1_update,
     .is_empty = v1_is_empty,
+    .count = v1_count,
     .stats = v1_stats,
     .event_fd = v1_event_fd,
     .events_drain = v1_events_drain,

@@ -288,6 +288,11 @@ static int v2_kill(sbx_box *box, int sig, sbx_error *err)
     return v2_freeze(box, false, err);
 }
 
+static int v2_count(sbx_box *box)
+{
+    return sbx__signal_procs(box->path, 0);  /* signal 0: only counts */
+}
+
 static int v2_is_empty(sbx_box *box)
 {
     uint64_t populated;
@@ -379,6 +384,7 @@ const sbx__ops sbx__cgroup2_ops = {
     .freeze = v2_freeze,
     .update = v2_update,
     .is_empty = v2_is_empty,
+    .count = v2_count,
     .stats = v2_stats,
     .event_fd = v2_event_fd,
     .events_drain = v2_events_drain,

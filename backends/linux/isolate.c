@@ -229,6 +229,7 @@ int sbx__iso_prepare(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *err)
     p->no_net = iso->no_net;
     p->private_tmp = iso->private_tmp;
     p->pid_ns = iso->pid_ns;
+    p->wait_all = iso->pid_ns_wait_all;
     p->hostname = iso->hostname;
     p->mount_ns = p->nro || p->nallow || p->private_tmp || p->pid_ns;
     p->clone_flags = (p->mount_ns ? CLONE_NEWNS : 0) | (p->no_net ? CLONE_NEWNET : 0) |
@@ -243,8 +244,11 @@ int sbx__iso_prepare(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *err)
         p->uid = geteuid();
         p->gid = getegid();
     }
-    if (p->nallow)
+    if (p->nallow) {
         runtime_prepare(p);
+        if (!getcwd(p->cwd, sizeof p->cwd))
+            p->cwd[0] = '\0';
+    }
     if (iso->seccomp != SBX_SECCOMP_NONE && (r = build_filter(iso, p, err)) < 0)
         return r;
     return 0;
@@ -338,7 +342,7 @@ static int set_attr(const char *path, bool readonly)
         return 0;
     if (errno != ENOSYS)
         return -1;
-    return mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV |
+    return mount("none", path, "none", MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV |
                  (readonly ? MS_RDONLY : 0), NULL);
 }
 
@@ -347,7 +351,7 @@ static int bind_dir(const char *src, const char *dst, bool readonly, sbx__iso_fa
 {
     if (mkdir_p(dst) < 0)
         return fail(f, "mkdir", dst);
-    if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+    if (mount(src, dst, "none", MS_BIND | MS_REC, NULL) < 0)
         return fail(f, readonly ? "bind read-only" : "bind", dst);
     if (set_attr(dst, readonly) < 0)
         return fail(f, readonly ? "make read-only" : "make nosuid,nodev", dst);
@@ -368,7 +372,7 @@ static int make_dev(sbx__iso_failure *f)
         if (fd < 0)
             return fail(f, "create", dst);
         close(fd);
-        if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+        if (mount(src, dst, "none", MS_BIND, NULL) < 0)
             return fail(f, "bind", dst);
     }
     if (symlink("/proc/self/fd", "/dev/fd") < 0 || symlink("/proc/self/fd/0", "/dev/stdin") < 0 ||
@@ -384,6 +388,36 @@ static int mount_proc(sbx__iso_failure *f)
 {
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
         return fail(f, "mount a fresh", "/proc");
+    return 0;
+}
+
+/* Binds the read-only and allowed dirs, parents before what lies below
+ * them (shorter paths first), so an allowed dir inside a read-only one is
+ * writable and a read-only dir inside an allowed one is not. The sources
+ * are below `from` (the old root, or "" in place). */
+static int bind_all(const sbx__iso_plan *p, const char *from, sbx__iso_failure *f)
+{
+    char buf[4096];
+    size_t done = 0, total = p->nro + p->nallow, last = 0;
+    while (done < total) {
+        size_t next = (size_t)-1;
+        for (size_t i = 0; i < total; i++) {  /* the next length up */
+            const char *d = i < p->nro ? p->ro[i] : p->allow[i - p->nro];
+            size_t len = strlen(d);
+            if (len > last && len < next)
+                next = len;
+        }
+        for (size_t i = 0; i < total; i++) {
+            bool ro = i < p->nro;
+            const char *d = ro ? p->ro[i] : p->allow[i - p->nro];
+            if (strlen(d) != next)
+                continue;
+            if (bind_dir(join(buf, sizeof buf, from, d), d, ro, f) < 0)
+                return -1;
+            done++;
+        }
+        last = next;
+    }
     return 0;
 }
 
@@ -410,18 +444,23 @@ static int new_root(const sbx__iso_plan *p, sbx__iso_failure *f)
     int r;
     if ((r = make_dev(f)) < 0)
         return r;
-    for (size_t i = 0; i < p->nallow; i++)
-        if (bind_dir(join(buf, sizeof buf, OLD, p->allow[i]), p->allow[i], false, f) < 0)
-            return -1;
-    for (size_t i = 0; i < p->nro; i++)
-        if (bind_dir(join(buf, sizeof buf, OLD, p->ro[i]), p->ro[i], true, f) < 0)
-            return -1;
+    if (p->private_tmp && (mkdir("/tmp", 01777) < 0 ||
+                           mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0))
+        return fail(f, "mount a private", "/tmp");
+    if (bind_all(p, OLD, f) < 0)
+        return -1;
     /* A fresh /proc, while the old one is still visible: in a user
      * namespace the kernel allows proc only where one is fully visible. */
     if (mkdir("/proc", 0555) < 0)
         return fail(f, "mkdir", "/proc");
-    if ((r = mount_proc(f)) < 0)
+    /* In a user namespace a proc of our own needs a PID namespace of our
+     * own too; without one, the host's /proc is bound in instead. */
+    if (p->userns && !p->pid_ns) {
+        if (mount(OLD "/proc", "/proc", "none", MS_BIND | MS_REC, NULL) < 0)
+            return fail(f, "bind", "/proc");
+    } else if ((r = mount_proc(f)) < 0) {
         return r;
+    }
     if (umount2(OLD, MNT_DETACH) < 0 || rmdir(OLD) < 0)
         return fail(f, "detach the old root", OLD);
     return 0;
@@ -457,7 +496,7 @@ int sbx__iso_setup(const sbx__iso_plan *p, int sync_fd, sbx__iso_failure *f)
             return fail(f, "set up the user namespace", "");
         }
     }
-    if (p->mount_ns && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    if (p->mount_ns && mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
         return fail(f, "make mounts private", "/");
     if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
         return fail(f, "set hostname", p->hostname);
@@ -467,17 +506,19 @@ int sbx__iso_setup(const sbx__iso_plan *p, int sync_fd, sbx__iso_failure *f)
         if (new_root(p, f) < 0)
             return -1;
     } else {
-        for (size_t i = 0; i < p->nro; i++)
-            if (bind_dir(p->ro[i], p->ro[i], true, f) < 0)
-                return -1;
+        if (bind_all(p, "", f) < 0)
+            return -1;
         if (p->pid_ns && mount_proc(f) < 0)  /* a /proc of the new PID namespace */
             return -1;
+        if (p->private_tmp && (mkdir_p("/tmp") < 0 ||
+                               mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0))
+            return fail(f, "mount a private", "/tmp");
     }
-    if (p->private_tmp && (mkdir_p("/tmp") < 0 ||
-                           mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0))
-        return fail(f, "mount a private", "/tmp");
-    if (p->nallow && mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+    if (p->nallow && mount("none", "/", "none", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
         return fail(f, "make read-only", "/");
+    /* Back to the caller's directory when it is visible, else the root. */
+    if (p->nallow && (!p->cwd[0] || chdir(p->cwd) < 0) && chdir("/") < 0)
+        return fail(f, "chdir", "/");
     return 0;
 }
 

@@ -16,6 +16,7 @@ typedef struct sbx__iso_plan {
     unsigned long clone_flags;   /* CLONE_NEW* for the child */
     bool active, mount_ns, pid_ns, no_net, private_tmp, nnp;
     bool userns;                 /* not root: a user namespace too */
+    bool wait_all;               /* the init waits for every process */
     uid_t uid;
     gid_t gid;
     const char *hostname;
@@ -27,6 +28,7 @@ typedef struct sbx__iso_plan {
         bool present;
     } runtime[SBX__RUNTIME_DIRS];
     struct sock_fprog filter;    /* len 0: none */
+    char cwd[1024];              /* the caller's, to return to in a new root */
 } sbx__iso_plan;
 
 /* A failed step in the child: its name and the path it was about. */

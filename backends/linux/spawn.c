@@ -125,13 +125,20 @@ static void child_become_init(const struct child_plan *p)
     static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         sigaction(sigs[i], &fwd, NULL);
+    int program = 0;
+    bool ended = false;
     for (;;) {
         int st;
         pid_t w = waitpid(-1, &st, 0);
         if (w == pid) {
-            ssize_t n = write(keep, &st, sizeof st);
+            program = st;
+            ended = true;
+        }
+        bool none_left = w < 0 && errno == ECHILD;
+        if (ended && (!p->iso.wait_all || none_left)) {
+            ssize_t n = write(keep, &program, sizeof program);
             (void)n;
-            _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+            _exit(WIFEXITED(program) ? WEXITSTATUS(program) : 128 + WTERMSIG(program));
         }
         if (w < 0 && errno != EINTR)
             _exit(127);

@@ -56,31 +56,26 @@ def isolation(run):
     return out
 
 
-# What names each isolation in the list: a predicate on one item (with the
-# run's paths and names, where it has any).
-def _words(item):
-    return set(re.split(r"[^a-z0-9/._=-]+", item)) | set(re.split(r"[^a-z0-9]+", item))
-
-
-NAMES = {
-    "readonly": lambda it, arg=None: ("readonly" in it or "read-only" in it
-                                      or it.split()[0] in ("ro", "--ro"))
-                                     and (arg is None or arg.lower() in it),
-    "allow": lambda it, arg=None: it.split()[0] in ("allow", "--allow", "allowed")
-                                  and (arg is None or arg.lower() in it),
-    "no-net": lambda it, arg=None: "net" in it,
-    "private-tmp": lambda it, arg=None: "private-tmp" in it or "private_tmp" in it
-                                        or "tmp" in _words(it),
-    "pidns": lambda it, arg=None: "pid" in it and "namespace" in it or "pidns" in it,
-    "hostname": lambda it, arg=None: ("hostname" in it or "uts" in it)
-                                     and (arg is None or arg.lower() in it),
-    "no-new-privs": lambda it, arg=None: re.sub(r"[-_ ]", "", it).startswith("nonewpriv"),
-    "seccomp": lambda it, arg=None: "seccomp" in it and (arg is None or arg.lower() in it),
-    "user": lambda it, arg=None: ("user" in it or "uid" in it) and "namespace" not in it
-                                 and (arg is None or arg.lower() in it),
-    "group": lambda it, arg=None: ("group" in it or "gid" in it)
-                                  and (arg is None or arg.lower() in it),
+# How the isolation list may name each item: by its first word ("readonly
+# /srv/data", "pid-namespace", "uts-namespace hostname=box1"); the item's
+# argument (a path, a name), where it has one, appears in it too.
+KINDS = {
+    "readonly": {"readonly", "read-only", "ro"},
+    "allow": {"allow", "allowed"},
+    "no-net": {"network-namespace", "netns", "no-net", "network", "net"},
+    "private-tmp": {"private-tmp", "private_tmp", "privatetmp"},
+    "pidns": {"pid-namespace", "pid_namespace", "pidns"},
+    "hostname": {"uts-namespace", "uts", "hostname"},
+    "no-new-privs": {"no-new-privs", "no_new_privs", "no-new-privileges", "nnp"},
+    "seccomp": {"seccomp"},
+    "user": {"user", "uid"},
+    "group": {"group", "gid"},
 }
+
+
+def names(item, what, arg=None):
+    kind = re.split(r"[\s:=(]", item.strip(), maxsplit=1)[0]
+    return kind in KINDS[what] and (arg is None or arg.lower() in item)
 
 
 class IsolationCase(sbxtest.TestCase):
@@ -90,13 +85,13 @@ class IsolationCase(sbxtest.TestCase):
 
     def assertNamed(self, run, what, arg=None):
         items = isolation(run)
-        self.assertTrue(any(NAMES[what](it, arg) for it in items),
+        self.assertTrue(any(names(it, what, arg) for it in items),
                         "the isolation list does not name %s%s: %s\n%s"
                         % (what, " " + arg if arg else "", items, run))
 
     def assertNotNamed(self, run, what):
         items = isolation(run)
-        self.assertFalse(any(NAMES[what](it) for it in items),
+        self.assertFalse(any(names(it, what) for it in items),
                          "the isolation list names %s, which was not applied: %s\n%s"
                          % (what, items, run))
 
@@ -211,12 +206,42 @@ class Allowed(IsolationCase):
         self.assertFalse(os.path.exists(outside), r)
         self.assertNamed(r, "allow", box)
 
+    def test_allowed_dir_inside_ro_dir_is_writable(self):
+        # The more specific directory wins, whatever the order of the flags:
+        # an allowed directory below a read-only one stays read-write.
+        ro = self.mkdir("ro")
+        box = self.mkdir("ro", "box")
+        for opts in (["--ro", ro, "--allow", box], ["--allow", box, "--ro", ro]):
+            with self.subTest(opts=opts):
+                r = sbx(opts + ["--ro", helper_dir()],
+                        child=["write", os.path.join(box, "f"), "write", os.path.join(ro, "g")])
+                self.assertLines(r, ["ok", "EROFS"])
+                self.assertFalse(os.path.exists(os.path.join(ro, "g")))
+
+    def test_allowed_dir_under_tmp_with_private_tmp(self):
+        # --private-tmp must not silently hide an allowed directory below
+        # /tmp: it stays visible and writable, or the pair is refused.
+        try:
+            box = tempfile.mkdtemp(prefix="sbx-test-box-", dir="/tmp")
+        except OSError as e:
+            sbxtest.skip("no usable /tmp here: %s" % e)
+        self.addCleanup(shutil.rmtree, box, ignore_errors=True)
+        marker = os.path.join(self.tmp, "ran")
+        r = sbx(["--allow", box, "--private-tmp", "--ro", helper_dir(), "--allow", self.tmp],
+                child=["touch", marker, "write", os.path.join(box, "f"), "ls", "/tmp"])
+        if r.status == EXIT_SETUP:
+            self.assertFalse(os.path.exists(marker), r)
+            self.assertRegex(r.stderr.decode(), r"sandbox: .*(private|tmp)", r)
+            return
+        self.assertLines(r, ["ok", os.path.basename(box), "end"])
+        self.assertTrue(os.path.exists(os.path.join(box, "f")), r)
+
     def test_runtime_programs_run(self):
         box = self.mkdir("box")
         r = sbx(["--allow", box], cmd=["/usr/bin/true"])
         self.assertStatus(r, 0)
         r = sbx(["--allow", box, "-C", box],
-                cmd=["/bin/sh", "-c", "echo ok > f && cat f && ls /etc 2>&1 | head -1"])
+                cmd=["/bin/sh", "-c", "echo ok > f && cat f"])
         self.assertStatus(r, 0)
         self.assertEqual(lines(r)[0], "ok", r)
         with open(os.path.join(box, "f")) as f:
@@ -224,13 +249,16 @@ class Allowed(IsolationCase):
 
     def test_runtime_is_read_only(self):
         box = self.mkdir("box")
+        name = "sbx-test-" + uuid.uuid4().hex
+        for path in ("/usr/" + name, "/" + name):   # should isolation fail
+            self.addCleanup(lambda p=path: os.path.exists(p) and os.unlink(p))
         r = sbx(["--allow", box, "--ro", helper_dir()],
-                child=["write", "/usr/sbx-test-file", "write", "/sbx-test-file"])
+                child=["write", "/usr/" + name, "write", "/" + name])
         self.assertStatus(r, 0)
         self.assertEqual(lines(r)[0], "EROFS", r)
         self.assertNotEqual(lines(r)[1], "ok", r)
-        self.assertFalse(os.path.exists("/usr/sbx-test-file"))
-        self.assertFalse(os.path.exists("/sbx-test-file"))
+        self.assertFalse(os.path.exists("/usr/" + name))
+        self.assertFalse(os.path.exists("/" + name))
 
 
 # --- network ------------------------------------------------------------------
@@ -319,11 +347,13 @@ class PidNamespace(IsolationCase):
     def test_orphaned_zombie_is_reaped(self):
         # The zombie's parent exits without reaping it: the PID namespace's
         # init adopts it and must reap it.
-        r = sbx(["--pidns"], child=["zombie", "no-zombies", "1", "procs"])
+        r = sbx(["--pidns"], child=["pid", "zombie", "no-zombies", "1", "procs"])
         self.assertStatus(r, 0)
         out = lines(r)
-        self.assertRegex(out[0], r"^zombie \d+$", r)
-        self.assertEqual(out[1], "none", "a zombie is left in the namespace\n%s" % r)
+        self.assertRegex(out[1], r"^zombie \d+$", r)
+        self.assertEqual(out[2], "none", "a zombie is left in the namespace\n%s" % r)
+        # ...reaped by the namespace's own init: nothing else is in it.
+        self.assertEqual(sorted(self.table("\n".join(out[3:]))), [1, int(out[0])], r)
 
     def test_exit_status_and_signal_pass_through_init(self):
         r = sbx(["--pidns"], child=["exit", "7"])
@@ -345,11 +375,25 @@ class PidNamespace(IsolationCase):
         with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
             init = [int(x) for x in f.read().split()]
         self.assertEqual(len(init), 1, "sbx-run's children: %s" % init)
+        with open("/proc/%d/task/%d/children" % (init[0], init[0])) as f:
+            self.assertEqual(len(f.read().split()), 1, "the init has not one child")
         os.kill(init[0], 10)   # SIGUSR1: the program's default action ends it
         r = p.finish()
         self.assertStatus(r, 128 + 10)
         self.assertResult(r, reason="signaled", signal=10)
         self.assertLess(r.wall, 10, r)
+
+    def test_wait_leftovers_still_waits(self):
+        # --wait-leftovers means the same with --pidns: when the program
+        # exits, the rest of its tree runs on (until here the timeout), it
+        # is not killed by the init's exit.
+        pidfile = os.path.join(self.tmp, "pid")
+        r = sbx(["--pidns", "--wait-leftovers", "-t", "1s"], child=["double-fork", pidfile])
+        self.assertStatus(r, EXIT_TIMEOUT)
+        self.assertResult(r, reason="timeout")
+        self.assertWall(r, 1.0, 1.5)
+        self.assertNoSurvivors(r)
+        self.assertNoBoxLeft(r)
 
     def test_timeout_ends_everything(self):
         pidfile = os.path.join(self.tmp, "pid")
@@ -551,6 +595,7 @@ class HostnameAndTmp(IsolationCase):
             host_file = os.path.join("/tmp", "sbx-host-" + uuid.uuid4().hex)
             self.write(host_file)
             self.addCleanup(os.unlink, host_file)
+        self.addCleanup(lambda: os.path.exists("/tmp/" + name) and os.unlink("/tmp/" + name))
         r = sbx(["--private-tmp"], child=["ls", "/tmp", "write", "/tmp/" + name,
                                           "ls", "/tmp"])
         self.assertLines(r, ["end", "ok", name, "end"])
@@ -562,8 +607,11 @@ class HostnameAndTmp(IsolationCase):
 
     def test_private_tmp_writable_by_other_users(self):
         self.need_helper_for_nobody()
-        r = sbx(["--private-tmp", "--user", "nobody"], child=["write", "/tmp/x", "ls", "/tmp"])
-        self.assertLines(r, ["ok", "x", "end"])
+        name = "sbx-private-" + uuid.uuid4().hex
+        self.addCleanup(lambda: os.path.exists("/tmp/" + name) and os.unlink("/tmp/" + name))
+        r = sbx(["--private-tmp", "--user", "nobody"],
+                child=["write", "/tmp/" + name, "ls", "/tmp"])
+        self.assertLines(r, ["ok", name, "end"])
 
 
 # --- everything at once, and the result ---------------------------------------
@@ -642,8 +690,10 @@ class Unprivileged(IsolationCase):
     def as_nobody(self, opts, child):
         return self.start_as_nobody(opts, child).finish()
 
-    def works_or_refused(self, what, opts, probe, expect):
-        marker = os.path.join(self.tmp, "ran-" + uuid.uuid4().hex[:8])
+    def works_or_refused(self, what, opts, probe, expect, marker_dir=None):
+        # The marker goes where the sandbox may write (with --allow, only
+        # the allowed dir is visible).
+        marker = os.path.join(marker_dir or self.tmp, "ran-" + uuid.uuid4().hex[:8])
         r = self.as_nobody(opts, ["touch", marker] + probe)
         if r.status == EXIT_SETUP:
             self.assertFalse(os.path.exists(marker), "refused, but the program ran\n%s" % r)
@@ -670,15 +720,18 @@ class Unprivileged(IsolationCase):
 
     def test_readonly(self):
         ro = self.mkdir("ro", mode=0o777)
-        self.works_or_refused("readonly", ["--ro", ro], ["write", os.path.join(ro, "x")],
-                              ["EROFS"])
-        self.assertEqual(os.listdir(ro), [])
+        # In a user namespace of its own the program keeps no capability:
+        # it cannot mount over (or remount) what was made read-only.
+        if self.works_or_refused("readonly", ["--ro", ro],
+                                 ["write", os.path.join(ro, "x"), "mount", ro],
+                                 ["EROFS", "EPERM"]) == "works":
+            self.assertEqual(os.listdir(ro), [])
 
     def test_allow(self):
         box = self.mkdir("box", mode=0o777)
         self.works_or_refused("allow", ["--allow", box, "--ro", helper_dir()],
                               ["read", "/etc/hostname", "write", os.path.join(box, "f")],
-                              [lambda l: not l.startswith("ok"), "ok"])
+                              [lambda l: not l.startswith("ok"), "ok"], marker_dir=box)
 
     def test_no_net(self):
         with socket.socket() as s:
@@ -700,6 +753,13 @@ class Unprivileged(IsolationCase):
 
     def test_seccomp(self):
         self.works_or_refused("seccomp", ["--seccomp", "default"], ["init-module"], ["EPERM"])
+
+    def test_user_self_runs(self):
+        # Dropping to the user one already is changes nothing and is allowed.
+        r = self.as_nobody(["--user", "nobody"], ["ids"])
+        self.assertStatus(r, 0)
+        self.assertEqual(lines(r), ["uid %d euid %d gid %d egid %d groups "
+                                    % (NOBODY, NOBODY, NOGROUP, NOGROUP)], r)
 
     def test_other_user_refused(self):
         marker = os.path.join(self.tmp, "ran")
