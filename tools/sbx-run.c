@@ -493,6 +493,8 @@ int main(int argc, char **argv)
     if (o.probe) {
         int rc = probe(&o);
         free(o.env_add);
+        free(o.ro);
+        free(o.allow);
         return rc;
     }
     open_result(&o);
