@@ -680,7 +680,8 @@ class Streams(Base):
             time.sleep(0.3)
             p.send_signal(signal.SIGKILL)
             p.wait(5)
-        self.assertTrue(wait_until(lambda: self.fds_of_sbxd() == base_fds, 5 * SLOW))
+        self.assertTrue(wait_until(lambda: self.fds_of_sbxd() <= base_fds, 5 * SLOW),
+                        "sbxd holds %s fds, %s before" % (self.fds_of_sbxd(), base_fds))
         self.assertDaemonAnswers()
 
 
