@@ -194,6 +194,11 @@ typedef struct sbx_isolation {
 
 /* Whether iso asks for anything beyond no_new_privs. */
 bool sbx_isolation_wanted(const sbx_isolation *iso);
+/* Whether iso needs namespaces (everything but no_new_privs and seccomp). */
+bool sbx_isolation_needs_namespaces(const sbx_isolation *iso);
+/* Whether this process may make them: root, or unprivileged user
+ * namespaces allowed (tried in a short-lived child). */
+bool sbx_namespaces_available(void);
 
 typedef struct sbx_command {
     char *const *argv;      /* argv[0] is looked up in the child's PATH */

@@ -498,6 +498,15 @@ int main(int argc, char **argv)
         return rc;
     }
     open_result(&o);
+    if (o.best_effort && sbx_isolation_needs_namespaces(&o.iso) && !sbx_namespaces_available()) {
+        /* Neither root nor user namespaces: run without the namespaces (the
+         * result's isolation list says what is left), as asked. */
+        fprintf(stderr, "sbx-run: warning: no namespaces here (not root, user namespaces "
+                        "refused); running without them\n");
+        sbx_isolation left = {.no_new_privs = o.iso.no_new_privs, .seccomp = o.iso.seccomp,
+                              .seccomp_file = o.iso.seccomp_file};
+        o.iso = left;
+    }
     result_iso = &o.iso;
     result_user = o.user;
     result_group = o.group;

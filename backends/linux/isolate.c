@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "isolate.h"
@@ -35,6 +36,24 @@ bool sbx_isolation_wanted(const sbx_isolation *iso)
     return iso && ((iso->readonly && iso->readonly[0]) || (iso->allow && iso->allow[0]) ||
                    iso->no_net || iso->private_tmp || iso->pid_ns || iso->hostname ||
                    iso->seccomp != SBX_SECCOMP_NONE);
+}
+
+bool sbx_isolation_needs_namespaces(const sbx_isolation *iso)
+{
+    return iso && ((iso->readonly && iso->readonly[0]) || (iso->allow && iso->allow[0]) ||
+                   iso->no_net || iso->private_tmp || iso->pid_ns || iso->hostname);
+}
+
+bool sbx_namespaces_available(void)
+{
+    if (geteuid() == 0)
+        return true;
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
+    int status;
+    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+           WEXITSTATUS(status) == 0;
 }
 
 /* ---- in the parent ---- */

@@ -12,6 +12,7 @@ Directories live below /var/tmp (tmp_base): the VM hides the host's /tmp,
 and --private-tmp must not hide the test's own files."""
 
 import ctypes
+import json
 import ctypes.util
 import os
 import re
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 import uuid
 
 import sbxtest
@@ -780,6 +782,58 @@ class Unprivileged(IsolationCase):
                              user=NOBODY, group=NOGROUP, extra_groups=[], cwd=self.tmp,
                              timeout=30)
         self.assertEqual((out.returncode, out.stdout), (0, b"%d\n" % NOBODY), out)
+
+
+# --- no namespaces at all ----------------------------------------------------
+
+class NoNamespaces(unittest.TestCase):
+    """The kernel refuses user namespaces to a process in a chroot: as nobody
+    there, sbx-run can make no namespace. It must refuse with 125 and say
+    why, or with --best-effort run without them and not list them."""
+
+    def setUp(self):
+        if os.geteuid() != 0:
+            sbxtest.skip("needs root to build and enter a chroot")
+        busybox = "/bin/busybox"  # busybox-static: it needs no library in the chroot
+        if not os.path.exists(busybox) or not shutil.which("chroot"):
+            sbxtest.skip("needs busybox-static and chroot")
+        self.root = tempfile.mkdtemp(prefix="sbx-chroot-", dir=os.environ.get("TMPDIR", "/var/tmp"))
+        os.chmod(self.root, 0o755)  # nobody must reach the binaries
+        run = sbxtest.SBX_RUN
+        libs = re.findall(r"(/\S+\.so[^ ]*) \(", subprocess.run(["ldd", run], capture_output=True,
+                                                            text=True).stdout)
+        libs += re.findall(r"^\s*(/\S+) \(", subprocess.run(["ldd", run], capture_output=True,
+                                                        text=True).stdout, re.M)
+        for f in [run, busybox] + libs:
+            dst = os.path.join(self.root, f.lstrip("/"))
+            os.makedirs(os.path.dirname(dst), mode=0o755, exist_ok=True)
+            shutil.copy2(os.path.realpath(f), dst)
+            os.chmod(dst, 0o755)
+        os.makedirs(os.path.join(self.root, "box"), mode=0o777)
+        os.chmod(os.path.join(self.root, "box"), 0o777)
+        os.makedirs(os.path.join(self.root, "proc"))
+        self.run_path = run
+        self.busybox = busybox
+
+    def tearDown(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def in_chroot(self, *args):
+        return subprocess.run(["chroot", "--userspec=65534:65534", self.root, self.run_path,
+                               "--result", "-"] + list(args), capture_output=True, timeout=30)
+
+    def test_refused_without_best_effort(self):
+        r = self.in_chroot("--allow", "/box", "--", self.busybox, "true")
+        self.assertEqual(r.returncode, EXIT_SETUP, r)
+        self.assertIn(b"namespace", r.stderr, r)
+
+    def test_best_effort_runs_without_and_says_so(self):
+        r = self.in_chroot("--best-effort", "--allow", "/box", "--", self.busybox, "true")
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn(b"without them", r.stderr, r)
+        result = json.loads(r.stderr.decode().strip().splitlines()[-1])
+        self.assertNotIn("mount-namespace", result["isolation"], result)
+        self.assertIn("no-new-privs", result["isolation"], result)
 
 
 if __name__ == "__main__":
