@@ -79,7 +79,7 @@ int sbx_parse_size(const char *text, uint64_t *bytes, sbx_error *err)
     if (!ok)
         return sbx_error_set(err, -EINVAL,
                              "size '%s' is not a number with a unit (512K, 64M, 2G)", text);
-    uint64_t v;
+    uint64_t v = 0;
     int r = apply_unit(text, rest, milli, units, "size", &v, err);
     if (r == 0 && v == 0)
         return sbx_error_set(err, -EINVAL, "size '%s' must be more than 0", text);
@@ -100,7 +100,7 @@ int sbx_parse_duration(const char *text, uint64_t *ms, sbx_error *err)
     if (!ok)
         return sbx_error_set(err, -EINVAL,
                              "duration '%s' is not a number with a unit (500ms, 10s, 2m)", text);
-    uint64_t v;
+    uint64_t v = 0;
     int r = apply_unit(text, rest, milli, units, "duration", &v, err);
     if (r == 0 && v == 0)
         return sbx_error_set(err, -EINVAL, "duration '%s' must be at least 1ms", text);

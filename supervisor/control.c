@@ -142,60 +142,6 @@ static json_t *summary_json(const run_summary *r)
                      "wall_ms", (json_int_t)r->wall_ms, "peak_memory_bytes", figure(r->peak_memory));
 }
 
-static json_t *unit_json(control *ctl, service *s, bool detail)
-{
-    service_rt *rt = s->owner;
-    sbx_stats st = {-1, -1, -1, -1, -1, -1, -1};
-    if (rt->box)
-        sbx_box_stats(rt->box, &st, NULL);
-    bool running = s->state == SVC_RUNNING || s->state == SVC_STOPPING;
-    uint64_t now = uv_now(ctl->loop);
-    const sbx_limits *l = &s->def.limits;
-    json_t *o = json_object();
-    json_object_set_new(o, "name", json_string(s->def.name));
-    json_object_set_new(o, "description", s->def.description ? json_string(s->def.description) : json_null());
-    json_object_set_new(o, "state", json_string(svc_state_name(s->state)));
-    json_object_set_new(o, "pid", running && s->pid > 0 ? json_integer(s->pid) : json_null());
-    json_object_set_new(o, "uptime_ms", running ? json_integer((json_int_t)(now - s->started_ms)) : json_null());
-    json_object_set_new(o, "since_ms", json_integer((json_int_t)(now - manager_since(s))));
-    json_object_set_new(o, "restarts", json_integer(s->restarts));
-    json_object_set_new(o, "memory", figure(st.memory_current));
-    json_object_set_new(o, "memory_peak", figure(st.memory_peak));
-    json_object_set_new(o, "memory_limit", limit(l->memory));
-    json_object_set_new(o, "cpu_usage_us", st.user_us < 0 ? json_null() : json_integer(st.user_us + st.sys_us));
-    json_object_set_new(o, "cpu_limit_percent", limit(l->cpu_percent));
-    json_object_set_new(o, "tasks", figure(st.pids_current));
-    json_object_set_new(o, "tasks_limit", limit(l->pids));
-    json_object_set_new(o, "last", s->nhistory ? summary_json(&s->history[(s->nhistory - 1) % SVC_HISTORY])
-                                             : json_null());
-    if (!detail)
-        return o;
-    json_object_set_new(o, "limits", json_pack("{s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:i}",
-        "memory", limit(l->memory), "memory_swap", (json_int_t)l->memory_swap,
-        "cpu", limit(l->cpu_percent), "cpu_weight", limit(l->cpu_weight), "pids", limit(l->pids),
-        "nofile", limit(l->nofile), "runtime_max_ms", (json_int_t)s->def.runtime_max_ms,
-        "stop_timeout_ms", (json_int_t)s->def.stop_timeout_ms,
-        "start_timeout_ms", (json_int_t)s->def.start_timeout_ms, "stop_signal", s->def.stop_signal));
-    json_object_set_new(o, "policy", json_string(restart_policy_name(s->def.policy)));
-    json_object_set_new(o, "enforced", enforced_to_json(rt->box));
-    sbx_isolation iso;
-    unit_isolation(&s->def, &iso);
-    json_object_set_new(o, "isolation", isolation_to_json(&iso));
-    json_object_set_new(o, "cgroup", rt->box ? json_string(sbx_box_path(rt->box)) : json_null());
-    json_object_set_new(o, "command", json_array());
-    for (size_t i = 0; i < s->def.argv.n; i++)
-        json_array_append_new(json_object_get(o, "command"), json_string(s->def.argv.v[i]));
-    json_t *runs = json_array();
-    uint32_t first = s->nhistory > SVC_HISTORY ? s->nhistory - SVC_HISTORY : 0;
-    for (uint32_t i = first; i < s->nhistory; i++)
-        json_array_append_new(runs, summary_json(&s->history[i % SVC_HISTORY]));
-    json_object_set_new(o, "runs", runs);
-    char tail[4096];
-    size_t n = log_tail(&rt->log, tail, sizeof tail);
-    json_object_set_new(o, "log", proto_text(tail, n));
-    return o;
-}
-
 /* ---- the brief status, written directly ----
  * A status of 10,000 units is 2.5 MB of JSON: building it as a jansson
  * tree and dumping it took most of the time, so the brief form is written
@@ -341,6 +287,45 @@ static void send_brief_status(client *c, const json_t *id, service **svcs, size_
         return send_error(c, id, PROTO_FAILED, "out of memory");
     }
     send_line(c, b.p, b.len);
+}
+
+/* The detailed view: the brief object (one writer for both) and more. */
+static json_t *unit_json(control *ctl, service *s, bool detail)
+{
+    service_rt *rt = s->owner;
+    const sbx_limits *l = &s->def.limits;
+    outbuf b = {0};
+    out_unit(&b, ctl, s);
+    json_t *o = b.failed ? NULL : json_loadb(b.p, b.len, 0, NULL);
+    free(b.p);
+    if (!o)
+        o = json_object();
+    if (!detail)
+        return o;
+    json_object_set_new(o, "limits", json_pack("{s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:i}",
+        "memory", limit(l->memory), "memory_swap", (json_int_t)l->memory_swap,
+        "cpu", limit(l->cpu_percent), "cpu_weight", limit(l->cpu_weight), "pids", limit(l->pids),
+        "nofile", limit(l->nofile), "runtime_max_ms", (json_int_t)s->def.runtime_max_ms,
+        "stop_timeout_ms", (json_int_t)s->def.stop_timeout_ms,
+        "start_timeout_ms", (json_int_t)s->def.start_timeout_ms, "stop_signal", s->def.stop_signal));
+    json_object_set_new(o, "policy", json_string(restart_policy_name(s->def.policy)));
+    json_object_set_new(o, "enforced", enforced_to_json(rt->box));
+    sbx_isolation iso;
+    unit_isolation(&s->def, &iso);
+    json_object_set_new(o, "isolation", isolation_to_json(&iso));
+    json_object_set_new(o, "cgroup", rt->box ? json_string(sbx_box_path(rt->box)) : json_null());
+    json_object_set_new(o, "command", json_array());
+    for (size_t i = 0; i < s->def.argv.n; i++)
+        json_array_append_new(json_object_get(o, "command"), json_string(s->def.argv.v[i]));
+    json_t *runs = json_array();
+    uint32_t first = s->nhistory > SVC_HISTORY ? s->nhistory - SVC_HISTORY : 0;
+    for (uint32_t i = first; i < s->nhistory; i++)
+        json_array_append_new(runs, summary_json(&s->history[i % SVC_HISTORY]));
+    json_object_set_new(o, "runs", runs);
+    char tail[4096];
+    size_t n = log_tail(&rt->log, tail, sizeof tail);
+    json_object_set_new(o, "log", proto_text(tail, n));
+    return o;
 }
 
 /* ---- looking up units ---- */

@@ -289,9 +289,11 @@ static void event(manager *m, service *s, const char *what, const char *detail)
             json_t *j = json_pack("{s:I, s:s, s:s, s:s?}", "time_ms",
                                   (json_int_t)manager_wall_ms(), "unit", s->def.name,
                                   "event", what, "detail", detail);
-            json_dumpf(j, m->events, JSON_COMPACT);
-            fputc('\n', m->events);
+            char *line = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
             json_decref(j);
+            if (line)  /* one write: stderr is unbuffered */
+                fprintf(m->events, "%s\n", line);
+            free(line);
         } else {
             fprintf(m->events, "sbxd: %s: %s%s%s\n", s->def.name, what,
                     detail && *detail ? ": " : "", detail ? detail : "");
@@ -381,7 +383,9 @@ static void watch_oom(service *s)
     rt->oom_poll->data = s;
     uv_poll_start(rt->oom_poll, UV_READABLE, on_oom_event);
     sbx_stats st;
-    rt->oom_seen = sbx_box_stats(rt->box, &st, NULL) == 0 && st.oom_kills > 0 ? st.oom_kills : 0;
+    rt->oom_seen = 0;  /* a fresh box counts from zero */
+    if (!sbx_box_fresh(rt->box) && sbx_box_stats(rt->box, &st, NULL) == 0 && st.oom_kills > 0)
+        rt->oom_seen = st.oom_kills;
 }
 
 static int ensure_box(service *s, run_result *res)
@@ -397,30 +401,6 @@ static int ensure_box(service *s, run_result *res)
     }
     watch_oom(s);
     return 0;
-}
-
-/* The child's environment: sbxd's (or none) with the unit's on top. */
-static char **unit_env(const unit_def *d)
-{
-    size_t n = 0;
-    char **base = d->clear_env ? NULL : environ;
-    while (base && base[n])
-        n++;
-    char **env = calloc(n + d->env.n + 1, sizeof *env);
-    if (!env)
-        return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t len = strcspn(base[i], "=");
-        bool replaced = false;
-        for (size_t j = 0; j < d->env.n; j++)
-            replaced |= strncmp(d->env.v[j], base[i], len + 1) == 0;
-        if (!replaced)
-            env[k++] = base[i];
-    }
-    for (size_t j = 0; j < d->env.n; j++)
-        env[k++] = d->env.v[j];
-    return env;
 }
 
 static int resolve_ids(const unit_def *d, sbx_command *cmd, char *why, size_t len)
@@ -498,7 +478,7 @@ static int env_spawn(service *s, run_result *res)
                                  : (sbx_stdio){SBX_STDIO_NULL, NULL, -1};
     set_output(&cmd.stdio[1], &d->out[0], pipefd[1]);
     set_output(&cmd.stdio[2], &d->out[1], pipefd[1]);
-    char **env = unit_env(d);
+    char **env = run_env(d->clear_env ? NULL : environ, d->env.v, d->env.n);
     cmd.envp = env;
     run_options opt;
     run_options_init(&opt);

@@ -29,6 +29,28 @@ void run_options_init(run_options *o)
     o->stop_signal = SIGTERM;
 }
 
+char **run_env(char *const *base, char *const *add, size_t nadd)
+{
+    size_t n = 0;
+    while (base && base[n])
+        n++;
+    char **env = calloc(n + nadd + 1, sizeof *env);
+    if (!env)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strcspn(base[i], "=");
+        bool replaced = false;
+        for (size_t j = 0; j < nadd; j++)
+            replaced |= strncmp(add[j], base[i], len + 1) == 0;
+        if (!replaced)
+            env[k++] = base[i];
+    }
+    for (size_t j = 0; j < nadd; j++)
+        env[k++] = add[j];
+    return env;
+}
+
 static void on_exit_status(void *data, pid_t pid, int status, const struct rusage *ru);
 static void drain(run *r);
 

@@ -80,6 +80,9 @@ struct run {
 };
 
 void run_options_init(run_options *o);
+/* A child's environment: base (NULL: empty) with add (NAME=VALUE) on top,
+ * as one NULL-terminated array pointing into both (free() only it). */
+char **run_env(char *const *base, char *const *add, size_t nadd);
 /* Starts cmd in box. Returns 0 and later calls on_done exactly once, or
  * returns a negative errno when the start failed, with res filled (no
  * callback). The box is the caller's, and stays so: run only empties it. */

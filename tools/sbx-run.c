@@ -232,28 +232,6 @@ static void parse_args(int argc, char **argv, struct options *o)
         die_usage(NULL, "no command given");
 }
 
-/* The child's environment: ours (or none) with the additions on top. */
-static char **build_env(const struct options *o)
-{
-    size_t n = 0;
-    char **base = o->clear_env ? NULL : environ;
-    while (base && base[n])
-        n++;
-    char **env = calloc(n + o->nenv + 1, sizeof *env);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t len = strcspn(base[i], "=");
-        bool replaced = false;
-        for (size_t j = 0; j < o->nenv; j++)
-            replaced |= strncmp(o->env_add[j], base[i], len + 1) == 0;
-        if (!replaced)
-            env[k++] = base[i];
-    }
-    for (size_t j = 0; j < o->nenv; j++)
-        env[k++] = o->env_add[j];
-    return env;
-}
-
 static bool resolve_ids(const struct options *o, sbx_command *cmd)
 {
     if (!o->user && !o->group)
@@ -425,7 +403,7 @@ static int setup_failed(const struct options *o, const sbx_backend *be, const sb
 
 static int run_command(const struct options *o, sbx_backend *be, sbx_box *box)
 {
-    char **env = build_env(o);
+    char **env = run_env(o->clear_env ? NULL : environ, o->env_add, o->nenv);
     sbx_command cmd = {.argv = o->argv, .envp = env, .cwd = o->cwd, .iso = &o->iso};
     if (!resolve_ids(o, &cmd)) {
         free(env);

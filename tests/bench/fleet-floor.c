@@ -1,0 +1,507 @@
+/* fleet-floor: the floor for the fleet benchmark (tests/bench/fleet), and
+ * the sleeping program every supervisor in it runs.
+ *
+ *   fleet-floor sleep SOCKET TAG [IGNORED...]
+ *   fleet-floor fleet N ROOT -- PROGRAM [ARG...]
+ *
+ * `sleep` sends one datagram "TAG PID SEC.NSEC" (CLOCK_MONOTONIC, taken
+ * right after exec) to the unix socket SOCKET, then waits for a signal
+ * forever (as `sleep 100000`: SIGTERM ends it). If nobody listens it just
+ * sleeps. The benchmark learns from it, to the microsecond and without
+ * polling, when each supervised program really runs.
+ *
+ * `fleet` is the minimal C supervisor the issue compares sbxd with: for
+ * each of N units, one after another, it makes a fresh cgroup with limits
+ * and starts PROGRAM in it (every "%i" in the arguments becomes the unit's
+ * number, 1..N), then restarts any child that exits, in its kept cgroup,
+ * until SIGTERM or SIGINT, which stops every child (SIGTERM, wait), removes
+ * the cgroups and exits. Nothing else: no logs, no OOM watch, no freezer
+ * sweep, no timers. Limits as `sbx-run -m 64M -c 50% -p 32` (and as the
+ * benchmark's sbxd units): memory 64M, swap 0, cpu 50%, pids 32.
+ *
+ *   cgroup v1 (and hybrid hosts): below the caller's own cgroup in each of
+ *     memory, cpu, cpuacct, pids, freezer (as /proc/self/cgroup says), mkdir
+ *     ROOT and ROOT/uI, write the limits, keep each cgroup.procs open; fork;
+ *     the child writes itself into each and execs. A restart forks again
+ *     and writes the kept fds: one v1 migration per start, as sbxd's.
+ *   cgroup v2 (the unified tree has the memory controller): mkdir ROOT
+ *     below our own cgroup, enable memory cpu pids in its subtree_control,
+ *     mkdir ROOT/uI with limits, keep the directory open and start with
+ *     clone3(CLONE_INTO_CGROUP): no migration at all.
+ *
+ * The child resets its signal mask, starts a new session (as sbxd's units
+ * do), takes /dev/null as stdio, and execs. Prints on stderr
+ * "fleet-floor: mode v1|v2, N units forked in X ms" once all are forked.
+ * Exit 0, or 1 with a message (cgroups made so far are removed). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+extern char **environ;
+
+static const char *const v1_ctrls[] = {"memory", "cpu", "cpuacct", "pids", "freezer"};
+#define NV1 (sizeof v1_ctrls / sizeof v1_ctrls[0])
+
+struct unit {
+    pid_t pid;
+    char **argv;
+    int procs[NV1];            /* v1: kept cgroup.procs fds */
+    int nprocs;
+    int dirfd;                 /* v2: kept cgroup directory */
+    char *dir[NV1];            /* what to rmdir (v2: dir[0] only) */
+};
+
+static struct {
+    int v2;
+    char base[NV1][PATH_MAX];  /* ROOT per controller (v2: base[0]) */
+    int owner[NV1];            /* first controller sharing the directory */
+    int made_base[NV1];
+    struct unit *u;
+    unsigned long n, made;
+    int devnull;
+} F;
+
+static void cleanup(void);
+
+static _Noreturn void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("fleet-floor: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    cleanup();
+    exit(1);
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- sleep ---- */
+
+static _Noreturn void sleep_main(int argc, char **argv)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (argc >= 4) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", argv[2]);
+        char msg[256];
+        int len = snprintf(msg, sizeof msg, "%s %ld %lld.%09ld", argv[3], (long)getpid(),
+                           (long long)ts.tv_sec, ts.tv_nsec);
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0) {
+            while (sendto(fd, msg, (size_t)len, 0, (struct sockaddr *)&sa, sizeof sa) < 0 &&
+                   errno == EINTR)
+                ;
+            close(fd);
+        }
+    }
+    for (;;)
+        pause();
+}
+
+/* ---- where our cgroups are ---- */
+
+/* The mount point of the v1 hierarchy holding ctrl, or of cgroup2 (NULL). */
+static int find_mount(const char *ctrl, char *out, size_t len)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    char line[4096];
+    int found = 0;
+    if (!f)
+        die("/proc/self/mountinfo: %s", strerror(errno));
+    while (!found && fgets(line, sizeof line, f)) {
+        char mnt[PATH_MAX], fstype[64], opts[1024];
+        const char *sep = strstr(line, " - ");
+        if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+            sscanf(sep + 3, "%63s %*s %1023s", fstype, opts) != 2)
+            continue;
+        if (!ctrl) {
+            found = strcmp(fstype, "cgroup2") == 0;
+        } else if (strcmp(fstype, "cgroup") == 0) {
+            for (char *tok = strtok(opts, ","); tok && !found; tok = strtok(NULL, ","))
+                found = strcmp(tok, ctrl) == 0;
+        }
+        if (found)
+            snprintf(out, len, "%s", mnt);
+    }
+    fclose(f);
+    return found ? 0 : -1;
+}
+
+/* Our own cgroup path in the hierarchy listing ctrl (v1), or "0::" (v2). */
+static int own_path(const char *ctrl, char *out, size_t len)
+{
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    char line[4096];
+    int found = 0;
+    if (!f)
+        die("/proc/self/cgroup: %s", strerror(errno));
+    while (!found && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c1 = *c2 = '\0';
+        const char *list = c1 + 1, *path = c2 + 1;
+        if (!ctrl) {
+            found = strcmp(line, "0") == 0 && *list == '\0';
+        } else {
+            char buf[512];
+            snprintf(buf, sizeof buf, "%s", list);
+            for (char *tok = strtok(buf, ","); tok && !found; tok = strtok(NULL, ","))
+                found = strcmp(tok, ctrl) == 0;
+        }
+        if (found)
+            snprintf(out, len, "%s", path);
+    }
+    fclose(f);
+    return found ? 0 : -1;
+}
+
+static int own_dir(const char *ctrl, char *out, size_t len)
+{
+    char mnt[PATH_MAX], rel[PATH_MAX];
+    if (find_mount(ctrl, mnt, sizeof mnt) < 0 || own_path(ctrl, rel, sizeof rel) < 0)
+        return -1;
+    snprintf(out, len, "%s%s", mnt, strcmp(rel, "/") == 0 ? "" : rel);
+    return 0;
+}
+
+static void read_line(const char *dir, const char *file, char *buf, size_t len)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    buf[0] = '\0';
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    if (!fgets(buf, (int)len, f))
+        buf[0] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    fclose(f);
+}
+
+static int has_word(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = list; (p = strstr(p, word)) != NULL; p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+static int v2_has_memory(void)
+{
+    char mnt[PATH_MAX], buf[256];
+    if (find_mount(NULL, mnt, sizeof mnt) < 0)
+        return 0;
+    read_line(mnt, "cgroup.controllers", buf, sizeof buf);
+    return has_word(buf, "memory");
+}
+
+static void write_file(const char *dir, const char *file, const char *text, int optional)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (optional && errno == ENOENT)
+            return;
+        die("open %s: %s", path, strerror(errno));
+    }
+    ssize_t n = write(fd, text, strlen(text));
+    if (n != (ssize_t)strlen(text))
+        die("write '%s' to %s: %s", text, path, n < 0 ? strerror(errno) : "short write");
+    close(fd);
+}
+
+static void rmdir_retry(const char *dir)
+{
+    for (int i = 0; i < 50; i++) {
+        if (rmdir(dir) == 0 || errno != EBUSY)
+            return;
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "fleet-floor: rmdir %s: %s\n", dir, strerror(errno));
+}
+
+static void cleanup(void)
+{
+    for (unsigned long i = F.made; i-- > 0;) {
+        struct unit *u = &F.u[i];
+        for (size_t c = NV1; c-- > 0;)
+            if (u->dir[c]) {
+                rmdir_retry(u->dir[c]);
+                free(u->dir[c]);
+                u->dir[c] = NULL;
+            }
+    }
+    F.made = 0;
+    for (size_t c = NV1; c-- > 0;)
+        if (F.made_base[c]) {
+            rmdir_retry(F.base[c]);
+            F.made_base[c] = 0;
+        }
+}
+
+static void setup(const char *root)
+{
+    if (strchr(root, '/') || !*root || root[0] == '.')
+        die("ROOT must be a plain name");
+    F.v2 = v2_has_memory();
+    if (F.v2) {
+        char own[PATH_MAX], mnt[PATH_MAX], avail[256], on[256];
+        if (own_dir(NULL, own, sizeof own) < 0 || find_mount(NULL, mnt, sizeof mnt) < 0)
+            die("no cgroup2 hierarchy");
+        read_line(own, "cgroup.controllers", avail, sizeof avail);
+        read_line(own, "cgroup.subtree_control", on, sizeof on);
+        const char *want[] = {"memory", "cpu", "pids"};
+        for (size_t i = 0; i < 3; i++) {
+            if (!has_word(avail, want[i]))
+                die("the cgroup2 tree has no %s controller in %s", want[i], own);
+            if (has_word(on, want[i]))
+                continue;
+            if (strcmp(own, mnt) != 0)
+                die("%s is not enabled in %s/cgroup.subtree_control, which is our own "
+                    "cgroup (not the root): not changing it", want[i], own);
+            char word[16];
+            snprintf(word, sizeof word, "+%s", want[i]);
+            write_file(own, "cgroup.subtree_control", word, 0);
+        }
+        snprintf(F.base[0], sizeof F.base[0], "%s/%s", own, root);
+        if (mkdir(F.base[0], 0755) < 0)
+            die("mkdir %s: %s", F.base[0], strerror(errno));
+        F.made_base[0] = 1;
+        write_file(F.base[0], "cgroup.subtree_control", "+memory +cpu +pids", 0);
+        return;
+    }
+    for (size_t c = 0; c < NV1; c++) {
+        char own[PATH_MAX];
+        if (own_dir(v1_ctrls[c], own, sizeof own) < 0)
+            die("no cgroup v1 hierarchy with the %s controller", v1_ctrls[c]);
+        snprintf(F.base[c], sizeof F.base[c], "%s/%s", own, root);
+        F.owner[c] = (int)c;
+        for (size_t d = 0; d < c; d++)
+            if (strcmp(F.base[d], F.base[c]) == 0) {
+                F.owner[c] = (int)d;
+                break;
+            }
+        if (F.owner[c] != (int)c)
+            continue;
+        if (mkdir(F.base[c], 0755) < 0)
+            die("mkdir %s: %s", F.base[c], strerror(errno));
+        F.made_base[c] = 1;
+    }
+}
+
+/* mkdir + limits + kept fds for unit i (0-based). */
+static void make_cgroup(struct unit *u, unsigned long i)
+{
+    char dir[PATH_MAX + 32];
+    u->nprocs = 0;
+    u->dirfd = -1;
+    if (F.v2) {
+        snprintf(dir, sizeof dir, "%s/u%lu", F.base[0], i + 1);
+        if (mkdir(dir, 0755) < 0)
+            die("mkdir %s: %s", dir, strerror(errno));
+        u->dir[0] = strdup(dir);
+        write_file(dir, "memory.max", "67108864", 0);
+        write_file(dir, "memory.swap.max", "0", 1);
+        write_file(dir, "cpu.max", "50000 100000", 0);
+        write_file(dir, "pids.max", "32", 0);
+        if ((u->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+            die("open %s: %s", dir, strerror(errno));
+        return;
+    }
+    char cdir[NV1][PATH_MAX + 32];
+    for (size_t c = 0; c < NV1; c++) {
+        snprintf(cdir[c], sizeof cdir[c], "%s/u%lu", F.base[c], i + 1);
+        if (F.owner[c] != (int)c)
+            continue;
+        if (mkdir(cdir[c], 0755) < 0)
+            die("mkdir %s: %s", cdir[c], strerror(errno));
+        u->dir[c] = strdup(cdir[c]);
+    }
+    write_file(cdir[0], "memory.limit_in_bytes", "67108864", 0);
+    write_file(cdir[0], "memory.memsw.limit_in_bytes", "67108864", 1);
+    write_file(cdir[1], "cpu.cfs_period_us", "100000", 0);
+    write_file(cdir[1], "cpu.cfs_quota_us", "50000", 0);
+    write_file(cdir[3], "pids.max", "32", 0);
+    for (size_t c = 0; c < NV1; c++) {
+        if (F.owner[c] != (int)c)
+            continue;
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof path, "%s/cgroup.procs", cdir[c]);
+        if ((u->procs[u->nprocs++] = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+            die("open %s: %s", path, strerror(errno));
+    }
+}
+
+static pid_t clone_into(int cgroup_fd)
+{
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = CLONE_INTO_CGROUP;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = (uint64_t)cgroup_fd;
+    return (pid_t)syscall(SYS_clone3, &args, sizeof args);
+}
+
+static void start(struct unit *u)
+{
+    pid_t pid = F.v2 ? clone_into(u->dirfd) : fork();
+    if (pid < 0) {
+        fprintf(stderr, "fleet-floor: %s: %s\n", F.v2 ? "clone3" : "fork", strerror(errno));
+        u->pid = 0;
+        return;
+    }
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int k = 0; k < u->nprocs; k++)
+            if (write(u->procs[k], "0", 1) != 1)
+                _exit(126);
+        setsid();
+        dup2(F.devnull, 0);
+        dup2(F.devnull, 1);
+        dup2(F.devnull, 2);
+        execve(u->argv[0], u->argv, environ);
+        _exit(127);
+    }
+    u->pid = pid;
+}
+
+static char **unit_argv(char **prog, unsigned long i)
+{
+    size_t n = 0;
+    while (prog[n])
+        n++;
+    char **v = calloc(n + 1, sizeof *v);
+    if (!v)
+        die("out of memory");
+    for (size_t k = 0; k < n; k++) {
+        const char *p = strstr(prog[k], "%i");
+        if (!p) {
+            v[k] = prog[k];
+            continue;
+        }
+        size_t len = strlen(prog[k]) + 24;
+        if (!(v[k] = malloc(len)))
+            die("out of memory");
+        snprintf(v[k], len, "%.*s%lu%s", (int)(p - prog[k]), prog[k], i + 1, p + 2);
+    }
+    return v;
+}
+
+static int fleet_main(int argc, char **argv)
+{
+    char *end;
+    if (argc < 6 || strcmp(argv[4], "--") != 0)
+        return fputs("usage: fleet-floor fleet N ROOT -- PROGRAM [ARG...]\n", stderr), 2;
+    F.n = strtoul(argv[2], &end, 10);
+    if (*end || F.n == 0 || F.n > 100000)
+        die("bad N '%s'", argv[2]);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if ((F.devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+        die("/dev/null: %s", strerror(errno));
+    if (!(F.u = calloc(F.n, sizeof *F.u)))
+        die("out of memory");
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    setup(argv[3]);
+
+    int64_t t0 = now_ns();
+    for (unsigned long i = 0; i < F.n; i++) {
+        struct unit *u = &F.u[i];
+        u->argv = unit_argv(argv + 5, i);
+        make_cgroup(u, i);
+        F.made = i + 1;
+        start(u);
+    }
+    fprintf(stderr, "fleet-floor: mode %s, %lu units forked in %.1f ms\n", F.v2 ? "v2" : "v1",
+            F.n, (double)(now_ns() - t0) / 1e6);
+
+    int stopping = 0;
+    for (;;) {
+        int sig = sigwaitinfo(&set, NULL);
+        if (sig < 0)
+            continue;
+        if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
+            stopping = 1;
+            for (unsigned long i = 0; i < F.n; i++)
+                if (F.u[i].pid > 0)
+                    kill(F.u[i].pid, SIGTERM);
+        }
+        int st;
+        pid_t pid;
+        while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+            for (unsigned long i = 0; i < F.n; i++) {
+                if (F.u[i].pid != pid)
+                    continue;
+                F.u[i].pid = 0;
+                if (!stopping)
+                    start(&F.u[i]);
+                break;
+            }
+        }
+        if (stopping) {
+            unsigned long live = 0;
+            for (unsigned long i = 0; i < F.n; i++)
+                live += F.u[i].pid > 0;
+            if (live == 0 || (pid < 0 && errno == ECHILD))
+                break;
+        }
+    }
+    cleanup();
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "sleep") == 0)
+        sleep_main(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "fleet") == 0)
+        return fleet_main(argc, argv);
+    fputs("usage: fleet-floor sleep SOCKET TAG [IGNORED...]\n"
+          "       fleet-floor fleet N ROOT -- PROGRAM [ARG...]\n", stderr);
+    return 2;
+}
