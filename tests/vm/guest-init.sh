@@ -37,7 +37,6 @@ $bb ln -sfn /proc/self/fd/0 /dev/stdin
 $bb ln -sfn /proc/self/fd/1 /dev/stdout
 $bb ln -sfn /proc/self/fd/2 /dev/stderr
 $bb mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup || fail "cannot mount cgroup2"
-$bb mount -t tmpfs -o mode=1777 tmpfs /tmp
 $bb mount -t tmpfs -o mode=0755 tmpfs /run
 $bb ip link set lo up
 echo sbx-vm >/proc/sys/kernel/hostname
@@ -46,6 +45,12 @@ echo sbx-vm >/proc/sys/kernel/hostname
 mapfile -d '' -t argv <"$run/argv"
 mapfile -d '' -t envs <"$run/env"
 IFS= read -r -d '' cwd <"$run/cwd"
+# A fresh /tmp, unless the build tree lives there (a checkout under /tmp):
+# then the host's, through the overlay (writes still stay in the guest).
+case $cwd in
+/tmp | /tmp/*) ;;
+*) $bb mount -t tmpfs -o mode=1777 tmpfs /tmp ;;
+esac
 as_init=0
 [[ -e $run/pid1 ]] && as_init=1
 $bb rm -rf "$run"	# bash keeps this script open; the guest sees a clean /

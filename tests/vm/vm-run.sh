@@ -13,7 +13,8 @@
 # here to stdout.
 #
 # The guest has its own fresh /proc, /sys, /dev, /tmp and /run: host files
-# under /tmp or /run are not visible there. --env values are set on top of
+# under /tmp or /run are not visible there (except /tmp when --cwd is below
+# it: then /tmp is the host's, through the overlay). --env values are set on top of
 # PATH, HOME=/root and TERM=dumb.
 #
 # With --pid1, COMMAND replaces the guest's init as PID 1 (after the mounts)
