@@ -812,18 +812,18 @@ class NoNamespaces(unittest.TestCase):
         os.makedirs(os.path.join(self.root, "box"), mode=0o777)
         os.chmod(os.path.join(self.root, "box"), 0o777)
         os.makedirs(os.path.join(self.root, "proc"))
+        # A /proc in the chroot: the ASan build reads its options there.
+        subprocess.run(["mount", "-t", "proc", "proc", os.path.join(self.root, "proc")], check=True)
         self.run_path = run
         self.busybox = busybox
 
     def tearDown(self):
+        subprocess.run(["umount", "-l", os.path.join(self.root, "proc")])
         shutil.rmtree(self.root, ignore_errors=True)
 
     def in_chroot(self, *args):
-        # LeakSanitizer (the ASan build) needs /proc, which the chroot lacks.
-        env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
         return subprocess.run(["chroot", "--userspec=65534:65534", self.root, self.run_path,
-                               "--result", "-"] + list(args), capture_output=True, timeout=30,
-                              env=env)
+                               "--result", "-"] + list(args), capture_output=True, timeout=30)
 
     def test_refused_without_best_effort(self):
         r = self.in_chroot("--allow", "/box", "--", self.busybox, "true")
