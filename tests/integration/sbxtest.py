@@ -26,7 +26,25 @@ import unittest
 import uuid
 
 SBX_RUN = os.environ.get("SBX_RUN", "")
-SBX_CHILD = os.environ.get("SBX_CHILD", "")
+
+
+def outside_tmp(path):
+    """A build tree under /tmp (a checkout there) would vanish behind
+    --private-tmp or a new root: the target program is then run from a copy
+    in /var/tmp."""
+    if not path.startswith("/tmp/"):
+        return path
+    d = os.path.join("/var/tmp", "sbx-test-bin-%d" % os.getuid())
+    os.makedirs(d, mode=0o755, exist_ok=True)
+    dst = os.path.join(d, os.path.basename(path))
+    tmp = "%s.%d" % (dst, os.getpid())
+    shutil.copy2(path, tmp)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, dst)  # atomic: test files run in parallel
+    return dst
+
+
+SBX_CHILD = outside_tmp(os.environ.get("SBX_CHILD", ""))
 MUST_WORK = os.environ.get("SBX_MUST_WORK") == "1"
 
 MiB = 1 << 20
