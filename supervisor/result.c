@@ -1,5 +1,6 @@
 /* A run's result as JSON. */
 #include <string.h>
+#include <unistd.h>
 
 #include "result.h"
 
@@ -63,12 +64,22 @@ json_t *isolation_to_json(const sbx_isolation *iso)
         return l;
     bool mounts = (iso->readonly && iso->readonly[0]) || (iso->allow && iso->allow[0]) ||
                   iso->private_tmp || iso->pid_ns;
-    if (mounts)
-        json_array_append_new(l, json_string("mount-namespace"));
-    add_paths(l, "readonly", iso->readonly);
-    add_paths(l, "allow", iso->allow);
-    if (iso->allow && iso->allow[0])
-        json_array_append_new(l, json_string("new-root (runtime read-only, minimal /dev, fresh /proc)"));
+    /* Not root and no user namespaces: the paths are held by Landlock. */
+    bool landlock = sbx_isolation_needs_namespaces(iso) && geteuid() != 0 &&
+                    !sbx_namespaces_available();
+    if (landlock) {
+        add_paths(l, "landlock readonly", iso->readonly);
+        add_paths(l, "landlock allow", iso->allow);
+        json_array_append_new(l, json_string("landlock runtime read-only"));
+    } else {
+        if (mounts)
+            json_array_append_new(l, json_string("mount-namespace"));
+        add_paths(l, "readonly", iso->readonly);
+        add_paths(l, "allow", iso->allow);
+        if (iso->allow && iso->allow[0])
+            json_array_append_new(l, json_string("new-root (runtime read-only, minimal /dev, "
+                                                 "fresh /proc)"));
+    }
     if (iso->private_tmp)
         json_array_append_new(l, json_string("private-tmp"));
     if (iso->no_net)

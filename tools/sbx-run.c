@@ -480,9 +480,14 @@ int main(int argc, char **argv)
         /* Neither root nor user namespaces: run without the namespaces (the
          * result's isolation list says what is left), as asked. */
         fprintf(stderr, "sbx-run: warning: no namespaces here (not root, user namespaces "
-                        "refused); running without them\n");
+                        "refused); running without them%s\n",
+                o.nallow ? " (--allow and --ro held by Landlock)" : "");
         sbx_isolation left = {.no_new_privs = o.iso.no_new_privs, .seccomp = o.iso.seccomp,
                               .seccomp_file = o.iso.seccomp_file};
+        if (o.nallow) {  /* what Landlock can give */
+            left.allow = o.iso.allow;
+            left.readonly = o.iso.readonly;
+        }
         o.iso = left;
     }
     result_iso = &o.iso;

@@ -9,6 +9,7 @@
  * the old root is detached and the new one made read-only. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/landlock.h>
 #include <linux/mount.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -232,9 +233,71 @@ static int build_filter(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *e
     return 0;
 }
 
+/* ---- Landlock: where no namespace can be made ----
+ * Landlock only takes access away, path by path: it can give "only the
+ * allowed dirs (read-write), the read-only ones and the runtime" (what is
+ * outside answers EACCES instead of being invisible), but not a read-only
+ * dir inside a writable world, a network namespace, a PID namespace, a
+ * private /tmp or a host name. */
+
+#define LL_READ (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | \
+                 LANDLOCK_ACCESS_FS_READ_DIR)
+#define LL_ALL_V1 ((LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1)
+
+static int ll_rule(int ruleset, const char *path, uint64_t access)
+{
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;  /* an absent runtime dir */
+    struct landlock_path_beneath_attr rule = {.allowed_access = access, .parent_fd = fd};
+    int r = (int)syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
+    int e = errno;
+    close(fd);
+    return r < 0 ? -e : 0;
+}
+
+static int landlock_plan(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *err)
+{
+    if (iso->no_net || iso->pid_ns || iso->private_tmp || iso->hostname || !p->nallow)
+        return sbx_error_set(err, -EPERM, "sandbox: no namespace can be made here (not root, "
+                             "user namespaces refused), and Landlock can only give --allow "
+                             "(with --ro): use --best-effort to run without the rest");
+    long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    if (abi < 1)
+        return sbx_error_set(err, -EPERM, "sandbox: no namespace can be made here and the "
+                             "kernel has no Landlock (%s)", strerror(errno));
+    uint64_t all = LL_ALL_V1 | (abi >= 2 ? LANDLOCK_ACCESS_FS_REFER : 0);
+    struct landlock_ruleset_attr attr = {.handled_access_fs = all};
+    int fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+    if (fd < 0)
+        return sbx_error_set(err, -errno, "sandbox: landlock ruleset: %s", strerror(errno));
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    static const char *const runtime[] = {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32",
+                                          "/libx32", "/proc"};
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < sizeof runtime / sizeof runtime[0]; i++)
+        r = ll_rule(fd, runtime[i], LL_READ);
+    if (r == 0)  /* /dev/null and friends */
+        r = ll_rule(fd, "/dev", LL_READ | LANDLOCK_ACCESS_FS_WRITE_FILE);
+    for (size_t i = 0; r == 0 && i < p->nro; i++)
+        r = ll_rule(fd, p->ro[i], LL_READ);
+    for (size_t i = 0; r == 0 && i < p->nallow; i++)
+        r = ll_rule(fd, p->allow[i], all);
+    if (r < 0) {
+        close(fd);
+        return sbx_error_set(err, r, "sandbox: landlock rule: %s", strerror(-r));
+    }
+    p->landlock_fd = fd;
+    p->clone_flags = 0;
+    p->mount_ns = p->userns = false;
+    p->nro = p->nallow = 0;  /* the paths are in the ruleset now */
+    return 0;
+}
+
 int sbx__iso_prepare(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *err)
 {
     memset(p, 0, sizeof *p);
+    p->landlock_fd = -1;
     if (!iso)
         return 0;
     p->nnp = iso->no_new_privs;
@@ -258,10 +321,16 @@ int sbx__iso_prepare(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *err)
      * which the child may mount; we stay ourselves inside (uid mapped to
      * itself), so the program has no capability after exec. */
     if (p->clone_flags && geteuid() != 0) {
-        p->clone_flags |= CLONE_NEWUSER;
-        p->userns = true;
-        p->uid = geteuid();
-        p->gid = getegid();
+        if (!sbx_namespaces_available())
+            r = landlock_plan(iso, p, err);
+        if (r < 0)
+            return r;
+        if (p->clone_flags) {
+            p->clone_flags |= CLONE_NEWUSER;
+            p->userns = true;
+            p->uid = geteuid();
+            p->gid = getegid();
+        }
     }
     if (p->nallow) {
         runtime_prepare(p);
@@ -275,6 +344,8 @@ int sbx__iso_prepare(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *err)
 
 void sbx__iso_free(sbx__iso_plan *p)
 {
+    if (p->landlock_fd > 0)
+        close(p->landlock_fd);
     free_names(p->ro);
     free_names(p->allow);
     free(p->filter.filter);
@@ -543,8 +614,10 @@ int sbx__iso_setup(const sbx__iso_plan *p, int sync_fd, sbx__iso_failure *f)
 
 int sbx__iso_lock(const sbx__iso_plan *p, sbx__iso_failure *f)
 {
-    if (p->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    if ((p->nnp || p->landlock_fd >= 0) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return fail(f, "set no_new_privs", "");
+    if (p->landlock_fd >= 0 && syscall(SYS_landlock_restrict_self, p->landlock_fd, 0) < 0)
+        return fail(f, "enforce the Landlock ruleset", "");
     if (p->filter.len && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p->filter) < 0)
         return fail(f, "load the seccomp filter", "");
     return 0;

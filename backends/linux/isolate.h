@@ -17,6 +17,7 @@ typedef struct sbx__iso_plan {
     bool active, mount_ns, pid_ns, no_net, private_tmp, nnp;
     bool userns;                 /* not root: a user namespace too */
     bool wait_all;               /* the init waits for every process */
+    int landlock_fd;             /* no namespaces here: a Landlock ruleset, or -1 */
     uid_t uid;
     gid_t gid;
     const char *hostname;
