@@ -2,9 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <jansson.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,29 +401,6 @@ static int ensure_box(service *s, run_result *res)
     return 0;
 }
 
-static int resolve_ids(const unit_def *d, sbx_command *cmd, char *why, size_t len)
-{
-    if (!d->user && !d->group)
-        return 0;
-    cmd->set_ids = true;
-    cmd->uid = getuid();
-    cmd->gid = getgid();
-    if (d->user) {
-        struct passwd *pw = getpwnam(d->user);
-        if (!pw)
-            return snprintf(why, len, "user: no user named '%s'", d->user), -ENOENT;
-        cmd->uid = pw->pw_uid;
-        cmd->gid = pw->pw_gid;
-    }
-    if (d->group) {
-        struct group *gr = getgrnam(d->group);
-        if (!gr)
-            return snprintf(why, len, "group: no group named '%s'", d->group), -ENOENT;
-        cmd->gid = gr->gr_gid;
-    }
-    return 0;
-}
-
 static void set_output(sbx_stdio *io, const unit_output *o, int log_fd)
 {
     switch (o->kind) {
@@ -465,7 +440,7 @@ static int env_spawn(service *s, run_result *res)
     sbx_isolation iso;
     unit_isolation(d, &iso);
     sbx_command cmd = {.argv = d->argv.v, .cwd = d->cwd, .new_session = true, .iso = &iso};
-    if ((r = resolve_ids(d, &cmd, res->error, sizeof res->error)) < 0)
+    if ((r = run_resolve_ids(d->user, d->group, &cmd, res->error, sizeof res->error)) < 0)
         return start_failed(res, r, SBX_STAGE_USER), r;
     int pipefd[2] = {-1, -1};
     bool logged = d->out[0].kind == OUT_LOG || d->out[1].kind == OUT_LOG;

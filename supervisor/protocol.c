@@ -1,4 +1,5 @@
 /* The control protocol's requests: see protocol.h and doc/protocol.md. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,26 @@ bool proto_get_strings(const proto_request *r, const char *key, bool required,
     return true;
 }
 
+/* The length of the valid UTF-8 sequence at p (no overlong forms, no
+ * surrogates, nothing past U+10FFFF, no NUL), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t left)
+{
+    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    size_t n = p[0] < 0x80 ? 1 : (p[0] >> 5) == 6 ? 2 : (p[0] >> 4) == 14 ? 3
+             : (p[0] >> 3) == 30 ? 4 : 0;
+    if (n == 0 || n > left || p[0] == 0)
+        return 0;
+    uint32_t cp = n == 1 ? p[0] : p[0] & (0x7f >> n);
+    for (size_t k = 1; k < n; k++) {
+        if ((p[k] >> 6) != 2)
+            return 0;
+        cp = cp << 6 | (p[k] & 0x3f);
+    }
+    if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
 json_t *proto_text(const char *buf, size_t len)
 {
     char *out = malloc(len * 3 + 1);
@@ -158,17 +179,8 @@ json_t *proto_text(const char *buf, size_t len)
     if (!out)
         return json_string("");
     for (size_t i = 0; i < len;) {
-        unsigned char ch = (unsigned char)buf[i];
-        size_t n = ch < 0x80 ? 1 : (ch >> 5) == 6 ? 2 : (ch >> 4) == 14 ? 3 : (ch >> 3) == 30 ? 4 : 0;
-        bool ok = n > 0 && i + n <= len && ch != 0;
-        for (size_t k = 1; ok && k < n; k++)
-            ok = ((unsigned char)buf[i + k] >> 6) == 2;
-        if (ok) {  /* jansson's own check: no overlong forms, no surrogates */
-            json_t *probe = json_stringn(buf + i, n);
-            ok = probe != NULL;
-            json_decref(probe);
-        }
-        if (ok) {
+        size_t n = utf8_len((const unsigned char *)buf + i, len - i);
+        if (n) {
             memcpy(out + o, buf + i, n);
             o += n;
             i += n;

@@ -1,5 +1,7 @@
 /* One run of a program in a box: see run.h for the model. */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,42 @@ char **run_env(char *const *base, char *const *add, size_t nadd)
     for (size_t j = 0; j < nadd; j++)
         env[k++] = add[j];
     return env;
+}
+
+/* A name, else a whole number; false when neither. */
+static bool lookup_id(const char *text, bool is_user, uid_t *uid, gid_t *gid)
+{
+    char *end;
+    long n = strtol(text, &end, 10);
+    if (is_user) {
+        struct passwd *pw = getpwnam(text);
+        if (pw || (!*end && *text && n >= 0)) {
+            *uid = pw ? pw->pw_uid : (uid_t)n;
+            *gid = pw ? pw->pw_gid : (gid_t)n;
+            return true;
+        }
+        return false;
+    }
+    struct group *gr = getgrnam(text);
+    if (!gr && (*end || !*text || n < 0))
+        return false;
+    *gid = gr ? gr->gr_gid : (gid_t)n;
+    return true;
+}
+
+int run_resolve_ids(const char *user, const char *group, sbx_command *cmd,
+                    char *why, size_t len)
+{
+    if (!user && !group)
+        return 0;
+    cmd->set_ids = true;
+    cmd->uid = getuid();
+    cmd->gid = getgid();
+    if (user && !lookup_id(user, true, &cmd->uid, &cmd->gid))
+        return snprintf(why, len, "user: no user named '%s'", user), -ENOENT;
+    if (group && !lookup_id(group, false, &cmd->uid, &cmd->gid))
+        return snprintf(why, len, "group: no group named '%s'", group), -ENOENT;
+    return 0;
 }
 
 static void on_exit_status(void *data, pid_t pid, int status, const struct rusage *ru);

@@ -83,6 +83,10 @@ void run_options_init(run_options *o);
 /* A child's environment: base (NULL: empty) with add (NAME=VALUE) on top,
  * as one NULL-terminated array pointing into both (free() only it). */
 char **run_env(char *const *base, char *const *add, size_t nadd);
+/* Sets cmd's uid/gid (and set_ids) from a user and a group given by name
+ * or number (NULL: unchanged). Returns 0, or -ENOENT with why filled. */
+int run_resolve_ids(const char *user, const char *group, sbx_command *cmd,
+                    char *why, size_t len);
 /* Starts cmd in box. Returns 0 and later calls on_done exactly once, or
  * returns a negative errno when the start failed, with res filled (no
  * callback). The box is the caller's, and stays so: run only empties it. */

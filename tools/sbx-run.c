@@ -2,8 +2,6 @@
  * exactly how it ended. A thin front end of the supervision core's run. */
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,34 +232,14 @@ static void parse_args(int argc, char **argv, struct options *o)
 
 static bool resolve_ids(const struct options *o, sbx_command *cmd)
 {
-    if (!o->user && !o->group)
-        return true;
-    cmd->set_ids = true;
-    cmd->uid = getuid();
-    cmd->gid = getgid();
-    if (o->user) {
-        struct passwd *pw = getpwnam(o->user);
-        char *end;
-        long id = strtol(o->user, &end, 10);
-        if (!pw && (*end || id < 0)) {
-            fprintf(stderr, "sbx-run: --user: no user named '%s'\n", o->user);
-            return false;
-        }
-        cmd->uid = pw ? pw->pw_uid : (uid_t)id;
-        cmd->gid = pw ? pw->pw_gid : (gid_t)id;
-    }
-    if (o->group) {
-        struct group *gr = getgrnam(o->group);
-        char *end;
-        long id = strtol(o->group, &end, 10);
-        if (!gr && (*end || id < 0)) {
-            fprintf(stderr, "sbx-run: --group: no group named '%s'\n", o->group);
-            return false;
-        }
-        cmd->gid = gr ? gr->gr_gid : (gid_t)id;
+    char why[200];
+    if (run_resolve_ids(o->user, o->group, cmd, why, sizeof why) < 0) {
+        fprintf(stderr, "sbx-run: --%s\n", why);
+        return false;
     }
     /* Already that user: nothing to drop (and no root needed). */
-    cmd->set_ids = cmd->uid != geteuid() || cmd->gid != getegid();
+    if (cmd->set_ids)
+        cmd->set_ids = cmd->uid != geteuid() || cmd->gid != getegid();
     return true;
 }
 

@@ -47,14 +47,18 @@ bool sbx_isolation_needs_namespaces(const sbx_isolation *iso)
 
 bool sbx_namespaces_available(void)
 {
+    static int known = -1;  /* asked once: a probe costs a fork */
     if (geteuid() == 0)
         return true;
-    pid_t pid = fork();
-    if (pid == 0)
-        _exit(unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
-    int status;
-    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-           WEXITSTATUS(status) == 0;
+    if (known < 0) {
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
+        int status;
+        known = pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+                WEXITSTATUS(status) == 0;
+    }
+    return known;
 }
 
 /* ---- in the parent ---- */
