@@ -132,5 +132,28 @@ class OomTest(sbxdtest.TestCase):
                              "(every one ended out of memory)\n%s" % (unit, d.transcript()))
 
 
+class UserTest(sbxdtest.TestCase):
+    """[exec] user and group, by name or by number: the program runs with
+    those ids and no supplementary group."""
+
+    def run_as(self, name, user, group):
+        out = os.path.join(self.tmp, name + ".out")
+        self.write_unit(name, {"exec": {"command": child_cmd("ids"), "user": user,
+                                        "group": group, "stdout": "file:" + out},
+                               "restart": {"policy": "no"}})
+        return out
+
+    def test_user_and_group_by_name_and_by_number(self):
+        if os.geteuid() != 0:
+            sbxtest.skip("needs root to change ids")
+        outs = [self.run_as("byname", "nobody", "nogroup"), self.run_as("bynum", "65534", "65534")]
+        d = self.start_sbxd()
+        for unit in ("byname", "bynum"):
+            d.wait_event(10, unit=unit, state="exited")
+        for out in outs:
+            with open(out) as f:
+                self.assertEqual(f.read(), "uid 65534 euid 65534 gid 65534 egid 65534 groups \n")
+
+
 if __name__ == "__main__":
     sbxdtest.main()
