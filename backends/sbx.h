@@ -222,7 +222,6 @@ typedef enum sbx_stage {
     SBX_STAGE_RLIMIT,
     SBX_STAGE_CWD,
     SBX_STAGE_EXEC,
-    SBX_STAGE_SIGNALS,
     SBX_STAGE_USER,
     SBX_STAGE_SANDBOX,
 } sbx_stage;

@@ -33,7 +33,7 @@ struct options {
     const char *stdio[3];
     char **env_add;
     size_t nenv;
-    bool clear_env, best_effort, probe, keep_leftovers;
+    bool clear_env, best_effort, probe;
     char **argv;
     sbx_isolation iso;
     char **ro, **allow;     /* NULL-terminated, for iso */

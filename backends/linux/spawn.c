@@ -34,7 +34,6 @@ const char *sbx_stage_name(sbx_stage stage)
     case SBX_STAGE_RLIMIT: return "rlimit";
     case SBX_STAGE_CWD: return "cwd";
     case SBX_STAGE_EXEC: return "exec";
-    case SBX_STAGE_SIGNALS: return "signals";
     case SBX_STAGE_USER: return "user";
     case SBX_STAGE_SANDBOX: return "sandbox";
     }
@@ -399,7 +398,6 @@ static int report_error(const struct child_report *rep, const sbx_command *cmd, 
     case SBX_STAGE_SESSION:
     case SBX_STAGE_STDIO:
     case SBX_STAGE_RLIMIT:
-    case SBX_STAGE_SIGNALS:
     case SBX_STAGE_USER:
         break;
     }
