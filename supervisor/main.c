@@ -147,13 +147,21 @@ static void on_idle(manager *m)
     (void)m;
     control_close(D.ctl);
     D.ctl = NULL;
+    /* Closing a signal handle puts back SIG_DFL: a second TERM arriving
+     * during the last clean-up would kill us. Hold the signals while the
+     * handles go and ignore them before letting them through again. */
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
+    sigprocmask(SIG_BLOCK, &stop, &old);
     for (int i = 0; i < 5; i++)
         uv_close((uv_handle_t *)&D.sig[i], NULL);
-    /* Closing restored the defaults: a second TERM during the last clean-up
-     * must not kill us. */
     signal(SIGTERM, SIG_IGN);
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
+    sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 static void print_list(const char *what, const strv *names)

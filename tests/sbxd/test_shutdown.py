@@ -65,6 +65,24 @@ class ShutdownTest(sbxdtest.TestCase):
         d.wait_event(5, unit="plain", state="inactive")
         self.stop_sbxd(timeout=5)
 
+    def test_a_storm_of_signals_during_shutdown_never_kills_sbxd(self):
+        # Every TERM/INT after the first is a no-op, including those that
+        # land while sbxd closes its signal handlers on the way out.
+        for i in range(3):
+            self.write_unit("u%d" % i, {"exec": {"command": child_cmd("sleep", 60)}})
+        for _ in range(5):
+            d = self.start_sbxd()
+            for i in range(3):
+                d.wait_running(10, "u%d" % i)
+            d.signal(signal.SIGINT)
+            while d.proc.poll() is None:
+                try:
+                    d.proc.send_signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.0002)
+            self.stop_sbxd(timeout=5)
+
     def test_stop_signal_reaches_units_stopped_right_after_start(self):
         # SIGTERM as soon as sbxd says the unit runs: it must end by its
         # stop signal (SIGTERM), not by the SIGKILL after stop_timeout. The
