@@ -3,7 +3,9 @@
 #ifndef SBX_BACKEND_H
 #define SBX_BACKEND_H
 
+#ifndef _WIN32
 #include <sys/resource.h>
+#endif
 
 #include "sbx.h"
 
@@ -17,16 +19,21 @@ typedef struct sbx__join {
     int procs_fd[SBX__MAX_JOIN];    /* write "0" into each (joins the cgroup) */
     int nprocs;
     bool own_pgrp;                  /* rlimit backend: the box is a process group */
+#ifndef _WIN32
     struct { int resource; struct rlimit lim; } rlimit[SBX__MAX_RLIMITS];
     int nrlimit;
+#endif
 } sbx__join;
 
 typedef struct sbx__ops {
     const char *name;
+    bool only_by_name;  /* never picked as the best that works (null) */
     /* Is this backend usable here? Sets up be->priv. */
     int (*open)(sbx_backend *be, sbx_error *err);
     void (*close)(sbx_backend *be);
     void (*describe)(const sbx_backend *be, sbx_backend_info *info);
+    /* Backends with an event thread of their own: see sbx_backend_set_notify. */
+    void (*set_notify)(sbx_backend *be, void (*cb)(void *data), void *data);
     /* Makes the box, applies the limits, records what is enforced. */
     int (*create)(sbx_box *box, sbx_error *err);
     /* Fills what the child needs to enter the box. */
@@ -69,6 +76,7 @@ extern const sbx__ops sbx__cgroup2_ops;
 extern const sbx__ops sbx__cgroup1_ops;
 extern const sbx__ops sbx__rlimit_ops;
 extern const sbx__ops sbx__null_ops;
+extern const sbx__ops sbx__job_ops;
 
 /* Records that limit `what` is enforced by `how` (a string literal). */
 void sbx__enforce(sbx_box *box, const char *what, const char *how);
@@ -76,8 +84,10 @@ void sbx__enforce(sbx_box *box, const char *what, const char *how);
  * in which case it is listed with how = NULL. */
 int sbx__cannot_enforce(sbx_box *box, const char *what, const char *why,
                         sbx_error *err);
+#ifndef _WIN32
 /* The rlimits every backend applies in the child (nofile, core). */
 void sbx__common_rlimits(const sbx_box *box, sbx__join *join);
 void sbx__add_rlimit(sbx__join *join, int resource, rlim_t value);
+#endif
 
 #endif

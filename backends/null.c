@@ -110,6 +110,7 @@ static void null_free(sbx_box *box)
 
 const sbx__ops sbx__null_ops = {
     .name = "null",
+    .only_by_name = true,
     .open = null_open,
     .close = null_close,
     .describe = null_describe,

@@ -6,10 +6,20 @@
 
 #include "backend.h"
 
+/* The best first. */
 static const sbx__ops *const all_backends[] = {
+#ifdef _WIN32
+    &sbx__job_ops,
+#else
     &sbx__cgroup2_ops, &sbx__cgroup1_ops, &sbx__rlimit_ops, &sbx__null_ops,
+#endif
 };
 #define NBACKENDS (sizeof all_backends / sizeof all_backends[0])
+#ifdef _WIN32
+#define BACKEND_NAMES "job"
+#else
+#define BACKEND_NAMES "cgroup2, cgroup1, rlimit, null"
+#endif
 
 static int try_open(const sbx__ops *ops, const sbx_backend_options *opts,
                     sbx_backend **out, sbx_error *err)
@@ -50,12 +60,14 @@ int sbx_backend_open(const sbx_backend_options *opts, sbx_backend **out,
                 return r;
             }
         return sbx_error_set(err, -EINVAL,
-                             "unknown backend '%s' (cgroup2, cgroup1, rlimit, null)", opts->name);
+                             "unknown backend '%s' (%s)", opts->name, BACKEND_NAMES);
     }
-    /* The best that works here: the first of cgroup2, cgroup1, rlimit. */
+    /* The best that works here. */
     sbx_error first = {0};
-    for (size_t i = 0; i + 1 < NBACKENDS; i++) {
+    for (size_t i = 0; i < NBACKENDS; i++) {
         sbx_error e = {0};
+        if (all_backends[i]->only_by_name)
+            continue;
         if (try_open(all_backends[i], opts, out, &e) == 0)
             return 0;
         if (!first.code)
@@ -78,6 +90,12 @@ void sbx_backend_close(sbx_backend *be)
 const char *sbx_backend_name(const sbx_backend *be)
 {
     return be->ops->name;
+}
+
+void sbx_backend_set_notify(sbx_backend *be, void (*cb)(void *data), void *data)
+{
+    if (be->ops->set_notify)
+        be->ops->set_notify(be, cb, data);
 }
 
 void sbx_backend_describe(const sbx_backend *be, sbx_backend_info *info)
@@ -106,6 +124,7 @@ int sbx__cannot_enforce(sbx_box *box, const char *what, const char *why,
     return 0;
 }
 
+#ifndef _WIN32
 void sbx__add_rlimit(sbx__join *join, int resource, rlim_t value)
 {
     if (join->nrlimit < SBX__MAX_RLIMITS) {
@@ -123,13 +142,19 @@ void sbx__common_rlimits(const sbx_box *box, sbx__join *join)
         sbx__add_rlimit(join, RLIMIT_CORE, (rlim_t)box->limits.core);
 }
 
+#endif
+
 /* The rlimits are set in the child; list them here so the result says so. */
 static void enforce_common(sbx_box *box)
 {
+#ifdef _WIN32
+    (void)box;  /* the job backend says for itself */
+#else
     if (box->limits.nofile)
         sbx__enforce(box, "nofile", "setrlimit RLIMIT_NOFILE");
     if (box->limits.core >= 0)
         sbx__enforce(box, "core", "setrlimit RLIMIT_CORE");
+#endif
 }
 
 int sbx_box_create(sbx_backend *be, const char *name, const sbx_limits *limits,
@@ -239,4 +264,44 @@ void sbx_box_events_drain(sbx_box *box)
 {
     if (box->be->ops->events_drain)
         box->be->ops->events_drain(box);
+}
+
+const char *sbx_stage_name(sbx_stage stage)
+{
+    switch (stage) {
+    case SBX_STAGE_NONE: return "none";
+    case SBX_STAGE_CGROUP: return "cgroup";
+    case SBX_STAGE_SESSION: return "session";
+    case SBX_STAGE_STDIO: return "stdio";
+    case SBX_STAGE_RLIMIT: return "rlimit";
+    case SBX_STAGE_CWD: return "cwd";
+    case SBX_STAGE_EXEC: return "exec";
+    case SBX_STAGE_USER: return "user";
+    case SBX_STAGE_SANDBOX: return "sandbox";
+    }
+    return "?";
+}
+
+bool sbx_isolation_wanted(const sbx_isolation *iso)
+{
+    return iso && ((iso->readonly && iso->readonly[0]) || (iso->allow && iso->allow[0]) ||
+                   iso->no_net || iso->private_tmp || iso->pid_ns || iso->hostname ||
+                   iso->seccomp != SBX_SECCOMP_NONE);
+}
+
+bool sbx_isolation_needs_namespaces(const sbx_isolation *iso)
+{
+    return iso && ((iso->readonly && iso->readonly[0]) || (iso->allow && iso->allow[0]) ||
+                   iso->no_net || iso->private_tmp || iso->pid_ns || iso->hostname);
+}
+
+const char *sbx_cgroup_mode_name(sbx_cgroup_mode mode)
+{
+    switch (mode) {
+    case SBX_CGROUP_NONE: return "none";
+    case SBX_CGROUP_V1: return "v1";
+    case SBX_CGROUP_HYBRID: return "hybrid";
+    case SBX_CGROUP_V2: return "v2";
+    }
+    return "?";
 }

@@ -22,6 +22,26 @@
 
 #define SBX_UNLIMITED 0
 
+#ifdef _WIN32
+/* The API speaks POSIX signal numbers everywhere. On Windows any of them
+ * ends the whole job (see sbx_box_kill); these are the ones its C runtime
+ * does not name. */
+#define SIGHUP 1
+#define SIGQUIT 3
+#define SIGKILL 9
+#define SIGUSR1 10
+#define SIGUSR2 12
+#define SIGALRM 14
+#define SIGCONT 18
+#define SIGSTOP 19
+#define SIGWINCH 28
+#define SIGPWR 30
+#undef NSIG
+#define NSIG 65  /* numbers up to 64 are valid, as on Linux */
+typedef unsigned uid_t;
+typedef unsigned gid_t;
+#endif
+
 typedef struct sbx_error {
     int code;       /* negative errno, 0 when no error */
     char msg[480];
@@ -91,6 +111,11 @@ typedef struct sbx_backend_info {
 } sbx_backend_info;
 
 void sbx_backend_describe(const sbx_backend *be, sbx_backend_info *info);
+/* Backends whose events arrive on a thread of their own (job objects) call
+ * cb, from that thread, whenever a box may have news: a process started or
+ * ended, a limit was hit. Others never call it (their news comes as
+ * SIGCHLD and through sbx_box_event_fd). */
+void sbx_backend_set_notify(sbx_backend *be, void (*cb)(void *data), void *data);
 /* The host's cgroup mode, detected without opening a backend. */
 sbx_cgroup_mode sbx_detect_cgroup_mode(void);
 
@@ -125,7 +150,9 @@ bool sbx_box_fresh(const sbx_box *box);
 size_t sbx_box_enforced(const sbx_box *box, const sbx_enforced **list);
 
 /* Sends sig to every process in the box. SIGKILL is whole-tree and final
- * (cgroup.kill, or freeze + kill + thaw): nothing in the box survives it. */
+ * (cgroup.kill, or freeze + kill + thaw): nothing in the box survives it.
+ * Windows has no signals: any sig terminates the whole job, every process
+ * with exit code 128 + sig. */
 int sbx_box_kill(sbx_box *box, int sig, sbx_error *err);
 int sbx_box_freeze(sbx_box *box, bool frozen, sbx_error *err);
 /* Changes the memory, swap, CPU and pids limits of a live box. The box's
@@ -199,6 +226,9 @@ bool sbx_isolation_needs_namespaces(const sbx_isolation *iso);
 /* Whether this process may make them: root, or unprivileged user
  * namespaces allowed (tried in a short-lived child). */
 bool sbx_namespaces_available(void);
+/* Whether iso's paths will be held by Landlock instead: namespaces needed
+ * but neither root nor user namespaces to make them. */
+bool sbx_isolation_by_landlock(const sbx_isolation *iso);
 
 typedef struct sbx_command {
     char *const *argv;      /* argv[0] is looked up in the child's PATH */
@@ -236,6 +266,7 @@ typedef struct sbx_process {
     int report_fd;          /* async: the child's report, until reaped */
     int status_fd;          /* pid namespace: the program's own wait status */
     char failed_step[200];  /* sandbox: which step failed */
+    void *handle;           /* Windows: the process handle, until released */
 } sbx_process;
 
 /* Starts cmd inside box. On success the program has passed exec (its first
@@ -254,5 +285,8 @@ int sbx_spawn_outcome(sbx_process *proc);
  * program's wait status before it exits: after reaping the init, this
  * replaces *status with the program's own, and closes status_fd. */
 void sbx_spawn_program_status(sbx_process *proc, int *status);
+/* Closes what the process record still holds (the async report pipe, the
+ * status pipe, the Windows process handle). After the process is reaped. */
+void sbx_process_release(sbx_process *proc);
 
 #endif

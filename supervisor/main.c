@@ -263,6 +263,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "sbxd: sandbox: %s\n", err.msg);
         return 1;
     }
+    reaper_attach(D.m.be);
     static const int sigs[5] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGQUIT};
     for (int i = 0; i < 5; i++) {
         uv_signal_init(D.loop, &D.sig[i]);

@@ -554,6 +554,7 @@ static void describe_result(const run_result *r, char *buf, size_t len)
     case RUN_MEMORY: snprintf(buf, len, "out of memory (oom_kills %lld)",
                               (long long)r->stats.oom_kills); break;
     case RUN_START_FAILED: snprintf(buf, len, "start failed: %s", r->error); break;
+    case RUN_CRASHED: snprintf(buf, len, "crashed (NTSTATUS 0x%08X)", (unsigned)r->exit_code); break;
     }
 }
 

@@ -1,20 +1,14 @@
-/* The reaper: a pid -> watcher table (open addressing, linear probing) and
- * the SIGCHLD handler that drains it. */
+/* The reaper's table: pid -> watcher (open addressing, linear probing),
+ * and the sweepers called after each batch of exits. How exits are learnt
+ * is the platform's: reaper_posix.c (SIGCHLD) and reaper_win.c (process
+ * handles, woken by the job backend's thread). */
 #include <errno.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 
 #include "reaper.h"
-
-struct watch {
-    pid_t pid;            /* 0 = free, -1 = deleted */
-    reaper_exit_cb cb;
-    void *data;
-};
+#include "reaper_os.h"
 
 struct sweep {
     reaper_sweep_cb cb;
@@ -22,8 +16,6 @@ struct sweep {
 };
 
 static struct {
-    uv_signal_t sigchld;
-    bool running;
     struct watch *slots;
     size_t cap, used, live;
     struct sweep *sweeps;
@@ -78,11 +70,17 @@ int reaper_watch(pid_t pid, reaper_exit_cb cb, void *data)
     size_t i = slot_of(pid, R.cap);
     while (R.slots[i].pid > 0 && R.slots[i].pid != pid)
         i = (i + 1) & (R.cap - 1);
+    struct watch w = {pid, cb, data, NULL};
+    int r = reaper__open(&w);
+    if (r < 0)
+        return r;
     if (R.slots[i].pid == 0)
         R.used++;
     if (R.slots[i].pid != pid)
         R.live++;
-    R.slots[i] = (struct watch){pid, cb, data};
+    else
+        reaper__release(&R.slots[i]);
+    R.slots[i] = w;
     return 0;
 }
 
@@ -90,6 +88,7 @@ void reaper_unwatch(pid_t pid)
 {
     struct watch *w = find(pid);
     if (w) {
+        reaper__release(w);
         w->pid = -1;
         R.live--;
     }
@@ -118,57 +117,38 @@ void reaper_remove_sweep(reaper_sweep_cb cb, void *data)
         }
 }
 
-void reaper_reap(void)
+void reaper__exited(pid_t pid, int status, const struct rusage *ru)
 {
-    bool any = false;
-    for (;;) {
-        int status;
-        struct rusage ru;
-        pid_t pid = wait4(-1, &status, WNOHANG, &ru);
-        if (pid <= 0)
-            break;  /* 0: none ready; -1/ECHILD: no children at all */
-        any = true;
-        struct watch *w = find(pid);
-        if (!w)
-            continue;  /* an orphan of some tree: reaped, nothing else to do */
-        struct watch copy = *w;
-        w->pid = -1;
-        R.live--;
-        copy.cb(copy.data, pid, status, &ru);
-    }
+    struct watch *w = find(pid);
+    if (!w)
+        return;  /* an orphan of some tree: reaped, nothing else to do */
+    struct watch copy = *w;
+    reaper__release(w);
+    w->pid = -1;
+    R.live--;
+    copy.cb(copy.data, pid, status, ru);
+}
+
+void reaper__sweep(void)
+{
     /* Sweepers may remove themselves: walk a snapshot from the end. */
-    for (size_t i = R.nsweeps; any && i-- > 0;)
+    for (size_t i = R.nsweeps; i-- > 0;)
         if (i < R.nsweeps)
             R.sweeps[i].cb(R.sweeps[i].data);
 }
 
-static void on_sigchld(uv_signal_t *h, int signum)
+void reaper__each(void (*fn)(struct watch *w))
 {
-    (void)h;
-    (void)signum;
-    reaper_reap();
+    for (size_t i = 0; i < R.cap; i++)
+        if (R.slots[i].pid > 0)
+            fn(&R.slots[i]);
 }
 
-int reaper_init(uv_loop_t *loop)
+void reaper__free(void)
 {
-    int r = uv_signal_init(loop, &R.sigchld);
-    if (r < 0)
-        return r;
-    if ((r = uv_signal_start(&R.sigchld, on_sigchld, SIGCHLD)) < 0)
-        return r;
-    R.running = true;
-    /* Watching for exits is no reason on its own to keep the loop running. */
-    uv_unref((uv_handle_t *)&R.sigchld);
-    /* Descendants whose parent dies are reparented to us, not to init. */
-    prctl(PR_SET_CHILD_SUBREAPER, 1);
-    return 0;
-}
-
-void reaper_close(void)
-{
-    if (R.running)
-        uv_close((uv_handle_t *)&R.sigchld, NULL);
-    R.running = false;
+    for (size_t i = 0; i < R.cap; i++)
+        if (R.slots[i].pid > 0)
+            reaper__release(&R.slots[i]);
     free(R.slots);
     free(R.sweeps);
     R.slots = NULL;

@@ -1,6 +1,5 @@
 /* A run's result as JSON. */
 #include <string.h>
-#include <unistd.h>
 
 #include "result.h"
 
@@ -27,8 +26,15 @@ json_t *result_to_json(const run_result *res, const sbx_backend *be,
     const sbx_stats *st = &res->stats;
     json_t *o = json_object();
     json_object_set_new(o, "reason", json_string(run_reason_name(res->reason)));
-    json_object_set_new(o, "exit_code", res->exit_code >= 0 ? json_integer(res->exit_code)
-                                                            : json_null());
+    if (res->reason == RUN_CRASHED) {  /* a 32-bit NTSTATUS, e.g. 0xC0000005 */
+        char hex[16];
+        snprintf(hex, sizeof hex, "0x%08X", (unsigned)res->exit_code);
+        json_object_set_new(o, "exit_code", json_integer((uint32_t)res->exit_code));
+        json_object_set_new(o, "ntstatus", json_string(hex));
+    } else {
+        json_object_set_new(o, "exit_code", res->exit_code >= 0 ? json_integer(res->exit_code)
+                                                                : json_null());
+    }
     json_object_set_new(o, "signal", res->signal ? json_integer(res->signal) : json_null());
     json_object_set_new(o, "wall_ms", json_integer((json_int_t)res->wall_ms));
     json_object_set_new(o, "user_ms", figure(st->user_us < 0 ? -1 : st->user_us / 1000));
@@ -64,9 +70,7 @@ json_t *isolation_to_json(const sbx_isolation *iso)
         return l;
     bool mounts = (iso->readonly && iso->readonly[0]) || (iso->allow && iso->allow[0]) ||
                   iso->private_tmp || iso->pid_ns;
-    /* Not root and no user namespaces: the paths are held by Landlock. */
-    bool landlock = sbx_isolation_needs_namespaces(iso) && geteuid() != 0 &&
-                    !sbx_namespaces_available();
+    bool landlock = sbx_isolation_by_landlock(iso);
     if (landlock) {
         add_paths(l, "landlock readonly", iso->readonly);
         add_paths(l, "landlock allow", iso->allow);

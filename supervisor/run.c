@@ -1,13 +1,14 @@
 /* One run of a program in a box: see run.h for the model. */
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
+#ifndef _WIN32
+#include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
+#endif
 
 #include "reaper.h"
 #include "run.h"
@@ -20,6 +21,7 @@ const char *run_reason_name(run_reason r)
     case RUN_TIMEOUT: return "timeout";
     case RUN_MEMORY: return "memory";
     case RUN_START_FAILED: return "start-failed";
+    case RUN_CRASHED: return "crashed";
     }
     return "?";
 }
@@ -53,6 +55,17 @@ char **run_env(char *const *base, char *const *add, size_t nadd)
     return env;
 }
 
+#ifdef _WIN32
+int run_resolve_ids(const char *user, const char *group, sbx_command *cmd,
+                    char *why, size_t len)
+{
+    (void)cmd;
+    if (!user && !group)
+        return 0;
+    snprintf(why, len, "%s: switching users is not supported on Windows", user ? "user" : "group");
+    return -EOPNOTSUPP;
+}
+#else
 /* A name, else a whole number; false when neither. */
 static bool lookup_id(const char *text, bool is_user, uid_t *uid, gid_t *gid)
 {
@@ -88,6 +101,7 @@ int run_resolve_ids(const char *user, const char *group, sbx_command *cmd,
         return snprintf(why, len, "group: no group named '%s'", group), -ENOENT;
     return 0;
 }
+#endif
 
 static void on_exit_status(void *data, pid_t pid, int status, const struct rusage *ru);
 static void drain(run *r);
@@ -101,11 +115,14 @@ static void set_error(run *r, const sbx_error *e)
 static void kill_box(run *r, int sig)
 {
     sbx_error e = {0};
+#ifndef _WIN32
     /* The main process too: until it has written itself into its cgroups
      * (v1, async spawn) the box does not list it. Its pid cannot be reused
-     * while we have not reaped it. */
+     * while we have not reaped it. (A Windows process is in its job before
+     * it runs.) */
     if (r->state == RUN_RUNNING || r->state == RUN_STOPPING)
         kill(r->pid, sig);
+#endif
     if (sbx_box_kill(r->box, sig, &e) < 0)
         set_error(r, &e);
 }
@@ -175,7 +192,8 @@ int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
     r->res.stats.oom_kills = before.oom_kills;  /* the baseline, until the end */
     r->timer = malloc(sizeof *r->timer);
     if (!r->timer) {
-        kill(proc.pid, SIGKILL);  /* reaped by the reaper; nothing to report to */
+        sbx_box_kill(box, SIGKILL, NULL);  /* reaped by the reaper; nothing to report to */
+        sbx_process_release(&proc);
         r->res.reason = RUN_START_FAILED;
         snprintf(r->res.error, sizeof r->res.error, "out of memory");
         *res = r->res;
@@ -238,7 +256,7 @@ static void classify(run *r)
         res->stats.user_us = r->ru.ru_utime.tv_sec * 1000000 + r->ru.ru_utime.tv_usec;
         res->stats.sys_us = r->ru.ru_stime.tv_sec * 1000000 + r->ru.ru_stime.tv_usec;
     }
-    if (res->stats.memory_peak < 0)
+    if (res->stats.memory_peak < 0 && r->ru.ru_maxrss > 0)  /* else unknown */
         res->stats.memory_peak = (int64_t)r->ru.ru_maxrss * 1024;
     if (sbx_spawn_outcome(&r->proc) < 0) {  /* async: it never reached exec */
         res->reason = RUN_START_FAILED;
@@ -250,16 +268,22 @@ static void classify(run *r)
         else
             snprintf(res->error, sizeof res->error, "%s: %s", sbx_stage_name(res->failed_stage),
                      strerror(res->failed_errno));
-    } else if (WIFEXITED(r->status)) {
+    } else if (reaper_exited(r->status, &res->exit_code, &res->signal)) {
         res->reason = RUN_EXITED;
-        res->exit_code = WEXITSTATUS(r->status);
-    } else {
-        res->signal = WTERMSIG(r->status);
+    } else if (res->signal) {
         res->reason = RUN_SIGNALED;
         /* A SIGKILL is "memory" only if the kernel's OOM counter moved. */
         if (res->signal == SIGKILL && res->stats.oom_kills > 0)
             res->reason = RUN_MEMORY;
+    } else {
+        res->reason = RUN_CRASHED;
     }
+#ifdef _WIN32
+    /* A job's memory limit fails allocations instead of killing: any end
+     * but a clean exit after the limit was hit is the limit's doing. */
+    if (res->stats.oom_kills > 0 && !(res->reason == RUN_EXITED && res->exit_code == 0))
+        res->reason = RUN_MEMORY;
+#endif
     if (r->timed_out && res->reason != RUN_START_FAILED)
         res->reason = RUN_TIMEOUT;
 }
@@ -300,14 +324,7 @@ void run_close(run *r)
         reaper_remove_sweep(on_sweep, r);
     if (r->state != RUN_DONE)
         reaper_unwatch(r->pid);
-    if (r->proc.report_fd >= 0) {
-        close(r->proc.report_fd);
-        r->proc.report_fd = -1;
-    }
-    if (r->proc.status_fd >= 0) {
-        close(r->proc.status_fd);
-        r->proc.status_fd = -1;
-    }
+    sbx_process_release(&r->proc);
     uv_close((uv_handle_t *)r->timer, free_timer);
     r->timer = NULL;
     r->state = RUN_IDLE;

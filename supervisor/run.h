@@ -13,9 +13,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/resource.h>
 #include <uv.h>
 
+#include "reaper.h"
 #include "sbx.h"
 
 typedef enum run_reason {
@@ -24,13 +24,15 @@ typedef enum run_reason {
     RUN_TIMEOUT,
     RUN_MEMORY,
     RUN_START_FAILED,
+    RUN_CRASHED,            /* Windows: ended by an exception (NTSTATUS) */
 } run_reason;
 
 const char *run_reason_name(run_reason r);
 
 typedef struct run_result {
     run_reason reason;
-    int exit_code;          /* when exited, else -1 */
+    int exit_code;          /* when exited (Windows: or crashed, the
+                               NTSTATUS), else -1 */
     int signal;             /* when killed by a signal, else 0 */
     bool stopped;           /* ended because it was asked to stop */
     uint64_t wall_ms;

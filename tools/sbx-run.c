@@ -237,9 +237,11 @@ static bool resolve_ids(const struct options *o, sbx_command *cmd)
         fprintf(stderr, "sbx-run: --%s\n", why);
         return false;
     }
+#ifndef _WIN32  /* (no users to switch to there: resolving failed) */
     /* Already that user: nothing to drop (and no root needed). */
     if (cmd->set_ids)
         cmd->set_ids = cmd->uid != geteuid() || cmd->gid != getegid();
+#endif
     return true;
 }
 
@@ -317,6 +319,7 @@ static int exit_status(const run_result *res)
     case RUN_SIGNALED:
     case RUN_MEMORY: return 128 + res->signal;
     case RUN_TIMEOUT: return EXIT_TIMEOUT;
+    case RUN_CRASHED: return res->exit_code;  /* the NTSTATUS, as Windows reports it */
     case RUN_START_FAILED:
         if (res->failed_stage != SBX_STAGE_EXEC)
             return EXIT_SETUP;
@@ -392,6 +395,7 @@ static int run_command(const struct options *o, sbx_backend *be, sbx_box *box)
 
     struct ctx c = {.loop = uv_default_loop()};
     reaper_init(c.loop);
+    reaper_attach(be);
     static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
     for (int i = 0; i < 3; i++) {
         uv_signal_init(c.loop, &c.sig[i]);
@@ -454,6 +458,9 @@ int main(int argc, char **argv)
         return rc;
     }
     open_result(&o);
+#ifdef _WIN32
+    result_iso = NULL;  /* none exists there: refused, or skipped with --best-effort */
+#else
     if (o.best_effort && sbx_isolation_needs_namespaces(&o.iso) && !sbx_namespaces_available()) {
         /* Neither root nor user namespaces: run without the namespaces (the
          * result's isolation list says what is left), as asked. */
@@ -469,6 +476,7 @@ int main(int argc, char **argv)
         o.iso = left;
     }
     result_iso = &o.iso;
+#endif
     result_user = o.user;
     result_group = o.group;
     sbx_backend *be = NULL;

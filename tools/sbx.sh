@@ -3,8 +3,9 @@
 #
 #   tools/sbx.sh run    install what is missing, build, start sbxd in the
 #                       foreground on the demo units in conf.d/
-#   tools/sbx.sh test   install, build (plain and ASan+UBSan), run the whole
-#                       suite: unit, host integration, cgroup v2 VM
+#   tools/sbx.sh test   install, build (plain, ASan+UBSan, and Windows with
+#                       mingw-w64), run the whole suite: unit, host
+#                       integration, cgroup v2 VM, Windows under wine
 #
 # and, for developers and CI:
 #   tools/sbx.sh fuzz [SECONDS]  build the libFuzzer targets with clang in
@@ -12,8 +13,9 @@
 #
 # Both are idempotent and quick when everything is already there.
 # Environment: SBX_MUST_WORK=1 turns every "skipped: machine lacks X" into a
-# failure (CI sets it); SBX_NO_ASAN=1 skips the sanitizer pass;
-# SBX_FUZZ_SECONDS=N makes `test` fuzz each target for N seconds first.
+# failure (CI sets it); SBX_NO_ASAN=1 skips the sanitizer pass, SBX_NO_WIN=1
+# the Windows one; SBX_FUZZ_SECONDS=N makes `test` fuzz each target for N
+# seconds first.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -74,6 +76,16 @@ cmd_test() {
 			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 			ctest --output-on-failure -LE vm) || status=1
 	fi
+	if [[ ${SBX_NO_WIN:-0} != 1 ]]; then
+		echo "== the Windows port: cross-built with mingw-w64, tested under wine =="
+		if "$root/tools/win-deps.sh" "$root/build-win/deps"; then
+			build "$root/build-win" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/mingw-w64.cmake" \
+				-DSBX_WIN_PREFIX="$root/build-win/deps"
+			(cd "$root/build-win" && ctest --output-on-failure) || status=1
+		else
+			status=1
+		fi
+	fi
 	echo "== the whole suite =="
 	build "$root/build"
 	(cd "$root/build" && ctest --output-on-failure) || status=1
@@ -84,5 +96,5 @@ case ${1:-} in
 run) shift; cmd_run "$@" ;;
 test) shift; cmd_test "$@" ;;
 fuzz) shift; exec "$root/tests/fuzz/run-fuzz.sh" "$root/build-fuzz" "${1:-60}" ;;
-*) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+*) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -21,17 +21,6 @@ const char *sbx__ctrl_name(sbx__ctrl c)
     return (unsigned)c < SBX_CTRL_COUNT ? ctrl_names[c] : "?";
 }
 
-const char *sbx_cgroup_mode_name(sbx_cgroup_mode mode)
-{
-    switch (mode) {
-    case SBX_CGROUP_NONE: return "none";
-    case SBX_CGROUP_V1: return "v1";
-    case SBX_CGROUP_HYBRID: return "hybrid";
-    case SBX_CGROUP_V2: return "v2";
-    }
-    return "?";
-}
-
 static int ctrl_from_name(const char *name, size_t len)
 {
     for (int c = 0; c < SBX_CTRL_COUNT; c++)

@@ -32,19 +32,6 @@
 
 #define OLD "/.oldroot"
 
-bool sbx_isolation_wanted(const sbx_isolation *iso)
-{
-    return iso && ((iso->readonly && iso->readonly[0]) || (iso->allow && iso->allow[0]) ||
-                   iso->no_net || iso->private_tmp || iso->pid_ns || iso->hostname ||
-                   iso->seccomp != SBX_SECCOMP_NONE);
-}
-
-bool sbx_isolation_needs_namespaces(const sbx_isolation *iso)
-{
-    return iso && ((iso->readonly && iso->readonly[0]) || (iso->allow && iso->allow[0]) ||
-                   iso->no_net || iso->private_tmp || iso->pid_ns || iso->hostname);
-}
-
 bool sbx_namespaces_available(void)
 {
     static int known = -1;  /* asked once: a probe costs a fork */
@@ -59,6 +46,11 @@ bool sbx_namespaces_available(void)
                 WEXITSTATUS(status) == 0;
     }
     return known;
+}
+
+bool sbx_isolation_by_landlock(const sbx_isolation *iso)
+{
+    return sbx_isolation_needs_namespaces(iso) && geteuid() != 0 && !sbx_namespaces_available();
 }
 
 /* ---- in the parent ---- */

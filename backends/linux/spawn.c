@@ -24,22 +24,6 @@
 #include "../backend.h"
 #include "isolate.h"
 
-const char *sbx_stage_name(sbx_stage stage)
-{
-    switch (stage) {
-    case SBX_STAGE_NONE: return "none";
-    case SBX_STAGE_CGROUP: return "cgroup";
-    case SBX_STAGE_SESSION: return "session";
-    case SBX_STAGE_STDIO: return "stdio";
-    case SBX_STAGE_RLIMIT: return "rlimit";
-    case SBX_STAGE_CWD: return "cwd";
-    case SBX_STAGE_EXEC: return "exec";
-    case SBX_STAGE_USER: return "user";
-    case SBX_STAGE_SANDBOX: return "sandbox";
-    }
-    return "?";
-}
-
 struct child_report {
     int stage;
     int err;
@@ -435,6 +419,12 @@ void sbx_spawn_program_status(sbx_process *proc, int *status)
         *status = st;
     close(proc->status_fd);
     proc->status_fd = -1;
+}
+
+void sbx_process_release(sbx_process *proc)
+{
+    close_fds(&proc->report_fd, 1);
+    close_fds(&proc->status_fd, 1);
 }
 
 int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,

@@ -1,0 +1,81 @@
+/* Exits on POSIX: SIGCHLD, then wait4(-1) until nothing more is ready. */
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include "reaper_os.h"
+
+static struct {
+    uv_signal_t sigchld;
+    bool running;
+} P;
+
+int reaper__open(struct watch *w)
+{
+    (void)w;
+    return 0;
+}
+
+void reaper__release(struct watch *w)
+{
+    (void)w;
+}
+
+void reaper_reap(void)
+{
+    bool any = false;
+    for (;;) {
+        int status;
+        struct rusage ru;
+        pid_t pid = wait4(-1, &status, WNOHANG, &ru);
+        if (pid <= 0)
+            break;  /* 0: none ready; -1/ECHILD: no children at all */
+        any = true;
+        reaper__exited(pid, status, &ru);
+    }
+    if (any)
+        reaper__sweep();
+}
+
+static void on_sigchld(uv_signal_t *h, int signum)
+{
+    (void)h;
+    (void)signum;
+    reaper_reap();
+}
+
+int reaper_init(uv_loop_t *loop)
+{
+    int r = uv_signal_init(loop, &P.sigchld);
+    if (r < 0)
+        return r;
+    if ((r = uv_signal_start(&P.sigchld, on_sigchld, SIGCHLD)) < 0)
+        return r;
+    P.running = true;
+    /* Watching for exits is no reason on its own to keep the loop running. */
+    uv_unref((uv_handle_t *)&P.sigchld);
+    /* Descendants whose parent dies are reparented to us, not to init. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    return 0;
+}
+
+void reaper_attach(sbx_backend *be)
+{
+    (void)be;  /* SIGCHLD says it all */
+}
+
+void reaper_close(void)
+{
+    if (P.running)
+        uv_close((uv_handle_t *)&P.sigchld, NULL);
+    P.running = false;
+    reaper__free();
+}
+
+bool reaper_exited(int status, int *code, int *sig)
+{
+    *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    *sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    return WIFEXITED(status);
+}
