@@ -47,6 +47,12 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 # Static archives first, so nothing needs a DLL copied next to the .exe.
 set(CMAKE_FIND_LIBRARY_SUFFIXES .a .lib .dll.a)
 
+# The deps prefix is to this build what /usr is to a native one, also for
+# compiler checks (check_include_file, check_symbol_exists), which see only
+# the compiler's default paths.
+set(CMAKE_C_STANDARD_INCLUDE_DIRECTORIES "${SBX_WIN_PREFIX}/include")
+set(CMAKE_CXX_STANDARD_INCLUDE_DIRECTORIES "${SBX_WIN_PREFIX}/include")
+
 # pkg-config sees the deps prefix alone: PKG_CONFIG_LIBDIR replaces the
 # default search path, so the host's Linux .pc files are never picked up.
 set(ENV{PKG_CONFIG_LIBDIR} "${SBX_WIN_PREFIX}/lib/pkgconfig")
@@ -57,8 +63,8 @@ unset(ENV{PKG_CONFIG_SYSROOT_DIR})
 # the .exe files then run under wine with no mingw DLL beside them.
 # mingw-w64 keeps the stack protector and _FORTIFY_SOURCE's checked functions
 # in libssp, which gcc links only when the link line has -fstack-protector*.
-set(CMAKE_EXE_LINKER_FLAGS_INIT "-static -fstack-protector-strong")
-set(CMAKE_SHARED_LINKER_FLAGS_INIT "-static-libgcc -fstack-protector-strong")
+set(CMAKE_EXE_LINKER_FLAGS_INIT "-static -fstack-protector-strong -L${SBX_WIN_PREFIX}/lib")
+set(CMAKE_SHARED_LINKER_FLAGS_INIT "-static-libgcc -fstack-protector-strong -L${SBX_WIN_PREFIX}/lib")
 
 # ctest and try_run start the .exe files through wine, in a prefix of its own.
 get_filename_component(_sbx_wine "${CMAKE_CURRENT_LIST_DIR}/../tools/win-wine.sh" ABSOLUTE)

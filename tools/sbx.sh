@@ -82,6 +82,8 @@ cmd_test() {
 			build "$root/build-win" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/mingw-w64.cmake" \
 				-DSBX_WIN_PREFIX="$root/build-win/deps"
 			(cd "$root/build-win" && ctest --output-on-failure) || status=1
+			# The lingering wineserver and wine's services: gone with the run.
+			WINEPREFIX="$root/build-win/wine" wineserver -k 2>/dev/null || true
 		else
 			status=1
 		fi

@@ -10,6 +10,7 @@
 # rebuild (the downloads in PREFIX-src/ are kept), PREFIX-src/ to re-fetch.
 # Needs root (apt-get) the first time only.
 set -euo pipefail
+shopt -s inherit_errexit # errors inside $(...) stop the script too
 
 # Bump when a build recipe below changes, so old stamps no longer count.
 rev=1
@@ -26,6 +27,7 @@ prefix=$(cd "$1" && pwd)
 src=$prefix-src
 stamps=$prefix/.stamps
 mkdir -p "$src" "$stamps"
+trap '(($? == 0)) || echo "win-deps: FAILED; logs in $src/*/" >&2' EXIT
 
 done_already() { [[ -f $stamps/$1 && $(<"$stamps/$1") == "$rev" ]]; }
 
@@ -82,8 +84,8 @@ fetch() {
 		rm -rf "$dir" && mkdir -p "$dir"
 		# As root apt warns that the download is unsandboxed; harmless.
 		if ! (cd "$dir" && apt-get source -qq "$2" >"$log" 2>&1); then
-			rm -rf "$dir" && mkdir -p "$dir" && fetch_fallback "$2" "$dir" "$log" ||
-				die "apt-get source $2 failed: see $log"
+			rm -rf "$dir" && mkdir -p "$dir"
+			fetch_fallback "$2" "$dir" "$log" || die "apt-get source $2 failed: see $log"
 		fi
 		compgen -G "$dir/*/" >/dev/null || die "apt-get source $2 unpacked nothing in $dir"
 	fi
@@ -100,7 +102,7 @@ fetch_fallback() {
 	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
 	if [[ -f $d/debian.sources ]]; then
 		list=$apt/fallback.sources # the first stanza: the main archive
-		awk -v s="$fallback_suite" '/^[[:space:]]*$/ {exit}
+		awk -v s="$fallback_suite" '/^[[:space:]]*$/ {if (n) exit; next} {n++}
 			/^Types:/ {print "Types: deb-src"; next}
 			/^Suites:/ {print "Suites: " s; next} {print}' "$d/debian.sources" >"$list"
 	else

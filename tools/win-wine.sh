@@ -37,12 +37,14 @@ unset DISPLAY WAYLAND_DISPLAY
 # - first use: populate the prefix (the stamp, since wineboot takes seconds
 #   even when done);
 # - a wineserver kept alive between runs cuts wine's start from ~0.5 s to
-#   ~0.02 s. It lingers SBX_WINESERVER_LINGER seconds (default 300) after the
-#   last program exits. The first program of a server session starts wine's
-#   services (services.exe, winedevice.exe, rpcss.exe...), which keep that
-#   program's stderr open as long as the server lives: a caller reading our
-#   output through a pipe (ctest, $(...)) would wait out the linger. So a
-#   throwaway program with its output on /dev/null starts them.
+#   ~0.05 s. It lingers SBX_WINESERVER_LINGER seconds (default 300) after the
+#   last program exits; stop it sooner with `WINEPREFIX=DIR wineserver -k`
+#   (killing the wineserver process instead orphans wine's services). The
+#   first program of a server session starts wine's services (services.exe,
+#   winedevice.exe, rpcss.exe...), which keep that program's stderr open as
+#   long as the server lives: a caller reading our output through a pipe
+#   (ctest, $(...)) would wait out the linger. So a throwaway program with
+#   its output on /dev/null starts them.
 # Nothing started here may inherit the lock's descriptor (9>&-).
 exec 9>"$WINEPREFIX/.sbx-lock"
 flock 9
