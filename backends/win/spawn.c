@@ -95,10 +95,10 @@ static bool wbuf_utf8(wbuf *b, const char *s)
 static wchar_t *utf16(const char *s)
 {
     wbuf b = {0};
-    if (!wbuf_utf8(&b, s) && !b.s)
+    if (!wbuf_utf8(&b, s)) {  /* "" still allocates: a put of 0 characters */
+        free(b.s);
         return NULL;
-    if (!b.s)
-        b.s = calloc(1, sizeof *b.s);
+    }
     return b.s;
 }
 
