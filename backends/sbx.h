@@ -196,6 +196,17 @@ typedef struct sbx_stdio {
     int fd;
 } sbx_stdio;
 
+/* Who is PID 1 of the sandbox's PID namespace. The kernel hands every
+ * orphan inside to that PID 1 and ends everything inside when it exits,
+ * so the two cannot both be the program and a reaper of sbx's. */
+typedef enum sbx_pid_ns {
+    SBX_PID_NS_NONE,
+    SBX_PID_NS_PROGRAM,      /* the program: it reaps what it adopts, and
+                                signals reach it only where it handles them */
+    SBX_PID_NS_INIT,         /* sbx's minimal init, which reaps every orphan
+                                and forwards signals; the program is PID 2 */
+} sbx_pid_ns;
+
 typedef enum sbx_seccomp {
     SBX_SECCOMP_NONE,
     SBX_SECCOMP_DEFAULT,     /* deny what no worker needs, with EPERM */
@@ -210,9 +221,10 @@ typedef struct sbx_isolation {
                                 minimal read-only runtime are visible */
     bool no_net;             /* a fresh network namespace with lo up */
     bool private_tmp;        /* an empty tmpfs on /tmp */
-    bool pid_ns;             /* a PID namespace; sbx's init is its PID 1 */
-    bool pid_ns_wait_all;    /* its init ends when every process has, not
-                                when the program has (the rest are killed) */
+    sbx_pid_ns pid_ns;       /* a PID namespace, and who is its PID 1 */
+    bool pid_ns_wait_all;    /* with SBX_PID_NS_INIT: the init ends when
+                                every process has, not when the program has
+                                (the rest are killed); refused with PROGRAM */
     bool no_new_privs;
     const char *hostname;    /* a UTS namespace with this name */
     sbx_seccomp seccomp;

@@ -88,8 +88,11 @@ json_t *isolation_to_json(const sbx_isolation *iso)
         json_array_append_new(l, json_string("private-tmp"));
     if (iso->no_net)
         json_array_append_new(l, json_string("network-namespace (lo only)"));
-    if (iso->pid_ns)
-        json_array_append_new(l, json_string("pid-namespace"));
+    if (iso->pid_ns == SBX_PID_NS_PROGRAM)
+        json_array_append_new(l, json_string("pid-namespace (the program is PID 1)"));
+    else if (iso->pid_ns == SBX_PID_NS_INIT)
+        json_array_append_new(l, json_string("pid-namespace (sbx-init is PID 1, the program "
+                                             "PID 2)"));
     if (iso->hostname) {
         char item[300];
         snprintf(item, sizeof item, "uts-namespace hostname=%s", iso->hostname);

@@ -193,7 +193,7 @@ int unit_split_command(const char *line, strv *argv, const char **why)
 typedef enum key_type {
     K_TEXT, K_NAMES, K_ENV, K_BOOL, K_SIZE, K_SWAP, K_DURATION, K_PERCENT, K_COUNT,
     K_COMMAND, K_INPUT, K_OUTPUT, K_SIGNAL, K_POLICY, K_CODES, K_ONOOM,
-    K_PATHS, K_NETWORK, K_SECCOMP,
+    K_PATHS, K_NETWORK, K_PIDNS, K_SECCOMP,
 } key_type;
 
 typedef struct key {
@@ -244,7 +244,7 @@ static const key keys[] = {
     {"sandbox", "allow", K_PATHS, AT(allow), true, 0, 0},
     {"sandbox", "network", K_NETWORK, AT(no_net), false, 0, 0},
     {"sandbox", "private_tmp", K_BOOL, AT(private_tmp), false, 0, 0},
-    {"sandbox", "pid_namespace", K_BOOL, AT(pid_ns), false, 0, 0},
+    {"sandbox", "pid_namespace", K_PIDNS, AT(pid_ns), false, 0, 0},
     {"sandbox", "user", K_TEXT, AT(user), false, 0, 0},
     {"sandbox", "group", K_TEXT, AT(group), false, 0, 0},
     {"sandbox", "no_new_privileges", K_BOOL, AT(no_new_privs), false, 0, 0},
@@ -450,6 +450,13 @@ static int set_value(const key *k, unit_def *u, const char *v, const char **why,
         if (!parse_bool(v, &b))
             return *why = "expected yes or no", -EINVAL;
         *(bool *)field = !b;
+        return 0;
+    case K_PIDNS:  /* yes: the program is PID 1; init: sbx's init is */
+        if (strcmp(v, "init") == 0)
+            return *(sbx_pid_ns *)field = SBX_PID_NS_INIT, 0;
+        if (!parse_bool(v, &b))
+            return *why = "expected yes, no or init", -EINVAL;
+        *(sbx_pid_ns *)field = b ? SBX_PID_NS_PROGRAM : SBX_PID_NS_NONE;
         return 0;
     case K_SECCOMP:
         free(*(char **)field);

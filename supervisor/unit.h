@@ -66,7 +66,8 @@ typedef struct unit_def {
     unsigned log_keep;
 
     strv readonly, allow;       /* [sandbox] */
-    bool no_net, private_tmp, pid_ns, no_new_privs;
+    bool no_net, private_tmp, no_new_privs;
+    sbx_pid_ns pid_ns;
     char *hostname;
     char *seccomp;              /* "default", a profile path, or NULL */
 } unit_def;

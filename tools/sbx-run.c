@@ -62,7 +62,9 @@ static const char usage_text[] =
     "                             runtime are visible (repeatable)\n"
     "      --no-net               a network namespace with only lo\n"
     "      --private-tmp          an empty tmpfs on /tmp\n"
-    "      --pidns                a PID namespace (sbx's init is PID 1, reaps zombies)\n"
+    "      --pidns                a PID namespace whose PID 1 is the program\n"
+    "      --pidns-init           a PID namespace whose PID 1 is sbx's init (it reaps\n"
+    "                             every zombie, forwards signals); the program is PID 2\n"
     "      --user USER, --group GROUP   drop to them (supplementary groups cleared)\n"
     "      --no-new-privs         setuid binaries cannot raise privileges (default)\n"
     "      --new-privs            allow them again\n"
@@ -154,6 +156,7 @@ static void parse_args(int argc, char **argv, struct options *o)
         {"no-net", no_argument, NULL, 'n'},
         {"private-tmp", no_argument, NULL, 'T'},
         {"pidns", no_argument, NULL, 'I'},
+        {"pidns-init", no_argument, NULL, 'i'},
         {"user", required_argument, NULL, 'u'},
         {"group", required_argument, NULL, 'g'},
         {"no-new-privs", no_argument, NULL, 'V'},
@@ -196,7 +199,8 @@ static void parse_args(int argc, char **argv, struct options *o)
         case 'a': o->allow[o->nallow++] = optarg; break;
         case 'n': o->iso.no_net = true; break;
         case 'T': o->iso.private_tmp = true; break;
-        case 'I': o->iso.pid_ns = true; break;
+        case 'I': o->iso.pid_ns = SBX_PID_NS_PROGRAM; break;
+        case 'i': o->iso.pid_ns = SBX_PID_NS_INIT; break;
         case 'u': o->user = optarg; break;
         case 'g': o->group = optarg; break;
         case 'V': o->iso.no_new_privs = true; break;

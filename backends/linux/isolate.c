@@ -306,8 +306,14 @@ int sbx__iso_prepare(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *err)
         return r;
     p->no_net = iso->no_net;
     p->private_tmp = iso->private_tmp;
-    p->pid_ns = iso->pid_ns;
+    p->pid_ns = iso->pid_ns != SBX_PID_NS_NONE;
+    p->pid_init = iso->pid_ns == SBX_PID_NS_INIT;
     p->wait_all = iso->pid_ns_wait_all;
+    if (p->wait_all && iso->pid_ns == SBX_PID_NS_PROGRAM)
+        return sbx_error_set(err, -EINVAL, "sandbox: waiting for leftovers with the program as "
+                             "PID 1 of its PID namespace: the kernel ends every process "
+                             "inside when PID 1 exits (--pidns-init, pid_namespace = init, "
+                             "make sbx's init PID 1)");
     p->hostname = iso->hostname;
     p->mount_ns = p->nro || p->nallow || p->private_tmp || p->pid_ns;
     p->clone_flags = (p->mount_ns ? CLONE_NEWNS : 0) | (p->no_net ? CLONE_NEWNET : 0) |

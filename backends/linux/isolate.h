@@ -16,6 +16,7 @@ typedef struct sbx__iso_plan {
     unsigned long clone_flags;   /* CLONE_NEW* for the child */
     bool active, mount_ns, pid_ns, no_net, private_tmp, nnp;
     bool userns;                 /* not root: a user namespace too */
+    bool pid_init;               /* sbx's init is PID 1 (else the program) */
     bool wait_all;               /* the init waits for every process */
     int landlock_fd;             /* no namespaces here: a Landlock ruleset, or -1 */
     uid_t uid;

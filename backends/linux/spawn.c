@@ -192,7 +192,7 @@ static _Noreturn void child_main(const struct child_plan *p)
     sbx__iso_failure f;
     if (sbx__iso_setup(&p->iso, p->sync_fd, &f) < 0)
         child_fail_at(p, SBX_STAGE_SANDBOX, errno, &f);
-    if (p->iso.pid_ns)
+    if (p->iso.pid_init)
         child_become_init(p);
     child_stdio(p);
     for (int i = 0; i < p->join->nrlimit; i++)
@@ -463,7 +463,7 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
                           "inside an unprivileged user namespace)");
         goto fail;
     }
-    if (pipe2(report, O_CLOEXEC) < 0 || (plan.iso.pid_ns && pipe2(status, O_CLOEXEC) < 0) ||
+    if (pipe2(report, O_CLOEXEC) < 0 || (plan.iso.pid_init && pipe2(status, O_CLOEXEC) < 0) ||
         (plan.iso.userns && pipe2(sync, O_CLOEXEC) < 0)) {
         r = sbx_error_set(err, -errno, "pipe: %s", strerror(errno));
         goto fail;

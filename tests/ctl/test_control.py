@@ -944,6 +944,54 @@ class Control(Base):
 
 
 
+class Sandbox(Base):
+    """[sandbox] in a unit: applied to the unit's process, and `sbxctl
+    status UNIT` lists what is active."""
+
+    def pid1_unit(self, name, pid_namespace):
+        self.write_unit(name, {
+            "exec": {"command": child_cmd("pid", "hostname", "sleep", 120)},
+            "limits": {"stop_timeout": "600ms"},
+            "sandbox": {"pid_namespace": pid_namespace, "network": "no",
+                        "hostname": "box-" + name}})
+
+    def test_status_lists_the_isolation_and_the_program_is_pid_1(self):
+        self.pid1_unit("prog", "yes")
+        self.pid1_unit("init", "init")
+        self.start_sbxd()
+        self.wait_log("prog", b"1\nbox-prog\n", 10 * SLOW)
+        self.wait_log("init", b"2\nbox-init\n", 10 * SLOW)
+        for name, who in (("prog", "(the program is pid 1)"), ("init", "(sbx-init is pid 1")):
+            iso = [i.lower() for i in self.status(name)["isolation"]]
+            self.assertTrue(any(i.startswith("pid-namespace " + who) for i in iso), iso)
+            self.assertIn("network-namespace (lo only)", iso)
+            self.assertIn("uts-namespace hostname=box-" + name, iso)
+            self.assertIn("no-new-privs", iso)
+        # The text form names them too.
+        out = self.ok("status", "prog").out
+        self.assertIn("pid-namespace (the program is PID 1)", out)
+        # The program as PID 1 has no TERM handler: the kernel drops the
+        # stop's TERM and only the KILL after stop_timeout ends it. sbx's
+        # init passes TERM on: that stop is prompt.
+        t0 = time.monotonic()
+        self.ok("stop", "init")
+        quick = time.monotonic() - t0
+        t0 = time.monotonic()
+        self.ok("stop", "prog")
+        slow = time.monotonic() - t0
+        self.assertLess(quick, 0.5 * SLOW, "stopping the init's unit took %.2f s" % quick)
+        self.assertGreaterEqual(slow, 0.55, "the program as PID 1 ended before the KILL")
+
+    def test_a_bad_pid_namespace_value_names_file_line_and_key(self):
+        self.sleeper("good")
+        self.write_unit("bad", text="[exec]\ncommand = /bin/true\n[sandbox]\n"
+                                    "pid_namespace = maybe\n")
+        self.start_sbxd()
+        self.d.wait_running(10 * SLOW, "good")
+        self.d.wait_line(r"bad\.ini:4: \[sandbox\] pid_namespace: expected yes, no or init",
+                         10 * SLOW)
+
+
 class NoDaemon(unittest.TestCase):
     """Needs neither root nor sbxd."""
 

@@ -1,5 +1,5 @@
 """Isolation (issue 6): read-only and allowed directories, no network, a
-private /tmp, a PID namespace with sbx's init as PID 1, other users, no new
+private /tmp, a PID namespace (the program or sbx's init as its PID 1), other users, no new
 privileges, seccomp and a host name, judged from inside the sandbox by what
 the program can and cannot do (sbx-test-child's probe verbs print "ok" or
 the errno name), and from outside by what is left on the host.
@@ -323,8 +323,83 @@ class PidNamespace(IsolationCase):
             rows[int(f[0])] = (int(f[1]), f[2], f[3] if len(f) > 3 else "")
         return rows
 
-    def test_proc_holds_only_the_sandbox(self):
+
+class ProgramIsPid1(PidNamespace):
+    """--pidns: the program itself is PID 1 of the new namespace."""
+
+    def test_prints_pid_1(self):
         r = sbx(["--pidns"], child=["pid", "ppid", "procs"])
+        self.assertStatus(r, 0)
+        out = lines(r)
+        self.assertEqual(out[:2], ["1", "0"], "the program is not PID 1 of its own\n%s" % r)
+        self.assertEqual(sorted(self.table("\n".join(out[2:]))), [1],
+                         "other processes in /proc\n%s" % r)
+        self.assertNamed(r, "pidns")
+        self.assertTrue(any("program is pid 1" in it for it in isolation(r)), r)
+        sh = shutil.which("sh") or sbxtest.skip("no sh here")
+        r = sbx(["--pidns"], cmd=[sh, "-c", "echo $$"])
+        self.assertLines(r, ["1"])
+
+    def test_ps_sees_only_the_sandbox(self):
+        ps = shutil.which("ps") or sbxtest.skip("no ps here")
+        sh = shutil.which("sh") or sbxtest.skip("no sh here")
+        r = sbx(["--pidns"], cmd=[sh, "-c", "%s zombie >/dev/null; sleep 5 & exec %s -e -o "
+                                  "pid=,ppid=,stat=,comm=" % (SBX_CHILD, ps)])
+        self.assertStatus(r, 0)
+        procs = self.table(r.text())
+        self.assertEqual(procs[1][2], "ps", "ps (exec'd by PID 1) is not PID 1\n%s" % r)
+        self.assertEqual(sorted(c for _, _, c in procs.values()), ["ps", "sleep"],
+                         "ps sees more than the sandbox (or a zombie)\n%s" % r)
+
+    def test_a_shell_as_pid_1_reaps_the_orphaned_zombie(self):
+        # The zombie's parent exits without reaping it: the kernel gives it
+        # to PID 1, here sh, which reaps any child while it waits.
+        sh = shutil.which("sh") or sbxtest.skip("no sh here")
+        r = sbx(["--pidns"], cmd=[sh, "-c", "{0} zombie; {0} no-zombies 2".format(SBX_CHILD)])
+        self.assertStatus(r, 0)
+        out = lines(r)
+        self.assertRegex(out[0], r"^zombie \d+$", r)
+        self.assertEqual(out[1], "none", "a zombie is left in the namespace\n%s" % r)
+
+    def test_exit_status_passes_and_the_rest_ends_with_pid_1(self):
+        r = sbx(["--pidns"], child=["exit", "7"])
+        self.assertStatus(r, 7)
+        self.assertResult(r, reason="exited", exit_code=7, signal=None)
+        # A grandchild left running when PID 1 exits does not survive it.
+        pidfile = os.path.join(self.tmp, "pid")
+        r = sbx(["--pidns"], child=["double-fork", pidfile])
+        self.assertStatus(r, 0)
+        self.assertNoSurvivors(r)
+        self.assertNoBoxLeft(r)
+
+    def test_pid_1_ignores_signals_it_has_no_handler_for(self):
+        # The kernel's rule for every PID 1: a signal whose action is the
+        # default one does not reach it (raise(SIGTERM) is a no-op). The
+        # timeout's TERM is lost the same way; its KILL, after the grace,
+        # ends everything.
+        r = sbx(["--pidns"], child=["raise", "TERM"])
+        self.assertStatus(r, 1)
+        self.assertIn(b"still alive after raise TERM", r.stderr, r)
+        r = sbx(["--pidns", "-t", "500ms", "--kill-grace", "400ms"], child=["sleep", "10"])
+        self.assertStatus(r, EXIT_TIMEOUT)
+        self.assertResult(r, reason="timeout", signal=9)
+        self.assertWall(r, 0.9, 1.4)
+
+    def test_wait_leftovers_is_refused(self):
+        # The kernel ends the namespace with its PID 1, so the leftovers
+        # cannot be waited for: a loud refusal, nothing run.
+        marker = os.path.join(self.tmp, "ran")
+        r = sbx(["--pidns", "--wait-leftovers"], child=["touch", marker])
+        self.assertStatus(r, EXIT_SETUP)
+        self.assertIn("--pidns-init", r.stderr.decode(errors="replace"), r)
+        self.assertFalse(os.path.exists(marker), r)
+
+
+class InitIsPid1(PidNamespace):
+    """--pidns-init: sbx's minimal init is PID 1, the program PID 2."""
+
+    def test_proc_holds_only_the_sandbox(self):
+        r = sbx(["--pidns-init"], child=["pid", "ppid", "procs"])
         self.assertStatus(r, 0)
         out = lines(r)
         me, parent = int(out[0]), int(out[1])
@@ -337,7 +412,7 @@ class PidNamespace(IsolationCase):
 
     def test_ps_sees_only_the_sandbox(self):
         ps = shutil.which("ps") or sbxtest.skip("no ps here")
-        r = sbx(["--pidns"], cmd=[ps, "-e", "-o", "pid=,ppid=,stat=,comm="])
+        r = sbx(["--pidns-init"], cmd=[ps, "-e", "-o", "pid=,ppid=,stat=,comm="])
         self.assertStatus(r, 0)
         procs = self.table(r.text())
         self.assertEqual(len(procs), 2, "ps sees more than init and itself\n%s" % r)
@@ -349,7 +424,7 @@ class PidNamespace(IsolationCase):
     def test_orphaned_zombie_is_reaped(self):
         # The zombie's parent exits without reaping it: the PID namespace's
         # init adopts it and must reap it.
-        r = sbx(["--pidns"], child=["pid", "zombie", "no-zombies", "1", "procs"])
+        r = sbx(["--pidns-init"], child=["pid", "zombie", "no-zombies", "1", "procs"])
         self.assertStatus(r, 0)
         out = lines(r)
         self.assertRegex(out[1], r"^zombie \d+$", r)
@@ -358,10 +433,10 @@ class PidNamespace(IsolationCase):
         self.assertEqual(sorted(self.table("\n".join(out[3:]))), [1, int(out[0])], r)
 
     def test_exit_status_and_signal_pass_through_init(self):
-        r = sbx(["--pidns"], child=["exit", "7"])
+        r = sbx(["--pidns-init"], child=["exit", "7"])
         self.assertStatus(r, 7)
         self.assertResult(r, reason="exited", exit_code=7, signal=None)
-        r = sbx(["--pidns"], child=["raise", "TERM"])
+        r = sbx(["--pidns-init"], child=["raise", "TERM"])
         self.assertStatus(r, 128 + 15)
         self.assertResult(r, reason="signaled", signal=15, exit_code=None)
 
@@ -369,7 +444,7 @@ class PidNamespace(IsolationCase):
         # A signal to the init (the process sbx-run started) reaches the
         # program, whose death by it is the result.
         marker = os.path.join(self.tmp, "ready")
-        p = sbxtest.start(["--pidns"], child=["touch", marker, "sleep", "20"])
+        p = sbxtest.start(["--pidns-init"], child=["touch", marker, "sleep", "20"])
         deadline = time.monotonic() + 10
         while not os.path.exists(marker) and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -390,7 +465,7 @@ class PidNamespace(IsolationCase):
         # exits, the rest of its tree runs on (until here the timeout), it
         # is not killed by the init's exit.
         pidfile = os.path.join(self.tmp, "pid")
-        r = sbx(["--pidns", "--wait-leftovers", "-t", "1s"], child=["double-fork", pidfile])
+        r = sbx(["--pidns-init", "--wait-leftovers", "-t", "1s"], child=["double-fork", pidfile])
         self.assertStatus(r, EXIT_TIMEOUT)
         self.assertResult(r, reason="timeout")
         self.assertWall(r, 1.0, 1.5)
@@ -399,7 +474,7 @@ class PidNamespace(IsolationCase):
 
     def test_timeout_ends_everything(self):
         pidfile = os.path.join(self.tmp, "pid")
-        r = sbx(["--pidns", "-t", "500ms"], child=["double-fork", pidfile, "sleep", "10"])
+        r = sbx(["--pidns-init", "-t", "500ms"], child=["double-fork", pidfile, "sleep", "10"])
         self.assertStatus(r, EXIT_TIMEOUT)
         self.assertResult(r, reason="timeout")
         self.assertWall(r, 0.5, 1.5)
@@ -627,7 +702,7 @@ class ResultList(IsolationCase):
         opts = ["--ro", ro, "--allow", box, "--ro", helper_dir(), "--no-net",
                 "--private-tmp", "--pidns", "--user", "nobody", "--group", "nogroup",
                 "--seccomp", "default", "--hostname", "box1"]
-        r = sbx(opts, child=["hostname", "ppid", "write", os.path.join(box, "f"),
+        r = sbx(opts, child=["hostname", "pid", "write", os.path.join(box, "f"),
                              "write", os.path.join(ro, "f"), "init-module", "ids"])
         self.assertLines(r, ["box1", "1", "ok", "EROFS", "EPERM",
                              "uid %d euid %d gid %d egid %d groups "
@@ -744,7 +819,10 @@ class Unprivileged(IsolationCase):
                                   ["ECONNREFUSED"])
 
     def test_pidns(self):
-        self.works_or_refused("pidns", ["--pidns"], ["ppid", "zombie", "no-zombies", "1"],
+        self.works_or_refused("pidns", ["--pidns"], ["pid", "ppid"], ["1", "0"])
+
+    def test_pidns_init(self):
+        self.works_or_refused("pidns", ["--pidns-init"], ["ppid", "zombie", "no-zombies", "1"],
                               ["1", None, "none"])
 
     def test_hostname(self):

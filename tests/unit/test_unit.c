@@ -900,6 +900,52 @@ static void def_equal(void **state)
     assert_true(unit_def_equal(&f->u, &f->u2));
 }
 
+static void sandbox_keys(void **state)
+{
+    fixture *f = *state;
+    parse_ok(f, GOOD "[sandbox]\nreadonly = /srv/data\nallow = /tmp/box\nallow = /var/tmp\n"
+             "network = no\nprivate_tmp = yes\npid_namespace = yes\nuser = nobody\n"
+             "no_new_privileges = no\nseccomp = default\nhostname = box1\n", 0);
+    const unit_def *u = &f->u;
+    assert_int_equal(u->readonly.n, 1);
+    assert_string_equal(u->readonly.v[0], "/srv/data");
+    assert_int_equal(u->allow.n, 2);
+    assert_string_equal(u->allow.v[1], "/var/tmp");
+    assert_true(u->no_net);
+    assert_true(u->private_tmp);
+    assert_int_equal(u->pid_ns, SBX_PID_NS_PROGRAM);
+    assert_false(u->no_new_privs);
+    assert_string_equal(u->seccomp, "default");
+    assert_string_equal(u->hostname, "box1");
+    sbx_isolation iso;
+    unit_isolation(u, &iso);
+    assert_int_equal(iso.pid_ns, SBX_PID_NS_PROGRAM);
+    assert_int_equal(iso.seccomp, SBX_SECCOMP_DEFAULT);
+
+    static const struct { const char *text; sbx_pid_ns value; } pidns[] = {
+        {"init", SBX_PID_NS_INIT}, {"no", SBX_PID_NS_NONE}, {"on", SBX_PID_NS_PROGRAM},
+    };
+    for (size_t i = 0; i < sizeof pidns / sizeof pidns[0]; i++) {
+        char text[128];
+        snprintf(text, sizeof text, GOOD "[sandbox]\npid_namespace = %s\n", pidns[i].text);
+        parse_ok(f, text, 0);
+        assert_int_equal(f->u.pid_ns, pidns[i].value);
+    }
+    parse_ok(f, GOOD, 0);
+    assert_int_equal(f->u.pid_ns, SBX_PID_NS_NONE);
+}
+
+static void bad_sandbox(void **state)
+{
+    fixture *f = *state;
+    EXPECT_ERRORS(f, GOOD "[sandbox]\npid_namespace = program\n",
+                  "f.ini:4: [sandbox] pid_namespace: expected yes, no or init");
+    EXPECT_ERRORS(f, GOOD "[sandbox]\nseccomp = strict\n",
+                  "f.ini:4: [sandbox] seccomp: expected default, none or an absolute profile path");
+    EXPECT_ERRORS(f, GOOD "[sandbox]\nnetwork = maybe\n",
+                  "f.ini:4: [sandbox] network: expected yes or no");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -946,6 +992,8 @@ int main(void)
         T(name_at_only_for_instances),
         T(signals),
         T(def_equal),
+        T(sandbox_keys),
+        T(bad_sandbox),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
