@@ -75,6 +75,11 @@ int sbx_parse_duration(const char *text, uint64_t *ms, sbx_error *err);
 int sbx_parse_percent(const char *text, uint32_t *percent, sbx_error *err);
 int sbx_parse_count(const char *text, uint64_t min, uint64_t max,
                     uint64_t *value, sbx_error *err);
+/* Signals by the names of Linux's numbering, which the API uses on every
+ * platform: "TERM" for 15. sbx_parse_signal takes a name (with or without
+ * SIG, any case) or a number 1..64, and returns it or -EINVAL. */
+const char *sbx_signal_name(int sig);   /* NULL: no name (or not 1..31) */
+int sbx_parse_signal(const char *text);
 /* Renders sizes as 512K / 64M / 1.5G into buf. */
 const char *sbx_format_size(uint64_t bytes, char *buf, size_t len);
 

@@ -2,7 +2,9 @@
  * so the parsers are unit-tested on strings alone. */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -166,4 +168,31 @@ const char *sbx_format_size(uint64_t bytes, char *buf, size_t len)
     else
         snprintf(buf, len, "%.1f%c", v, suffix[i]);
     return buf;
+}
+
+static const char *const signal_names[32] = {
+    NULL,   "HUP",  "INT",    "QUIT", "ILL",    "TRAP", "ABRT",  "BUS",
+    "FPE",  "KILL", "USR1",   "SEGV", "USR2",   "PIPE", "ALRM",  "TERM",
+    "STKFLT", "CHLD", "CONT", "STOP", "TSTP",   "TTIN", "TTOU",  "URG",
+    "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH",  "IO",   "PWR",   "SYS",
+};
+#ifdef __linux__
+_Static_assert(SIGTERM == 15 && SIGCHLD == 17 && SIGSYS == 31 && SIGBUS == 7,
+               "signal_names follows the x86/arm numbering");
+#endif
+
+const char *sbx_signal_name(int sig)
+{
+    return sig > 0 && sig < 32 ? signal_names[sig] : NULL;
+}
+
+int sbx_parse_signal(const char *text)
+{
+    const char *t = strncasecmp(text, "SIG", 3) == 0 ? text + 3 : text;
+    for (int i = 1; i < 32; i++)
+        if (strcasecmp(t, signal_names[i]) == 0)
+            return i;
+    char *end;
+    long n = strtol(text, &end, 10);
+    return *text && !*end && n > 0 && n < 65 ? (int)n : -EINVAL;
 }

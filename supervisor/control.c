@@ -1,16 +1,12 @@
 /* The control server: see control.h and doc/protocol.md. */
 #include <errno.h>
-#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "control.h"
+#include "control_os.h"
 #include "protocol.h"
 #include "result.h"
 
@@ -589,7 +585,7 @@ static void do_kill(client *c, const proto_request *r)
     if (json_is_integer(v))
         sig = (int)json_integer_value(v) > 0 && json_integer_value(v) < 65 ? (int)json_integer_value(v) : -1;
     else if (json_is_string(v))
-        sig = parse_signal(json_string_value(v));
+        sig = sbx_parse_signal(json_string_value(v));
     else if (v)
         sig = -1;
     if (sig <= 0)
@@ -929,39 +925,6 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     free_done_waiters(c->ctl);
 }
 
-static bool in_group(pid_t pid, gid_t peer_gid, gid_t gid)
-{
-    if (peer_gid == gid)
-        return true;
-    char path[64], line[4096];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "re");
-    bool found = false;
-    while (f && !found && fgets(line, sizeof line, f))
-        if (strncmp(line, "Groups:", 7) == 0)
-            for (char *p = line + 7, *end; !found; p = end) {
-                long g = strtol(p, &end, 10);
-                if (end == p)
-                    break;
-                found = (gid_t)g == gid;
-            }
-    if (f)
-        fclose(f);
-    return found;
-}
-
-/* Who may do what: "control", "read", or NULL (refused). */
-static const char *access_of(control *ctl, const struct ucred *cr)
-{
-    if (cr->uid == 0 || cr->uid == getuid())
-        return "control";
-    if (ctl->cfg.has_control_gid && in_group(cr->pid, cr->gid, ctl->cfg.control_gid))
-        return "control";
-    if (ctl->cfg.has_read_gid && in_group(cr->pid, cr->gid, ctl->cfg.read_gid))
-        return "read";
-    return NULL;
-}
-
 static void on_connection(uv_stream_t *server, int status)
 {
     control *ctl = server->data;
@@ -981,16 +944,11 @@ static void on_connection(uv_stream_t *server, int status)
         close_client(c);
         return;
     }
-    uv_os_fd_t fd;
-    struct ucred cr;
-    socklen_t len = sizeof cr;
-    const char *access = NULL;
-    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
-        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0)
-        access = access_of(ctl, &cr);
+    char who[64];
+    const char *access = control_os_access(&ctl->cfg, &c->pipe, who, sizeof who);
     if (!access) {
-        send_error(c, NULL, PROTO_PERMISSION_DENIED, "permission denied: uid %d may not use sbxd",
-                   len == sizeof cr ? (int)cr.uid : -1);
+        send_error(c, NULL, PROTO_PERMISSION_DENIED, "permission denied: %s may not use sbxd",
+                   who);
         close_client(c);
         return;
     }
@@ -1028,48 +986,18 @@ static void on_log(manager *m, service *s, const char *buf, size_t len)
 
 /* ---- the socket ---- */
 
-/* A socket file left by a dead sbxd is removed; a live one is not. */
-static int clear_stale(const char *path, sbx_error *err)
+static void on_server_closed(uv_handle_t *h)
 {
-    struct stat st;
-    if (lstat(path, &st) < 0)
-        return 0;
-    if (!S_ISSOCK(st.st_mode))
-        return sbx_error_set(err, -EEXIST, "%s exists and is not a socket", path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-    int live = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-    if (fd >= 0)
-        close(fd);
-    if (live)
-        return sbx_error_set(err, -EADDRINUSE, "%s: another sbxd is listening there", path);
-    unlink(path);
-    return 0;
-}
-
-static void make_parent(const char *path)
-{
-    char dir[sizeof ((struct sockaddr_un *)0)->sun_path];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
+    control *ctl = h->data;
+    if (!ctl)
         return;
-    *slash = '\0';
-    for (char *p = dir + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(dir, 0755);
-            *p = '/';
-        }
-    mkdir(dir, 0755);
+    free(ctl->path);
+    free(ctl);
 }
 
 int control_start(control **out, uv_loop_t *loop, manager *m,
                   const control_settings *cfg, sbx_error *err)
 {
-    if (strlen(cfg->path) >= sizeof ((struct sockaddr_un *)0)->sun_path)
-        return sbx_error_set(err, -ENAMETOOLONG, "socket path too long: %s", cfg->path);
     control *ctl = calloc(1, sizeof *ctl);
     if (!ctl || !(ctl->path = strdup(cfg->path))) {
         free(ctl);
@@ -1079,55 +1007,23 @@ int control_start(control **out, uv_loop_t *loop, manager *m,
     ctl->m = m;
     ctl->cfg = *cfg;
     ctl->cfg.path = ctl->path;
-    make_parent(cfg->path);
-    int r = clear_stale(cfg->path, err);
-    if (r < 0)
-        goto fail;
     uv_pipe_init(loop, &ctl->server, 0);
     ctl->server.data = ctl;
-    mode_t old = umask(0177);  /* the socket is born 0600 */
-    r = uv_pipe_bind(&ctl->server, cfg->path);
-    umask(old);
-    if (r < 0) {
-        sbx_error_set(err, r, "bind %s: %s", cfg->path, uv_strerror(r));
-        uv_close((uv_handle_t *)&ctl->server, NULL);
-        goto fail_late;
-    }
-    gid_t gid = cfg->has_control_gid ? cfg->control_gid : cfg->read_gid;
-    if ((cfg->has_control_gid || cfg->has_read_gid) &&
-        (chown(cfg->path, (uid_t)-1, gid) < 0 || chmod(cfg->path, 0660) < 0)) {
-        r = sbx_error_set(err, -errno, "chown/chmod %s: %s", cfg->path, strerror(errno));
-        uv_close((uv_handle_t *)&ctl->server, NULL);
-        goto fail_late;
-    }
-    if ((r = uv_listen((uv_stream_t *)&ctl->server, 128, on_connection)) < 0) {
+    int r = control_os_bind(&ctl->server, cfg, err);
+    if (r == 0 && (r = uv_listen((uv_stream_t *)&ctl->server, 128, on_connection)) < 0) {
         sbx_error_set(err, r, "listen %s: %s", cfg->path, uv_strerror(r));
-        uv_close((uv_handle_t *)&ctl->server, NULL);
-        goto fail_late;
+        control_os_unbind(cfg->path);
+    }
+    if (r < 0) {
+        *out = NULL;
+        uv_close((uv_handle_t *)&ctl->server, on_server_closed);  /* frees ctl */
+        return r;
     }
     m->data = ctl;
     m->on_event = on_event;
     m->on_log = on_log;
     *out = ctl;
     return 0;
-fail_late:
-    /* the server handle is closing: ctl must outlive it */
-    ctl->server.data = NULL;
-    *out = NULL;
-    return r;
-fail:
-    free(ctl->path);
-    free(ctl);
-    return r;
-}
-
-static void on_server_closed(uv_handle_t *h)
-{
-    control *ctl = h->data;
-    if (!ctl)
-        return;
-    free(ctl->path);
-    free(ctl);
 }
 
 void control_close(control *ctl)
@@ -1141,6 +1037,6 @@ void control_close(control *ctl)
     free_done_waiters(ctl);
     ctl->m->on_event = NULL;
     ctl->m->on_log = NULL;
-    unlink(ctl->path);
+    control_os_unbind(ctl->path);
     uv_close((uv_handle_t *)&ctl->server, on_server_closed);
 }

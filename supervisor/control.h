@@ -1,5 +1,6 @@
-/* The control server: a Unix socket on the loop speaking doc/protocol.md.
- * Each connection is checked with SO_PEERCRED; requests are handled one
+/* The control server: a Unix socket (a named pipe on Windows) on the loop
+ * speaking doc/protocol.md. Each connection's access is decided by the
+ * endpoint (control_os.h); requests are handled one
  * line at a time; event and log streams write without ever blocking the
  * loop (a client that stops reading is dropped). */
 #ifndef SBX_CONTROL_H

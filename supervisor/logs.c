@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "logs.h"
+#include "portable.h"
 
 void log_init(unit_log *log, const char *dir, const char *name,
               uint64_t max_size, unsigned keep)
@@ -27,7 +28,7 @@ static void open_file(unit_log *log)
 {
     if (log->fd >= 0 || !log->path)
         return;
-    log->fd = open(log->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    log->fd = open(log->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_BINARY, 0640);
     struct stat st;
     log->size = log->fd >= 0 && fstat(log->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
 }

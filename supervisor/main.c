@@ -2,21 +2,40 @@
  * one libuv loop. Runs in the foreground; as PID 1 it also reaps every
  * orphan and powers the machine off after a clean shutdown. */
 #include <errno.h>
-#include <grp.h>
 #include <getopt.h>
 #include <ini.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#ifndef _WIN32
+#include <grp.h>
 #include <sys/reboot.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#endif
 
 #include "control.h"
 #include "manager.h"
+#include "portable.h"
 #include "reaper.h"
+
+#ifdef _WIN32
+#define DEFAULT_SOCKET "\\\\.\\pipe\\sbxd"
+#define SIGNALS_HELP "Console: Ctrl-C, Ctrl-Break or closing it stops every unit, then sbxd exits.\n"
+/* Console events as libuv delivers them: every one is a stop. */
+static const int stop_signals[] = {SIGINT, SIGBREAK, SIGHUP};
+static const int other_signals[1];
+#define NOTHER 0
+#else
+#define DEFAULT_SOCKET "/run/sbx/sbxd.sock"
+#define SIGNALS_HELP "Signals: TERM/INT stop every unit in reverse dependency order, then exit;\n" \
+                     "HUP reloads the units; USR1 reopens the log files.\n"
+static const int stop_signals[] = {SIGTERM, SIGINT};
+static const int other_signals[] = {SIGHUP, SIGUSR1, SIGQUIT};
+#define NOTHER 3
+#endif
+#define NSTOP (sizeof stop_signals / sizeof stop_signals[0])
 
 struct settings {
     manager_settings m;
@@ -35,14 +54,13 @@ static const char usage_text[] =
     "      --log-dir DIR       capture unit output in DIR/NAME.log (default: memory only)\n"
     "      --cgroup-root NAME  make unit cgroups below NAME in our own cgroup (default: sbxd)\n"
     "      --backend NAME      cgroup2 | cgroup1 | rlimit (default: best available)\n"
-    "      --socket PATH       control socket (default: /run/sbx/sbxd.sock; \"none\": no socket)\n"
+    "      --socket PATH       control socket (default: " DEFAULT_SOCKET "; \"none\": no socket)\n"
     "      --control-group G   members of group G may control sbxd (socket mode 0660)\n"
     "      --read-group G      members of group G may query status, logs, events\n"
     "      --log-format FMT    text (default) or json: sbxd's own events on stderr\n"
     "  -f, --foreground        (sbxd always runs in the foreground)\n"
     "  -h, --help\n"
-    "Signals: TERM/INT stop every unit in reverse dependency order, then exit;\n"
-    "HUP reloads the units; USR1 reopens the log files.\n";
+    SIGNALS_HELP;
 
 static int on_config(void *data, const char *section, const char *name, const char *value)
 {
@@ -95,7 +113,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
     };
     s->m.units_dir = "conf.d";
     s->m.cgroup_root = "sbxd";
-    s->socket_path = "/run/sbx/sbxd.sock";
+    s->socket_path = DEFAULT_SOCKET;
     int c;
     while ((c = getopt_long(argc, argv, "u:fh", longs, NULL)) != -1) {
         switch (c) {
@@ -138,7 +156,7 @@ static struct {
     uv_loop_t *loop;
     manager m;
     control *ctl;
-    uv_signal_t sig[5];
+    uv_signal_t sig[NSTOP + NOTHER];
     bool stopping;
 } D;
 
@@ -147,6 +165,7 @@ static void on_idle(manager *m)
     (void)m;
     control_close(D.ctl);
     D.ctl = NULL;
+#ifndef _WIN32
     /* Closing a signal handle puts back SIG_DFL: a second TERM arriving
      * during the last clean-up would kill us. Hold the signals while the
      * handles go and ignore them before letting them through again. */
@@ -156,12 +175,15 @@ static void on_idle(manager *m)
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGHUP);
     sigprocmask(SIG_BLOCK, &stop, &old);
-    for (int i = 0; i < 5; i++)
+#endif
+    for (size_t i = 0; i < NSTOP + NOTHER; i++)
         uv_close((uv_handle_t *)&D.sig[i], NULL);
+#ifndef _WIN32
     signal(SIGTERM, SIG_IGN);
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     sigprocmask(SIG_SETMASK, &old, NULL);
+#endif
 }
 
 static void print_list(const char *what, const strv *names)
@@ -181,19 +203,22 @@ static void print_reload(manager *m)
     reload_report_free(&rep);
 }
 
+static void on_stop_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    (void)signum;
+    if (D.stopping)
+        return;
+    D.stopping = true;
+    fprintf(stderr, "sbxd: stopping every unit\n");
+    D.m.on_idle = on_idle;
+    manager_shutdown(&D.m);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     (void)h;
     switch (signum) {
-    case SIGTERM:
-    case SIGINT:
-        if (D.stopping)
-            return;
-        D.stopping = true;
-        fprintf(stderr, "sbxd: stopping every unit\n");
-        D.m.on_idle = on_idle;
-        manager_shutdown(&D.m);
-        break;
     case SIGHUP:
         fprintf(stderr, "sbxd: reloading %s\n", D.m.cfg.units_dir);
         print_reload(&D.m);
@@ -208,6 +233,12 @@ static void on_signal(uv_signal_t *h, int signum)
 
 static bool group_id(const char *name, gid_t *gid)
 {
+#ifdef _WIN32
+    (void)gid;
+    fprintf(stderr, "sbxd: group '%s': groups are POSIX only (the pipe admits SYSTEM, "
+            "Administrators and sbxd's own account)\n", name);
+    return false;
+#else
     struct group *g = getgrnam(name);
     if (!g) {
         fprintf(stderr, "sbxd: no group named '%s'\n", name);
@@ -215,6 +246,7 @@ static bool group_id(const char *name, gid_t *gid)
     }
     *gid = g->gr_gid;
     return true;
+#endif
 }
 
 static int start_control(const struct settings *s)
@@ -235,11 +267,13 @@ static int start_control(const struct settings *s)
 
 static void raise_nofile(void)
 {
+#ifndef _WIN32
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+#endif
 }
 
 int main(int argc, char **argv)
@@ -252,7 +286,9 @@ int main(int argc, char **argv)
             printf("%s: all units are valid\n", s.check_dir);
         return bad ? 1 : 0;
     }
+#ifndef _WIN32
     signal(SIGPIPE, SIG_IGN);
+#endif
     raise_nofile();
     if (s.m.log_dir)
         mkdir(s.m.log_dir, 0750);
@@ -264,10 +300,12 @@ int main(int argc, char **argv)
         return 1;
     }
     reaper_attach(D.m.be);
-    static const int sigs[5] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGQUIT};
-    for (int i = 0; i < 5; i++) {
+    for (size_t i = 0; i < NSTOP + NOTHER; i++) {
         uv_signal_init(D.loop, &D.sig[i]);
-        uv_signal_start(&D.sig[i], on_signal, sigs[i]);
+        if (i < NSTOP)
+            uv_signal_start(&D.sig[i], on_stop_signal, stop_signals[i]);
+        else
+            uv_signal_start(&D.sig[i], on_signal, other_signals[i - NSTOP]);
     }
     if (start_control(&s) < 0) {
         manager_free(&D.m);
@@ -279,6 +317,7 @@ int main(int argc, char **argv)
     manager_start_all(&D.m);
     uv_run(D.loop, UV_RUN_DEFAULT);
 
+    reaper_attach(NULL);  /* before manager_free closes the backend */
     manager_free(&D.m);
     reaper_close();
     uv_run(D.loop, UV_RUN_DEFAULT);
@@ -286,9 +325,11 @@ int main(int argc, char **argv)
     for (int i = 0; i < s.nowned; i++)
         free(s.owned[i]);
     fprintf(stderr, "sbxd: stopped\n");
+#ifndef _WIN32
     if (getpid() == 1) {
         sync();
         reboot(RB_POWER_OFF);
     }
+#endif
     return 0;
 }

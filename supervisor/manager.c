@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "manager.h"
+#include "portable.h"
 #include "reaper.h"
 
 extern char **environ;
@@ -45,7 +45,7 @@ static void def_list_free(def_list *l)
 
 static char *read_whole(const char *path, const char **why)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_BINARY);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0) {
         *why = strerror(errno);
@@ -75,10 +75,33 @@ static char *read_whole(const char *path, const char **why)
     return text;
 }
 
-static int ini_filter(const struct dirent *d)
+static bool is_unit_file(const char *name)
 {
-    size_t n = strlen(d->d_name);
-    return n > 4 && strcmp(d->d_name + n - 4, ".ini") == 0 && d->d_name[0] != '.';
+    size_t n = strlen(name);
+    return n > 4 && strcmp(name + n - 4, ".ini") == 0 && name[0] != '.';
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The unit files of dir, sorted (a fixed order for loading and errors). */
+static int unit_files(const char *dir, strv *out)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -errno;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (is_unit_file(de->d_name) && strv_push(out, de->d_name) < 0) {
+            closedir(d);
+            return -ENOMEM;
+        }
+    closedir(d);
+    if (out->n)
+        qsort(out->v, out->n, sizeof *out->v, by_name);
+    return 0;
 }
 
 /* Parses one file into defs (one, or one per instance). */
@@ -219,21 +242,20 @@ static void check_deps(def_list *defs, bool *bad, unit_errors *errs)
  * files or units were refused. */
 static int load_dir(const char *dir, def_list *defs, unit_errors *errs)
 {
-    struct dirent **names;
-    int n = scandir(dir, &names, ini_filter, alphasort);
-    if (n < 0) {
+    strv names = {0};
+    int r = unit_files(dir, &names);
+    if (r < 0) {
         char line[4200];
-        snprintf(line, sizeof line, "%s: cannot read the units directory: %s", dir, strerror(errno));
+        snprintf(line, sizeof line, "%s: cannot read the units directory: %s", dir, strerror(-r));
         strv_push(&errs->lines, line);
+        strv_free(&names);
         return 1;
     }
     int refused = 0;
-    for (int i = 0; i < n; i++) {
-        if (load_file(dir, names[i]->d_name, defs, errs) < 0)
+    for (size_t i = 0; i < names.n; i++)
+        if (load_file(dir, names.v[i], defs, errs) < 0)
             refused++;
-        free(names[i]);
-    }
-    free(names);
+    strv_free(&names);
     bool *bad = calloc(defs->n ? defs->n : 1, sizeof *bad);
     if (!bad)
         return refused + 1;
@@ -275,9 +297,9 @@ int manager_check_dir(const char *dir, FILE *errs)
 
 int64_t manager_wall_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    return tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 static void event(manager *m, service *s, const char *what, const char *detail)
@@ -318,7 +340,9 @@ static uint64_t env_now(void *ctx)
 static uint32_t env_random(void *ctx)
 {
     (void)ctx;
-    return (uint32_t)random();
+    uint32_t x = 0;
+    uv_random(NULL, NULL, &x, sizeof x, 0, NULL);  /* restart jitter: rare */
+    return x;
 }
 
 static void on_svc_timer(uv_timer_t *t)
@@ -444,9 +468,8 @@ static int env_spawn(service *s, run_result *res)
         return start_failed(res, r, SBX_STAGE_USER), r;
     int pipefd[2] = {-1, -1};
     bool logged = d->out[0].kind == OUT_LOG || d->out[1].kind == OUT_LOG;
-    if (logged && pipe2(pipefd, O_CLOEXEC) < 0) {
-        r = -errno;
-        snprintf(res->error, sizeof res->error, "log pipe: %s", strerror(errno));
+    if (logged && (r = uv_pipe(pipefd, UV_NONBLOCK_PIPE, 0)) < 0) {
+        snprintf(res->error, sizeof res->error, "log pipe: %s", uv_strerror(r));
         return start_failed(res, r, SBX_STAGE_STDIO), r;
     }
     cmd.stdio[0] = d->stdin_path ? (sbx_stdio){SBX_STDIO_FILE, d->stdin_path, -1}
@@ -688,7 +711,6 @@ int manager_init(manager *m, uv_loop_t *loop, const manager_settings *cfg, sbx_e
         .timer_stop = env_timer_stop, .spawn = env_spawn, .stop = env_stop,
         .deps = env_deps, .changed = env_changed, .ctx = m,
     };
-    srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     sbx_backend_options bo = {.name = cfg->backend, .cgroup_root = cfg->cgroup_root};
     return sbx_backend_open(&bo, &m->be, err);
 }
@@ -909,9 +931,12 @@ int manager_kill(manager *m, service *s, int sig, sbx_error *err)
     (void)m;
     if (!rt->box || !rt->run_active)
         return sbx_error_set(err, -ESRCH, "unit %s is not running", s->def.name);
+#ifndef _WIN32
     /* The main process too: just after an (async) start it may not have
-     * joined its cgroup yet. Not reaped, so its pid is still ours. */
+     * joined its cgroup yet. Not reaped, so its pid is still ours. (On
+     * Windows it is in its job from its first instruction.) */
     kill(rt->run.pid, sig);
+#endif
     return sbx_box_kill(rt->box, sig, err);
 }
 

@@ -29,7 +29,8 @@ typedef void (*reaper_exit_cb)(void *data, pid_t pid, int status,
 typedef void (*reaper_sweep_cb)(void *data);
 
 int reaper_init(uv_loop_t *loop);
-/* Lets be's events wake the reaper (Windows; nothing to do elsewhere). */
+/* Lets be's events wake the reaper (Windows; nothing to do elsewhere);
+ * NULL detaches, which must come before the backend is closed. */
 void reaper_attach(sbx_backend *be);
 void reaper_close(void);
 int reaper_watch(pid_t pid, reaper_exit_cb cb, void *data);

@@ -86,15 +86,16 @@ int reaper_init(uv_loop_t *loop)
 
 void reaper_attach(sbx_backend *be)
 {
+    if (W.be)
+        sbx_backend_set_notify(W.be, NULL, NULL);
     W.be = be;
-    sbx_backend_set_notify(be, wake_from_thread, NULL);
+    if (be)
+        sbx_backend_set_notify(be, wake_from_thread, NULL);
 }
 
 void reaper_close(void)
 {
-    if (W.be)  /* no wake-up may reach the handle once it is closed */
-        sbx_backend_set_notify(W.be, NULL, NULL);
-    W.be = NULL;
+    reaper_attach(NULL);  /* no wake-up may reach the handle once it is closed */
     if (W.running)
         uv_close((uv_handle_t *)&W.wake, NULL);
     W.running = false;

@@ -69,22 +69,6 @@ bool unit_name_valid(const char *name)
     return true;
 }
 
-int parse_signal(const char *text)
-{
-    static const struct { const char *name; int sig; } sigs[] = {
-        {"TERM", SIGTERM}, {"INT", SIGINT}, {"HUP", SIGHUP}, {"QUIT", SIGQUIT},
-        {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"STOP", SIGSTOP},
-        {"CONT", SIGCONT}, {"ALRM", SIGALRM}, {"WINCH", SIGWINCH}, {"PWR", SIGPWR},
-    };
-    const char *t = strncasecmp(text, "SIG", 3) == 0 ? text + 3 : text;
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        if (strcasecmp(t, sigs[i].name) == 0)
-            return sigs[i].sig;
-    char *end;
-    long n = strtol(text, &end, 10);
-    return *text && !*end && n > 0 && n < NSIG ? (int)n : -EINVAL;
-}
-
 void unit_def_init(unit_def *u, const char *name)
 {
     memset(u, 0, sizeof *u);
@@ -428,7 +412,7 @@ static int set_value(const key *k, unit_def *u, const char *v, const char **why,
         return (*(char **)field = strdup(v + 5)) ? 0 : -ENOMEM;
     case K_OUTPUT: return set_output(field, v, why);
     case K_SIGNAL:
-        if ((r = parse_signal(v)) < 0)
+        if ((r = sbx_parse_signal(v)) < 0)
             return *why = "not a signal name or number", -EINVAL;
         *(int *)field = r;
         return 0;

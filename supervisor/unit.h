@@ -94,7 +94,6 @@ int unit_split_command(const char *line, strv *argv, const char **why);
 bool unit_def_equal(const unit_def *a, const unit_def *b);
 /* A valid unit name: [A-Za-z0-9_.-]+ (and @N for instances). */
 bool unit_name_valid(const char *name);
-int parse_signal(const char *text);
 const char *restart_policy_name(restart_policy p);
 
 #endif

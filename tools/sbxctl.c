@@ -1,8 +1,8 @@
 /* sbxctl: talk to a running sbxd over its control socket, protocol version
  * 1 (doc/protocol.md): status tables, start/stop, logs and events as they
  * come, transient runs, live limit changes. One request per connection on a
- * plain blocking socket. Exit statuses as systemctl's: 0 ok, 1 failed,
- * 3 unit not running, 4 no such unit. */
+ * plain blocking socket (a named pipe on Windows). Exit statuses as
+ * systemctl's: 0 ok, 1 failed, 3 unit not running, 4 no such unit. */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -12,15 +12,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef _WIN32
+#include <windows.h>
+#define localtime_r(t, tm) (localtime_s((tm), (t)) ? NULL : (tm))
+#define DEFAULT_SOCKET "\\\\.\\pipe\\sbxd"
+#else
+#include <sys/socket.h>
+#include <sys/un.h>
+#define DEFAULT_SOCKET "/run/sbx/sbxd.sock"
+#endif
 
 #include "sbx.h"
 
-#define DEFAULT_SOCKET "/run/sbx/sbxd.sock"
 #define MAX_LINE_IN (16u << 20)   /* a status of many units in detail */
 #define MAX_LINE_OUT 65536        /* sbxd's own bound on a request line */
 
@@ -28,7 +34,11 @@ enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_NOT_RUNNING = 3, EXIT_NO_UNIT = 4 };
 
 /* One line at a time from the socket, however the bytes arrive. */
 struct conn {
+#ifdef _WIN32
+    HANDLE pipe;
+#else
     int fd;
+#endif
     char *buf;
     size_t len, cap;
     size_t used;     /* bytes of the line handed out last */
@@ -117,6 +127,51 @@ static _Noreturn void unreachable(const char *path, int err)
          : err == ENOTSOCK ? "not a socket" : strerror(err));
 }
 
+#ifdef _WIN32
+static void conn_open(struct conn *k, const char *path)
+{
+    for (;;) {
+        k->pipe = CreateFileA(path, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+        if (k->pipe != INVALID_HANDLE_VALUE)
+            return;
+        DWORD e = GetLastError();
+        if (e == ERROR_PIPE_BUSY && WaitNamedPipeA(path, 10000))
+            continue;  /* every instance was taken: one is free again */
+        unreachable(path, e == ERROR_FILE_NOT_FOUND ? ENOENT
+                          : e == ERROR_ACCESS_DENIED ? EACCES
+                          : e == ERROR_PIPE_BUSY ? EBUSY : EIO);
+    }
+}
+
+/* Bytes read, 0 at the end of the stream, -1 (errno set) on an error. */
+static long conn_recv(struct conn *k, char *buf, size_t n)
+{
+    DWORD got;
+    if (ReadFile(k->pipe, buf, n > 1u << 30 ? 1u << 30 : (DWORD)n, &got, NULL))
+        return (long)got;
+    DWORD e = GetLastError();
+    if (e == ERROR_BROKEN_PIPE)
+        return 0;
+    errno = EIO;
+    return -1;
+}
+
+static long conn_send(struct conn *k, const char *s, size_t n)
+{
+    DWORD put;
+    if (WriteFile(k->pipe, s, n > 1u << 30 ? 1u << 30 : (DWORD)n, &put, NULL))
+        return (long)put;
+    DWORD e = GetLastError();
+    errno = e == ERROR_NO_DATA || e == ERROR_BROKEN_PIPE ? EPIPE : EIO;
+    return -1;
+}
+
+static void conn_close(struct conn *k)
+{
+    if (k->pipe && k->pipe != INVALID_HANDLE_VALUE)
+        CloseHandle(k->pipe);
+}
+#else
 static void conn_open(struct conn *k, const char *path)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -131,6 +186,23 @@ static void conn_open(struct conn *k, const char *path)
             unreachable(path, errno == ECONNREFUSED && stat(path, &st) == 0 &&
                               !S_ISSOCK(st.st_mode) ? ENOTSOCK : errno);
 }
+
+static long conn_recv(struct conn *k, char *buf, size_t n)
+{
+    return (long)read(k->fd, buf, n);
+}
+
+static long conn_send(struct conn *k, const char *s, size_t n)
+{
+    return (long)send(k->fd, s, n, MSG_NOSIGNAL);
+}
+
+static void conn_close(struct conn *k)
+{
+    if (k->fd > 0)
+        close(k->fd);
+}
+#endif
 
 /* Returns the next line without its '\n' (valid until the next call), or
  * NULL at a clean end of the stream. */
@@ -157,7 +229,7 @@ static char *conn_read_line(struct conn *k, size_t *len)
             if (!(k->buf = realloc(k->buf, k->cap)))
                 fail("out of memory");
         }
-        ssize_t n = read(k->fd, k->buf + k->len, k->cap - k->len);
+        long n = conn_recv(k, k->buf + k->len, k->cap - k->len);
         if (n < 0 && errno != EINTR)
             fail("reading from sbxd: %s", strerror(errno));
         if (n == 0 && k->len)
@@ -171,7 +243,7 @@ static char *conn_read_line(struct conn *k, size_t *len)
 static void conn_write(struct conn *k, const char *s, size_t len)
 {
     while (len) {
-        ssize_t n = send(k->fd, s, len, MSG_NOSIGNAL);
+        long n = conn_send(k, s, len);
         if (n < 0 && errno != EINTR)
             fail("writing to sbxd: %s", errno == EPIPE ? "sbxd closed the connection"
                                                        : strerror(errno));
@@ -187,8 +259,11 @@ static void conn_write(struct conn *k, const char *s, size_t len)
  * for the exit status. That halves the time of a large status. */
 static size_t head_length(const char *line, size_t len, const char *body_key)
 {
-    const char *p = memmem(line, len, body_key, strlen(body_key));
-    return p ? (size_t)(p - line) : 0;
+    size_t k = strlen(body_key);
+    for (size_t i = 0; i + k <= len; i++)   /* the key is near the start */
+        if (line[i] == body_key[0] && memcmp(line + i, body_key, k) == 0)
+            return i;
+    return 0;
 }
 
 static json_t *receive(struct ctl *c, bool eof_ok)
@@ -385,7 +460,7 @@ static char *fmt_result(char *out, const json_t *r)
     cell wall;
     get_int(r, "exit_code", &code);
     get_int(r, "signal", &sig);
-    const char *signame = sig > 0 && sig < 65 ? sigabbrev_np((int)sig) : NULL;
+    const char *signame = sbx_signal_name((int)sig);
     if (!reason)
         return strcpy(out, "-");
     if (strcmp(reason, "exited") == 0)
@@ -484,7 +559,7 @@ static bool is_ms(const char *key)
 static const char *fmt_limit(char *out, const char *key, const json_t *v)
 {
     int64_t i = json_integer_value(v);
-    const char *sig = i > 0 && i < 65 ? sigabbrev_np((int)i) : NULL;
+    const char *sig = sbx_signal_name((int)i);
     if (json_is_null(v) || (is_ms(key) && json_is_integer(v) && i <= 0))
         return NULL;
     if (json_is_string(v))
@@ -763,18 +838,31 @@ static int do_logs(struct ctl *c, const char *cmd)
 /* 2026-11-27 14:03:07.250 web exited: status 1. time_ms is taken as ms
  * since the epoch, or, when smaller than 2001 is, as sbxd's monotonic
  * clock (the same host's: it is a Unix socket). */
+/* Wall-clock time at boot, to place times of sbxd's loop clock. */
+static int64_t boot_time_ms(void)
+{
+#ifdef _WIN32
+    FILETIME ft;   /* 100 ns since 1601 */
+    GetSystemTimeAsFileTime(&ft);
+    int64_t real = (int64_t)((((uint64_t)ft.dwHighDateTime << 32) | ft.dwLowDateTime) / 10000) -
+                   11644473600000LL;
+    return real - (int64_t)GetTickCount64();
+#else
+    struct timespec mono, real;
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    clock_gettime(CLOCK_REALTIME, &real);
+    return (real.tv_sec - mono.tv_sec) * 1000 + (real.tv_nsec - mono.tv_nsec) / 1000000;
+#endif
+}
+
 static void show_event(const json_t *ev)
 {
     int64_t ms = 0;
     char when[64] = "-";
     struct tm tm;
     if (get_int(ev, "time_ms", &ms)) {
-        if (ms < 1000000000000) {   /* sbxd's loop clock, CLOCK_MONOTONIC */
-            struct timespec mono, real;
-            clock_gettime(CLOCK_MONOTONIC, &mono);
-            clock_gettime(CLOCK_REALTIME, &real);
-            ms += (real.tv_sec - mono.tv_sec) * 1000 + (real.tv_nsec - mono.tv_nsec) / 1000000;
-        }
+        if (ms < 1000000000000)   /* sbxd's loop clock, time since boot */
+            ms += boot_time_ms();
         time_t t = (time_t)(ms / 1000);
         size_t n = strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
         snprintf(when + n, sizeof when - n, ".%03d", (int)(ms % 1000));
@@ -1059,7 +1147,6 @@ int main(int argc, char **argv)
         .lines = -1,
         .limits = json_object(),
         .env = json_array(),
-        .conn = {.fd = -1},
     };
     const struct verb *v = parse_args(&c, argc, argv);
     int status = v->fn(&c, v->name);
@@ -1069,7 +1156,6 @@ int main(int argc, char **argv)
     json_decref(c.limits);
     json_decref(c.env);
     free(c.conn.buf);
-    if (c.conn.fd >= 0)
-        close(c.conn.fd);
+    conn_close(&c.conn);
     return status;
 }

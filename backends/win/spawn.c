@@ -345,7 +345,7 @@ static LPPROC_THREAD_ATTRIBUTE_LIST attributes(HANDLE *handles, DWORD nhandles, 
     return list;
 }
 
-static BOOL create(wchar_t *app, wchar_t *cmdline, wchar_t *env, wchar_t *cwd,
+static BOOL create(wchar_t *app, wchar_t *cmdline, wchar_t *env, wchar_t *cwd, DWORD flags,
                    struct stdio_plan *sp, HANDLE *job, PROCESS_INFORMATION *pi)
 {
     HANDLE handles[3];
@@ -368,7 +368,7 @@ static BOOL create(wchar_t *app, wchar_t *cmdline, wchar_t *env, wchar_t *cwd,
     if (!si.lpAttributeList)
         return FALSE;
     BOOL ok = CreateProcessW(app, cmdline, NULL, NULL, n > 0,
-                             CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT |
+                             flags | CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT |
                                  EXTENDED_STARTUPINFO_PRESENT,
                              env, cwd, &si.StartupInfo, pi);
     DWORD e = GetLastError();
@@ -435,8 +435,11 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc, sbx_error
         goto out;
     }
     HANDLE job = sbx__job_handle(box);
-    bool in_job = create(app, line, env, cwd, &sp, &job, &pi);
-    if (!in_job && !create(app, line, env, cwd, &sp, NULL, &pi)) {
+    /* A new session's counterpart: a process group of its own, which the
+     * console's Ctrl-C does not reach (sbxd stops its units in order). */
+    DWORD flags = cmd->new_session ? CREATE_NEW_PROCESS_GROUP : 0;
+    bool in_job = create(app, line, env, cwd, flags, &sp, &job, &pi);
+    if (!in_job && !create(app, line, env, cwd, flags, &sp, NULL, &pi)) {
         DWORD e = GetLastError();
         r = fail(proc, SBX_STAGE_EXEC, sbx__win_errno(e), err, cmd->argv[0], e);
         goto out;

@@ -91,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (unit_name_valid(text))
         FUZZ_CHECK(strlen(text) > 0 && strlen(text) < UNIT_NAME_MAX && !strpbrk(text, " /\n"));
-    int sig = parse_signal(text);
+    int sig = sbx_parse_signal(text);
     FUZZ_CHECK(sig == -EINVAL || (sig > 0 && sig < NSIG));
 
     free(text);

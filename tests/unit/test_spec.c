@@ -1,6 +1,7 @@
 /* Parsers of limit text: sizes, durations, percentages, counts. */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -110,12 +111,49 @@ static void format(void **state)
     assert_string_equal(sbx_format_size(3ull << 29, buf, sizeof buf), "1.5G");
 }
 
+static void signals(void **state)
+{
+    (void)state;
+    /* Linux's numbers on every platform: SIGTERM is 15 even on Windows. */
+    assert_int_equal(sbx_parse_signal("SEGV"), 11);
+    assert_int_equal(sbx_parse_signal("sigchld"), 17);
+    assert_int_equal(sbx_parse_signal("SYS"), 31);
+    assert_int_equal(sbx_parse_signal("TERM"), SIGTERM);
+    assert_int_equal(sbx_parse_signal("SIGKILL"), SIGKILL);
+    assert_int_equal(sbx_parse_signal("sigint"), SIGINT);
+    assert_int_equal(sbx_parse_signal("hup"), SIGHUP);
+    assert_int_equal(sbx_parse_signal("USR1"), SIGUSR1);
+    assert_int_equal(sbx_parse_signal("WINCH"), SIGWINCH);
+    assert_int_equal(sbx_parse_signal("9"), 9);
+    assert_int_equal(sbx_parse_signal("15"), 15);
+    assert_int_equal(sbx_parse_signal("1"), 1);
+    assert_int_equal(sbx_parse_signal("64"), 64);
+    assert_int_equal(sbx_parse_signal("bad"), -EINVAL);
+    assert_int_equal(sbx_parse_signal("SIG"), -EINVAL);
+    assert_int_equal(sbx_parse_signal("SIGFOO"), -EINVAL);
+    assert_int_equal(sbx_parse_signal(""), -EINVAL);
+    assert_int_equal(sbx_parse_signal("0"), -EINVAL);
+    assert_int_equal(sbx_parse_signal("-9"), -EINVAL);
+    assert_int_equal(sbx_parse_signal("9x"), -EINVAL);
+    assert_int_equal(sbx_parse_signal("65"), -EINVAL);
+    assert_int_equal(sbx_parse_signal("99999999999999999999"), -EINVAL);
+    assert_string_equal(sbx_signal_name(15), "TERM");
+    assert_string_equal(sbx_signal_name(9), "KILL");
+    assert_string_equal(sbx_signal_name(31), "SYS");
+    assert_null(sbx_signal_name(0));
+    assert_null(sbx_signal_name(32));
+    assert_null(sbx_signal_name(-1));
+    for (int sig = 1; sig < 32; sig++)   /* every name parses back to its number */
+        assert_int_equal(sbx_parse_signal(sbx_signal_name(sig)), sig);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sizes),     cmocka_unit_test(bad_sizes),
         cmocka_unit_test(durations), cmocka_unit_test(percents),
         cmocka_unit_test(counts),    cmocka_unit_test(format),
+        cmocka_unit_test(signals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -848,30 +848,6 @@ static void name_at_only_for_instances(void **state)
     assert_false(unit_name_valid("a@1@2"));
 }
 
-static void signals(void **state)
-{
-    (void)state;
-    assert_int_equal(parse_signal("TERM"), SIGTERM);
-    assert_int_equal(parse_signal("SIGKILL"), SIGKILL);
-    assert_int_equal(parse_signal("sigint"), SIGINT);
-    assert_int_equal(parse_signal("hup"), SIGHUP);
-    assert_int_equal(parse_signal("USR1"), SIGUSR1);
-    assert_int_equal(parse_signal("WINCH"), SIGWINCH);
-    assert_int_equal(parse_signal("9"), 9);
-    assert_int_equal(parse_signal("15"), 15);
-    assert_int_equal(parse_signal("1"), 1);
-    assert_int_equal(parse_signal("64"), 64);
-    assert_int_equal(parse_signal("bad"), -EINVAL);
-    assert_int_equal(parse_signal("SIG"), -EINVAL);
-    assert_int_equal(parse_signal("SIGFOO"), -EINVAL);
-    assert_int_equal(parse_signal(""), -EINVAL);
-    assert_int_equal(parse_signal("0"), -EINVAL);
-    assert_int_equal(parse_signal("-9"), -EINVAL);
-    assert_int_equal(parse_signal("9x"), -EINVAL);
-    assert_int_equal(parse_signal("65"), -EINVAL);
-    assert_int_equal(parse_signal("99999999999999999999"), -EINVAL);
-}
-
 static void def_equal(void **state)
 {
     fixture *f = *state;
@@ -990,7 +966,6 @@ int main(void)
         T(split_command),
         T(name_valid),
         T(name_at_only_for_instances),
-        T(signals),
         T(def_equal),
         T(sandbox_keys),
         T(bad_sandbox),
