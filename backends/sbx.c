@@ -251,7 +251,7 @@ int sbx_box_is_empty(sbx_box *box)
 
 int sbx_box_stats(sbx_box *box, sbx_stats *st, sbx_error *err)
 {
-    *st = (sbx_stats){-1, -1, -1, -1, -1, -1, -1};
+    *st = SBX_STATS_UNKNOWN;
     return box->be->ops->stats(box, st, err);
 }
 

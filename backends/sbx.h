@@ -175,7 +175,9 @@ typedef struct sbx_stats {
     int64_t memory_current, memory_peak;
     int64_t pids_current, pids_peak;
     int64_t oom_kills;               /* since the box was made */
+    int64_t pids_limit_hits;         /* process creations the pids limit refused */
 } sbx_stats;
+#define SBX_STATS_UNKNOWN ((sbx_stats){-1, -1, -1, -1, -1, -1, -1, -1})
 
 int sbx_box_stats(sbx_box *box, sbx_stats *st, sbx_error *err);
 

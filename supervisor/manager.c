@@ -441,7 +441,7 @@ static void start_failed(run_result *res, int code, sbx_stage stage)
     res->exit_code = -1;
     res->failed_stage = stage;
     res->failed_errno = -code;
-    res->stats = (sbx_stats){-1, -1, -1, -1, -1, -1, -1};
+    res->stats = SBX_STATS_UNKNOWN;
 }
 
 static bool is_required(manager *m, const service *s)

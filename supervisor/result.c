@@ -42,6 +42,7 @@ json_t *result_to_json(const run_result *res, const sbx_backend *be,
     json_object_set_new(o, "peak_memory_bytes", figure(st->memory_peak));
     json_object_set_new(o, "oom_kills", figure(st->oom_kills));
     json_object_set_new(o, "pids_peak", figure(st->pids_peak));
+    json_object_set_new(o, "pids_limit_hits", figure(st->pids_limit_hits));
     json_object_set_new(o, "stopped", json_boolean(res->stopped));
     json_object_set_new(o, "backend", be ? json_string(sbx_backend_name(be)) : json_null());
     json_object_set_new(o, "cgroup", box ? json_string(sbx_box_path(box)) : json_null());

@@ -115,6 +115,8 @@ static void set_error(run *r, const sbx_error *e)
 static void kill_box(run *r, int sig)
 {
     sbx_error e = {0};
+    if (r->state == RUN_RUNNING || r->state == RUN_STOPPING)
+        r->kill_signal = sig;
 #ifndef _WIN32
     /* The main process too: until it has written itself into its cgroups
      * (v1, async spawn) the box does not list it. Its pid cannot be reused
@@ -168,8 +170,8 @@ int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
     r->on_done = on_done;
     r->res.exit_code = -1;
     r->proc.report_fd = r->proc.status_fd = -1;
-    sbx_stats before = {.oom_kills = 0};
-    if (!sbx_box_fresh(box))  /* a kept box (sbxd): this run's OOM kills are a delta */
+    sbx_stats before = {.oom_kills = 0, .pids_limit_hits = 0};
+    if (!sbx_box_fresh(box))  /* a kept box (sbxd): this run's counts are deltas */
         sbx_box_stats(box, &before, NULL);
 
     sbx_process proc;
@@ -182,14 +184,15 @@ int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
         r->res.reason = RUN_START_FAILED;
         r->res.failed_stage = proc.failed_stage;
         r->res.failed_errno = proc.failed_errno ? proc.failed_errno : -rc;
-        r->res.stats = (sbx_stats){-1, -1, -1, -1, -1, -1, -1};
+        r->res.stats = SBX_STATS_UNKNOWN;
         set_error(r, &e);
         *res = r->res;
         return rc;
     }
     r->pid = proc.pid;
     r->proc = proc;
-    r->res.stats.oom_kills = before.oom_kills;  /* the baseline, until the end */
+    r->res.stats.oom_kills = before.oom_kills;  /* the baselines, until the end */
+    r->res.stats.pids_limit_hits = before.pids_limit_hits;
     r->timer = malloc(sizeof *r->timer);
     if (!r->timer) {
         sbx_box_kill(box, SIGKILL, NULL);  /* reaped by the reaper; nothing to report to */
@@ -247,11 +250,13 @@ static void on_sweep(void *data)
 static void classify(run *r)
 {
     run_result *res = &r->res;
-    int64_t base = res->stats.oom_kills;
+    int64_t base = res->stats.oom_kills, pids_base = res->stats.pids_limit_hits;
     res->wall_ms = elapsed_ms(r);  /* until the whole tree ended */
     sbx_box_stats(r->box, &res->stats, NULL);
     if (res->stats.oom_kills >= 0 && base >= 0)
         res->stats.oom_kills -= base;
+    if (res->stats.pids_limit_hits >= 0 && pids_base >= 0)
+        res->stats.pids_limit_hits -= pids_base;
     if (res->stats.user_us < 0) {  /* no cgroup accounting: the main process's */
         res->stats.user_us = r->ru.ru_utime.tv_sec * 1000000 + r->ru.ru_utime.tv_usec;
         res->stats.sys_us = r->ru.ru_stime.tv_sec * 1000000 + r->ru.ru_stime.tv_usec;
@@ -279,6 +284,12 @@ static void classify(run *r)
         res->reason = RUN_CRASHED;
     }
 #ifdef _WIN32
+    /* A job that kill_box ended exits 128 + the signal: as on POSIX, a
+     * death by that signal. */
+    if (r->kill_signal && res->reason == RUN_EXITED && res->exit_code == 128 + r->kill_signal) {
+        res->reason = RUN_SIGNALED;
+        res->signal = r->kill_signal;
+    }
     /* A job's memory limit fails allocations instead of killing: any end
      * but a clean exit after the limit was hit is the limit's doing. */
     if (res->stats.oom_kills > 0 && !(res->reason == RUN_EXITED && res->exit_code == 0))

@@ -74,6 +74,7 @@ struct run {
     sbx_process proc;
     uint64_t started_ns;
     bool timed_out, killed, sweeping;
+    int kill_signal;        /* the last signal sent while the program ran */
     int destroy_tries;
     int status;
     struct rusage ru;

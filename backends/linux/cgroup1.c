@@ -378,6 +378,7 @@ static int v1_stats(sbx_box *box, sbx_stats *st, sbx_error *err)
     read_stat(mem, "memory.oom_control", "oom_kill", &st->oom_kills, 1);
     read_stat(pids, "pids.current", NULL, &st->pids_current, 1);
     read_stat(pids, "pids.peak", NULL, &st->pids_peak, 1);
+    read_stat(pids, "pids.events", "max", &st->pids_limit_hits, 1);
     return 0;
 }
 

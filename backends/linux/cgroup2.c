@@ -324,6 +324,7 @@ static int v2_stats(sbx_box *box, sbx_stats *st, sbx_error *err)
     read_stat(box->path, "pids.current", NULL, &st->pids_current, 1);
     read_stat(box->path, "pids.peak", NULL, &st->pids_peak, 1);
     read_stat(box->path, "memory.events", "oom_kill", &st->oom_kills, 1);
+    read_stat(box->path, "pids.events", "max", &st->pids_limit_hits, 1);
     return 0;
 }
 

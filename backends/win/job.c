@@ -25,6 +25,7 @@ struct job_box {
     /* Under the backend's lock: the port thread writes them. */
     LONG active, peak;
     LONG memory_hits;
+    LONG process_limit_hits;   /* CreateProcess calls the limit refused */
 };
 
 struct job_backend {
@@ -65,6 +66,9 @@ static void count_message(struct job_box *b, DWORD msg)
     case JOB_OBJECT_MSG_JOB_MEMORY_LIMIT:
     case JOB_OBJECT_MSG_PROCESS_MEMORY_LIMIT:
         b->memory_hits++;
+        break;
+    case JOB_OBJECT_MSG_ACTIVE_PROCESS_LIMIT:
+        b->process_limit_hits++;
         break;
     default:
         break;
@@ -353,6 +357,7 @@ static int job_stats(sbx_box *box, sbx_stats *st, sbx_error *err)
     AcquireSRWLockShared(&jb->lock);
     st->pids_peak = b->peak;
     st->oom_kills = b->memory_hits;
+    st->pids_limit_hits = b->process_limit_hits;
     ReleaseSRWLockShared(&jb->lock);
     return 0;
 }

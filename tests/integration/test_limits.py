@@ -76,13 +76,13 @@ class Pids(sbxtest.TestCase):
         r = sbx(["--pids", "1"], child=["fork-once"])
         self.assertStatus(r, 0)
         self.assertEqual(r.text(), "EAGAIN\n", r)
-        self.assertResult(r, pids_peak=1)
+        self.assertResult(r, pids_peak=1, pids_limit_hits=1)
 
     def test_pids_2_can_fork_once(self):
         r = sbx(["--pids", "2"], child=["fork-once", "fork-once"])
         self.assertStatus(r, 0)
         self.assertEqual(r.text(), "ok\nok\n", r)
-        self.assertResult(r, pids_peak=2)
+        self.assertResult(r, pids_peak=2, pids_limit_hits=0)
 
     def test_threads_count_too(self):
         # A thread is a task: with --pids 1, the second thread is refused.

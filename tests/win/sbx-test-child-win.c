@@ -19,11 +19,15 @@
  *                   or exits 3 when the allocation is refused
  *   crash           an access violation (exit code 0xC0000005)
  *   exit N          exits with N (without a verb, the program exits 0)
- *   stdin           copies stdin to stdout */
+ *   stdin           copies stdin to stdout
+ *   pipe-sddl PATH  opens the named pipe PATH, prints its DACL as SDDL
+ *                   (or "open failed N" / "query failed N") */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <windows.h>
+#include <aclapi.h>
+#include <sddl.h>
 
 static HANDLE start_copy(const char *verb, const char *arg)
 {
@@ -96,6 +100,29 @@ static void v_stdin(void)
         fwrite(buf, 1, n, stdout);
 }
 
+static void v_pipe_sddl(const char *path)
+{
+    HANDLE h = CreateFileA(path, READ_CONTROL | GENERIC_READ, 0, NULL, OPEN_EXISTING, 0, NULL);
+    if (h == INVALID_HANDLE_VALUE) {
+        printf("open failed %lu\n", GetLastError());
+        return;
+    }
+    PSECURITY_DESCRIPTOR sd = NULL;
+    char *text = NULL;
+    DWORD e = GetSecurityInfo(h, SE_KERNEL_OBJECT, DACL_SECURITY_INFORMATION, NULL, NULL, NULL,
+                              NULL, &sd);
+    if (e == ERROR_SUCCESS &&
+        ConvertSecurityDescriptorToStringSecurityDescriptorA(sd, SDDL_REVISION_1,
+                                                             DACL_SECURITY_INFORMATION, &text,
+                                                             NULL))
+        printf("%s\n", text);
+    else
+        printf("query failed %lu\n", e ? e : GetLastError());
+    LocalFree(text);
+    LocalFree(sd);
+    CloseHandle(h);
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -140,6 +167,8 @@ int main(int argc, char **argv)
         } else if (strcmp(v, "exit") == 0 && a) {
             fflush(NULL);
             exit(atoi(a));
+        } else if (strcmp(v, "pipe-sddl") == 0 && a) {
+            v_pipe_sddl(a);
         } else if (strcmp(v, "stdin") == 0) {
             v_stdin();
             used = 0;

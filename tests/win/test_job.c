@@ -59,6 +59,23 @@ static void test_memory_limit_message_counts_as_oom(void **state)
     feed(box, JOB_OBJECT_MSG_PROCESS_MEMORY_LIMIT, 1234);
     assert_int_equal(sbx_box_stats(box, &st, NULL), 0);
     assert_int_equal(st.oom_kills, 2);
+    assert_int_equal(st.pids_limit_hits, 0);
+    sbx_box_free(box);
+    sbx_backend_close(be);
+}
+
+static void test_process_limit_messages_are_counted(void **state)
+{
+    (void)state;
+    sbx_backend *be = open_job();
+    sbx_box *box = make_box(be, 2);
+    feed(box, JOB_OBJECT_MSG_ACTIVE_PROCESS_LIMIT, 0);
+    feed(box, JOB_OBJECT_MSG_ACTIVE_PROCESS_LIMIT, 0);
+    feed(box, JOB_OBJECT_MSG_ACTIVE_PROCESS_LIMIT, 0);
+    sbx_stats st;
+    assert_int_equal(sbx_box_stats(box, &st, NULL), 0);
+    assert_int_equal(st.pids_limit_hits, 3);
+    assert_int_equal(st.oom_kills, 0);
     sbx_box_free(box);
     sbx_backend_close(be);
 }
@@ -137,6 +154,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory_limit_message_counts_as_oom),
         cmocka_unit_test(test_processes_are_counted_in_and_out),
+        cmocka_unit_test(test_process_limit_messages_are_counted),
         cmocka_unit_test(test_messages_of_a_freed_box_are_dropped),
         cmocka_unit_test(test_limits_are_listed_as_enforced),
         cmocka_unit_test(test_rlimits_are_refused_without_best_effort),

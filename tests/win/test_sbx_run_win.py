@@ -146,6 +146,7 @@ class SbxRunWine(unittest.TestCase):
                           "ran under a limit of 3); its limit message is covered by win.test_job")
         self.assertLessEqual(int(out["alive"]), 2, r.out)  # 3, the spawner included
         self.assertGreaterEqual(int(out["refused"]), 4, r.out)
+        self.assertEqual(r.res["pids_limit_hits"], int(out["refused"]), r.res)
 
     def test_a_crash_is_reported_with_its_ntstatus(self):
         r = sbx_run("--", "out", "before", "crash")
