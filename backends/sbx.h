@@ -40,6 +40,11 @@
 #define NSIG 65  /* numbers up to 64 are valid, as on Linux */
 typedef unsigned uid_t;
 typedef unsigned gid_t;
+/* Strings given to libsbx are UTF-8 on Windows too. These are the process's
+ * own arguments and environment so (the C runtime's are in the ANSI code
+ * page); made once, kept for the process's life. */
+char **sbx_utf8_argv(int *argc);
+char **sbx_utf8_environ(void);
 #endif
 
 typedef struct sbx_error {

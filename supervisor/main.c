@@ -278,6 +278,9 @@ static void raise_nofile(void)
 
 int main(int argc, char **argv)
 {
+#ifdef _WIN32
+    argv = sbx_utf8_argv(&argc);  /* UTF-8, not the ANSI code page */
+#endif
     struct settings s = {0};
     parse_args(argc, argv, &s);
     if (s.check_dir) {

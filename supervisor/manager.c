@@ -13,7 +13,6 @@
 #include "portable.h"
 #include "reaper.h"
 
-extern char **environ;
 
 /* ---- loading a directory of units ---- */
 
@@ -476,7 +475,7 @@ static int env_spawn(service *s, run_result *res)
                                  : (sbx_stdio){SBX_STDIO_NULL, NULL, -1};
     set_output(&cmd.stdio[1], &d->out[0], pipefd[1]);
     set_output(&cmd.stdio[2], &d->out[1], pipefd[1]);
-    char **env = run_env(d->clear_env ? NULL : environ, d->env.v, d->env.n);
+    char **env = run_env(d->clear_env ? NULL : run_inherited_env(), d->env.v, d->env.n);
     cmd.envp = env;
     run_options opt;
     run_options_init(&opt);

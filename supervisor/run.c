@@ -33,6 +33,16 @@ void run_options_init(run_options *o)
     o->stop_signal = SIGTERM;
 }
 
+char **run_inherited_env(void)
+{
+#ifdef _WIN32
+    return sbx_utf8_environ();
+#else
+    extern char **environ;
+    return environ;
+#endif
+}
+
 char **run_env(char *const *base, char *const *add, size_t nadd)
 {
     size_t n = 0;

@@ -83,6 +83,8 @@ struct run {
 };
 
 void run_options_init(run_options *o);
+/* The environment a child inherits: ours (in UTF-8 on Windows too). */
+char **run_inherited_env(void);
 /* A child's environment: base (NULL: empty) with add (NAME=VALUE) on top,
  * as one NULL-terminated array pointing into both (free() only it). */
 char **run_env(char *const *base, char *const *add, size_t nadd);

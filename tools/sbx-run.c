@@ -12,7 +12,6 @@
 #include "result.h"
 #include "run.h"
 
-extern char **environ;
 
 /* Exit statuses, as timeout(1) and env(1). */
 enum {
@@ -388,7 +387,7 @@ static int setup_failed(const struct options *o, const sbx_backend *be, const sb
 
 static int run_command(const struct options *o, sbx_backend *be, sbx_box *box)
 {
-    char **env = run_env(o->clear_env ? NULL : environ, o->env_add, o->nenv);
+    char **env = run_env(o->clear_env ? NULL : run_inherited_env(), o->env_add, o->nenv);
     sbx_command cmd = {.argv = o->argv, .envp = env, .cwd = o->cwd, .iso = &o->iso};
     if (!resolve_ids(o, &cmd)) {
         free(env);
@@ -452,6 +451,9 @@ static bool fall_back_to_rlimit(const struct options *o, int err)
 
 int main(int argc, char **argv)
 {
+#ifdef _WIN32
+    argv = sbx_utf8_argv(&argc);  /* UTF-8, not the ANSI code page */
+#endif
     struct options o = {0};
     parse_args(argc, argv, &o);
     if (o.probe) {

@@ -1140,6 +1140,9 @@ static const struct verb *parse_args(struct ctl *c, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+#ifdef _WIN32
+    argv = sbx_utf8_argv(&argc);  /* UTF-8, not the ANSI code page */
+#endif
     const char *env_socket = getenv("SBX_SOCKET"), *no_color = getenv("NO_COLOR");
     struct ctl c = {
         .socket = env_socket && *env_socket ? env_socket : DEFAULT_SOCKET,

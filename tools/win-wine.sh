@@ -30,6 +30,9 @@ export WINEARCH=win64
 # dialogs offering to download Mono and Gecko, which nothing here needs.
 export WINEDEBUG=${SBX_WINEDEBUG:--all}
 export WINEDLLOVERRIDES="mscoree,mshtml=${WINEDLLOVERRIDES:+;$WINEDLLOVERRIDES}"
+# Wine turns our UTF-8 arguments and environment into Windows' UTF-16 by
+# the Unix locale: make it UTF-8 whatever the caller has.
+export LC_ALL=C.UTF-8
 # Console programs need no X server; without DISPLAY wine does not try one.
 unset DISPLAY WAYLAND_DISPLAY
 

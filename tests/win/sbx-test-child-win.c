@@ -20,6 +20,8 @@
  *   crash           an access violation (exit code 0xC0000005)
  *   exit N          exits with N (without a verb, the program exits 0)
  *   stdin           copies stdin to stdout
+ *   out8 TEXT       TEXT (from the wide command line) in UTF-8 and a newline
+ *   env8 NAME       NAME=value from the wide environment, in UTF-8
  *   pipe-sddl PATH  opens the named pipe PATH, prints its DACL as SDDL
  *                   (or "open failed N" / "query failed N") */
 #include <stdio.h>
@@ -28,6 +30,7 @@
 #include <windows.h>
 #include <aclapi.h>
 #include <sddl.h>
+#include <shellapi.h>
 
 static HANDLE start_copy(const char *verb, const char *arg)
 {
@@ -123,6 +126,29 @@ static void v_pipe_sddl(const char *path)
     CloseHandle(h);
 }
 
+static void v_out8(int i)
+{
+    int n;
+    wchar_t **w = CommandLineToArgvW(GetCommandLineW(), &n);
+    char s[4096];
+    if (w && i < n && WideCharToMultiByte(CP_UTF8, 0, w[i], -1, s, sizeof s, NULL, NULL) > 0)
+        printf("%s\n", s);
+    LocalFree(w);
+}
+
+static void v_env8(const char *name)
+{
+    wchar_t wname[256], value[4096];
+    char s[3 * 4096];
+    MultiByteToWideChar(CP_UTF8, 0, name, -1, wname, 256);
+    if (!GetEnvironmentVariableW(wname, value, 4096)) {
+        printf("%s unset\n", name);
+        return;
+    }
+    WideCharToMultiByte(CP_UTF8, 0, value, -1, s, sizeof s, NULL, NULL);
+    printf("%s=%s\n", name, s);
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -167,6 +193,10 @@ int main(int argc, char **argv)
         } else if (strcmp(v, "exit") == 0 && a) {
             fflush(NULL);
             exit(atoi(a));
+        } else if (strcmp(v, "env8") == 0 && a) {
+            v_env8(a);
+        } else if (strcmp(v, "out8") == 0 && a) {
+            v_out8(i + 1);
         } else if (strcmp(v, "pipe-sddl") == 0 && a) {
             v_pipe_sddl(a);
         } else if (strcmp(v, "stdin") == 0) {

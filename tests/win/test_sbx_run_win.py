@@ -101,6 +101,20 @@ class SbxRunWine(unittest.TestCase):
         r = sbx_run("--", *args)
         self.assertEqual(lines(r.out), tricky, r.err)
 
+    def test_arguments_and_environment_keep_every_character(self):
+        # Through sbx-run.exe's own command line and environment, which the
+        # C runtime would squeeze through the ANSI code page.
+        text = "h\u00e9llo \u2713 \u65e5\u672c"
+        os.environ["SBX_INHERITED_U"] = "\u00fcn\u00ef \u2713"
+        try:
+            r = sbx_run("--env", "SBX_ADDED_U=" + text, "--", "out8", text,
+                        "env8", "SBX_ADDED_U", "env8", "SBX_INHERITED_U")
+        finally:
+            del os.environ["SBX_INHERITED_U"]
+        self.assertEqual(r.out.decode("utf-8").replace("\r\n", "\n").splitlines(),
+                         [text, "SBX_ADDED_U=" + text, "SBX_INHERITED_U=\u00fcn\u00ef \u2713"],
+                         r.err)
+
     def test_the_program_and_its_first_child_are_in_the_job(self):
         r = sbx_run("--", "injob", "spawn", "100")
         out = lines(r.out)
