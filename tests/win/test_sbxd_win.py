@@ -211,6 +211,15 @@ class SbxdWine(unittest.TestCase):
         self.assertEqual(self.status("jailed")["isolation"], [])
         rc, _, err = self.ctl("status", "broken")
         self.assertEqual(rc, 4, err)                 # no such unit
+        # Mended, it comes in with a reload over the pipe.
+        self.unit("broken", "[exec]\ncommand = %s\n[limits]\nmemory = 64M\n"
+                  % self.child("sleep", "60000"))
+        rc, out, err = self.ctl("reload")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("broken", out)
+        self.assertTrue(wait_until(lambda: self.status("broken")["state"] == "running", 30),
+                        d.transcript())
+        self.assertEqual(self.status("good")["restarts"], 0)   # untouched by the reload
         self.assertEqual(d.stop(), 0, d.transcript())
 
     def test_a_second_sbxd_on_the_same_pipe_is_refused(self):
