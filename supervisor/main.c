@@ -23,19 +23,15 @@
 #ifdef _WIN32
 #define DEFAULT_SOCKET "\\\\.\\pipe\\sbxd"
 #define SIGNALS_HELP "Console: Ctrl-C, Ctrl-Break or closing it stops every unit, then sbxd exits.\n"
-/* Console events as libuv delivers them: every one is a stop. */
-static const int stop_signals[] = {SIGINT, SIGBREAK, SIGHUP};
-static const int other_signals[1];
-#define NOTHER 0
+/* Console events as libuv delivers them; every one is a stop. */
+static const int handled[] = {SIGINT, SIGBREAK, SIGHUP};
 #else
 #define DEFAULT_SOCKET "/run/sbx/sbxd.sock"
 #define SIGNALS_HELP "Signals: TERM/INT stop every unit in reverse dependency order, then exit;\n" \
                      "HUP reloads the units; USR1 reopens the log files.\n"
-static const int stop_signals[] = {SIGTERM, SIGINT};
-static const int other_signals[] = {SIGHUP, SIGUSR1, SIGQUIT};
-#define NOTHER 3
+static const int handled[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGQUIT};
 #endif
-#define NSTOP (sizeof stop_signals / sizeof stop_signals[0])
+#define NHANDLED (sizeof handled / sizeof handled[0])
 
 struct settings {
     manager_settings m;
@@ -156,7 +152,7 @@ static struct {
     uv_loop_t *loop;
     manager m;
     control *ctl;
-    uv_signal_t sig[NSTOP + NOTHER];
+    uv_signal_t sig[NHANDLED];
     bool stopping;
 } D;
 
@@ -176,7 +172,7 @@ static void on_idle(manager *m)
     sigaddset(&stop, SIGHUP);
     sigprocmask(SIG_BLOCK, &stop, &old);
 #endif
-    for (size_t i = 0; i < NSTOP + NOTHER; i++)
+    for (size_t i = 0; i < NHANDLED; i++)
         uv_close((uv_handle_t *)&D.sig[i], NULL);
 #ifndef _WIN32
     signal(SIGTERM, SIG_IGN);
@@ -186,6 +182,7 @@ static void on_idle(manager *m)
 #endif
 }
 
+#ifndef _WIN32  /* reload by SIGHUP; on Windows by sbxctl reload only */
 static void print_list(const char *what, const strv *names)
 {
     for (size_t i = 0; i < names->n; i++)
@@ -202,11 +199,10 @@ static void print_reload(manager *m)
     print_list("sbxd: reload: changed ", &rep.changed);
     reload_report_free(&rep);
 }
+#endif
 
-static void on_stop_signal(uv_signal_t *h, int signum)
+static void stop_all(void)
 {
-    (void)h;
-    (void)signum;
     if (D.stopping)
         return;
     D.stopping = true;
@@ -218,7 +214,15 @@ static void on_stop_signal(uv_signal_t *h, int signum)
 static void on_signal(uv_signal_t *h, int signum)
 {
     (void)h;
+#ifdef _WIN32
+    (void)signum;
+    stop_all();
+#else
     switch (signum) {
+    case SIGTERM:
+    case SIGINT:
+        stop_all();
+        break;
     case SIGHUP:
         fprintf(stderr, "sbxd: reloading %s\n", D.m.cfg.units_dir);
         print_reload(&D.m);
@@ -229,6 +233,7 @@ static void on_signal(uv_signal_t *h, int signum)
     default:
         break;
     }
+#endif
 }
 
 static bool group_id(const char *name, gid_t *gid)
@@ -303,12 +308,9 @@ int main(int argc, char **argv)
         return 1;
     }
     reaper_attach(D.m.be);
-    for (size_t i = 0; i < NSTOP + NOTHER; i++) {
+    for (size_t i = 0; i < NHANDLED; i++) {
         uv_signal_init(D.loop, &D.sig[i]);
-        if (i < NSTOP)
-            uv_signal_start(&D.sig[i], on_stop_signal, stop_signals[i]);
-        else
-            uv_signal_start(&D.sig[i], on_signal, other_signals[i - NSTOP]);
+        uv_signal_start(&D.sig[i], on_signal, handled[i]);
     }
     if (start_control(&s) < 0) {
         manager_free(&D.m);
