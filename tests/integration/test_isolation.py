@@ -383,7 +383,7 @@ class ProgramIsPid1(PidNamespace):
         r = sbx(["--pidns", "-t", "500ms", "--kill-grace", "400ms"], child=["sleep", "10"])
         self.assertStatus(r, EXIT_TIMEOUT)
         self.assertResult(r, reason="timeout", signal=9)
-        self.assertWall(r, 0.9, 1.4)
+        self.assertWall(r, 0.9, 1.9)
 
     def test_wait_leftovers_is_refused(self):
         # The kernel ends the namespace with its PID 1, so the leftovers
