@@ -989,8 +989,6 @@ static void on_log(manager *m, service *s, const char *buf, size_t len)
 static void on_server_closed(uv_handle_t *h)
 {
     control *ctl = h->data;
-    if (!ctl)
-        return;
     free(ctl->path);
     free(ctl);
 }

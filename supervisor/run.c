@@ -257,16 +257,21 @@ static void on_sweep(void *data)
     drain(data);
 }
 
+/* A count of a kept box, less what it was when the run began. */
+static void less_baseline(int64_t *count, int64_t base)
+{
+    if (*count >= 0 && base >= 0)
+        *count -= base;
+}
+
 static void classify(run *r)
 {
     run_result *res = &r->res;
     int64_t base = res->stats.oom_kills, pids_base = res->stats.pids_limit_hits;
     res->wall_ms = elapsed_ms(r);  /* until the whole tree ended */
     sbx_box_stats(r->box, &res->stats, NULL);
-    if (res->stats.oom_kills >= 0 && base >= 0)
-        res->stats.oom_kills -= base;
-    if (res->stats.pids_limit_hits >= 0 && pids_base >= 0)
-        res->stats.pids_limit_hits -= pids_base;
+    less_baseline(&res->stats.oom_kills, base);
+    less_baseline(&res->stats.pids_limit_hits, pids_base);
     if (res->stats.user_us < 0) {  /* no cgroup accounting: the main process's */
         res->stats.user_us = r->ru.ru_utime.tv_sec * 1000000 + r->ru.ru_utime.tv_usec;
         res->stats.sys_us = r->ru.ru_stime.tv_sec * 1000000 + r->ru.ru_stime.tv_usec;

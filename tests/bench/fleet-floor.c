@@ -57,15 +57,6 @@
 
 #include "floor.h"
 
-#ifndef CLONE_INTO_CGROUP
-#define CLONE_INTO_CGROUP 0x200000000ULL
-#endif
-
-extern char **environ;
-
-static const char *const v1_ctrls[] = {"memory", "cpu", "cpuacct", "pids", "freezer"};
-#define NV1 (sizeof v1_ctrls / sizeof v1_ctrls[0])
-
 struct unit {
     pid_t pid;
     char **argv;

@@ -5,6 +5,16 @@
 #ifndef SBX_BENCH_FLOOR_H
 #define SBX_BENCH_FLOOR_H
 
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+extern char **environ;
+
+/* The v1 hierarchies the floors make their cgroups in. */
+static const char *const v1_ctrls[] = {"memory", "cpu", "cpuacct", "pids", "freezer"};
+#define NV1 (sizeof v1_ctrls / sizeof v1_ctrls[0])
+
 static void floor_cleanup(void);
 static _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

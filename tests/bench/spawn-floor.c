@@ -59,15 +59,6 @@
 
 #include "floor.h"
 
-#ifndef CLONE_INTO_CGROUP
-#define CLONE_INTO_CGROUP 0x200000000ULL
-#endif
-
-extern char **environ;
-
-static const char *const v1_ctrls[] = {"memory", "cpu", "cpuacct", "pids", "freezer"};
-#define NV1 (sizeof v1_ctrls / sizeof v1_ctrls[0])
-
 static char *const true_argv[] = {"/bin/true", NULL};
 
 /* The cgroups of the iteration in flight, removed again if we die. */
