@@ -17,6 +17,7 @@
 
 #include "control.h"
 #include "manager.h"
+#include "paths.h"
 #include "portable.h"
 #include "reaper.h"
 
@@ -107,7 +108,8 @@ static void parse_args(int argc, char **argv, struct settings *s)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    s->m.units_dir = "conf.d";
+    s->m.units_dir = paths_default_units();
+    s->m.log_dir = paths_default_log_dir();
     s->m.cgroup_root = "sbxd";
     s->socket_path = DEFAULT_SOCKET;
     int c;
