@@ -80,10 +80,12 @@ void proc_error(proc *p, const sv_key *k, const char *what)
 void proc_put(proc *p, enum unit_part part, const char *key, const char *value, const sv_key *src)
 {
     const char *why;
-    if (!unit_put(p->u, part, key, value, &why))
-        note(p->n, src ? src->file : p->sec->file, src ? src->line : p->sec->line,
+    if (unit_put(p->u, part, key, value, &why))
+        return;
+    unit_comment(p->u, PART_HEAD, "TODO: %s: %s (then rename this file to %s.ini)", key, why, p->u->name);
+    note(p->n, src ? src->file : p->sec->file, src ? src->line : p->sec->line,
              p->sec->name, src ? src->name : NULL,
-             "unit %s: %s = : %s: written as %s.ini.todo, which sbxd does not read; "
+             "unit %s: %s: %s: written as %s.ini.todo, which sbxd does not read; "
              "fix it (a script for a long command) and rename it", p->u->name, key, why, p->u->name);
 }
 
@@ -136,7 +138,7 @@ static bool begin_unit(proc *p, units *out, const char *process_name)
     return true;
 }
 
-static void one_process(proc *p, units *out, const char *process_name_raw)
+static void one_process(proc *p, units *out, const char *process_name_raw, long priority)
 {
     if (!mapping_environment(p))
         return;
@@ -149,6 +151,7 @@ static void one_process(proc *p, units *out, const char *process_name_raw)
         return;
     }
     if (begin_unit(p, out, pname)) {
+        p->u->priority = (int)priority;
         mapping_exec(p);
         mapping_restart(p);
         mapping_stop(p);
@@ -181,8 +184,9 @@ void program_convert(const sv_section *supervisord, const sv_section *prog,
     proc p = {.sec = prog, .supervisord = supervisord, .n = n, .first = true,
               .ex = {.program_name = name, .group_name = group ? group : name}};
     note_unknown_keys(prog, n);
-    long numprocs, start;
-    if (!count(&p, "numprocs", 1, 1, &numprocs) || !count(&p, "numprocs_start", 0, 0, &start))
+    long numprocs, start, priority;
+    if (!count(&p, "numprocs", 1, 1, &numprocs) || !count(&p, "numprocs_start", 0, 0, &start) ||
+        !count(&p, "priority", 999, 0, &priority))
         return;
     const sv_key *pn = sv_get(prog, "process_name");
     const char *process_name = pn ? pn->value : "%(program_name)s";
@@ -200,7 +204,7 @@ void program_convert(const sv_section *supervisord, const sv_section *prog,
         p.ex.per_process = true;
         p.ex.process_num = num;
         p.ex.numprocs = numprocs;
-        one_process(&p, out, process_name);
+        one_process(&p, out, process_name, priority);
         proc_reset(&p);
         p.first = false;
     }

@@ -208,7 +208,10 @@ static void read_includes(sv_conf *c, notes *n, size_t main_sections)
     /* Reading the included files moves the section array: keep copies. */
     const char *ffile = files->file;
     int fline = files->line;
-    char *save = NULL, *here = xstrdup(inc->here);
+    /* Globbed from the including file's directory as named (supervisord
+     * makes it absolute; named as given, the notes stay readable). */
+    char *copy = xstrdup(inc->file), *save = NULL, *here = xstrdup(dirname(copy));
+    free(copy);
     for (char *pat = strtok_r(list, " \t\n", &save); pat; pat = strtok_r(NULL, " \t\n", &save)) {
         char *full = pat[0] == '/' ? xstrdup(pat) : xasprintf("%s/%s", here, pat);
         glob_t g;
