@@ -104,6 +104,13 @@ class PackageTest(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
+    @classmethod
+    def first_deb(cls):
+        """The package of the project's version (made once)."""
+        if not getattr(cls, "deb", None):
+            cls.deb = make_deb(os.path.join(cls.tmp, "v1"))
+        return cls.deb
+
     def test_a_install_layout(self):
         root = os.path.join(self.tmp, "root")
         run([CMAKE, "--install", PKG], env=dict(os.environ, DESTDIR=root))
@@ -128,8 +135,7 @@ class PackageTest(unittest.TestCase):
             self.assertIn(path, binary)
 
     def test_b_deb_and_lintian(self):
-        out = os.path.join(self.tmp, "deb")
-        deb = make_deb(out)
+        deb = self.first_deb()
         arch = run(["dpkg", "--print-architecture"]).strip()
         self.assertEqual(os.path.basename(deb), "sbx_%s_%s.deb" % (VERSION, arch))
         info = run(["dpkg-deb", "-f", deb])
@@ -157,7 +163,7 @@ class PackageTest(unittest.TestCase):
             sbxtest.skip("a package named sbx is installed on this host: not touched")
         if sbxd_processes():
             sbxtest.skip("an installed sbxd is running on this host: not touched")
-        first = make_deb(os.path.join(self.tmp, "v1"))
+        first = self.first_deb()
         second = make_deb(os.path.join(self.tmp, "v2"), UPGRADE)
         try:
             self.install_and_check(first)
