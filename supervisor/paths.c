@@ -5,6 +5,7 @@
  * never touches /etc/sbx or /var/log/sbx. */
 #include <limits.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,10 +27,11 @@ static bool installed(void)
 #else
     static int cached = -1;
     if (cached < 0) {
-        char exe[PATH_MAX];
+        /* Both resolved: /usr/sbin may be reached through a link. */
+        char exe[PATH_MAX], place[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
         exe[n > 0 ? n : 0] = '\0';
-        cached = strcmp(exe, SBX_INSTALLED_SBXD) == 0;
+        cached = n > 0 && realpath(SBX_INSTALLED_SBXD, place) && strcmp(exe, place) == 0;
     }
     return cached;
 #endif
