@@ -47,9 +47,7 @@ static char *lookup(const char *name, const expansion *ex, bool *number)
     for (size_t i = 0; ex->env_keys && i < ex->env_keys->n; i++)
         if (strcmp(ex->env_keys->v[i], name + 4) == 0)
             return xstrdup(ex->env_values->v[i]);
-    const char *v = getenv(name + 4);
-    if (v && ex->env_used)
-        strlist_push(ex->env_used, name + 4);
+    const char *v = getenv(name + 4);  /* as supervisord: its own environment, read now */
     return v ? xstrdup(v) : NULL;
 }
 

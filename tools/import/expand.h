@@ -22,7 +22,6 @@ typedef struct expansion {
     bool per_process;            /* process_num and numprocs are known */
     long process_num, numprocs;
     const strlist *env_keys, *env_values;  /* the program's environment= */
-    strlist *env_used;           /* names of ENV_X taken from our environment */
 } expansion;
 
 /* Expands s; returns a fresh string, or NULL with *why (to free) set. */
