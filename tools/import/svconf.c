@@ -130,6 +130,9 @@ static void one_line(struct reader *r, char *raw)
     char *close = strrchr(s, ']');
     if (*s == '[' && close && close > s + 1) {
         *close = '\0';
+        if (strcmp(s + 1, "include") == 0 && r->c->files[0] != r->file)
+            note(r->n, r->file, r->line, "include", NULL,
+                 "an [include] in an included file is ignored by supervisord: not followed");
         begin_section(r, s + 1);
         return;
     }
@@ -235,11 +238,6 @@ int sv_read(sv_conf *c, const char *path, notes *n)
         return -1;
     size_t main_sections = c->n;
     read_includes(c, n, main_sections);
-    /* supervisord reads [include] in the main file only. */
-    for (size_t i = main_sections; i < c->n; i++)
-        if (strcmp(c->secs[i].name, "include") == 0)
-            note(n, c->secs[i].file, c->secs[i].line, "include", NULL,
-                 "an [include] in an included file is ignored by supervisord: not followed");
     return 0;
 }
 
