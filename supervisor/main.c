@@ -294,6 +294,8 @@ int main(int argc, char **argv)
         int bad = manager_check_dir(s.check_dir, stderr);
         if (bad == 0)
             printf("%s: all units are valid\n", s.check_dir);
+        for (int i = 0; i < s.nowned; i++)  /* the --config strings */
+            free(s.owned[i]);
         return bad ? 1 : 0;
     }
 #ifndef _WIN32
