@@ -88,6 +88,49 @@ int sbx_parse_signal(const char *text);
 /* Renders sizes as 512K / 64M / 1.5G into buf. */
 const char *sbx_format_size(uint64_t bytes, char *buf, size_t len);
 
+/* The one table of limits: every front end (unit files, the control
+ * protocol, sbx-run's and sbxctl's options) walks it, so a new limit is one
+ * row in spec.c. The name is the unit-file key and the protocol's; flags
+ * write it with '-' for '_'. RLIMIT_CORE (sbx_limits.core) is not a row
+ * yet: only sbx-run sets it (--core). */
+typedef enum sbx_limit_kind {
+    SBX_LIMIT_SIZE,         /* bytes from "512K", "64M", "2G"; more than 0 */
+    SBX_LIMIT_SIZE_OR_ZERO, /* a size, or "0" (a real amount: no swap) */
+    SBX_LIMIT_PERCENT,      /* percent of one core from "50%", "250%" */
+    SBX_LIMIT_COUNT,        /* a whole number between min and max */
+} sbx_limit_kind;
+
+typedef struct sbx_limit_info {
+    const char *name;       /* "memory_swap" */
+    char short_option;      /* sbx-run's and sbxctl run's -m; 0: none */
+    sbx_limit_kind kind;
+    uint64_t min, max;      /* of a count */
+    bool live;              /* sbx_box_update changes it on a running box */
+    bool zero_is_none;      /* 0 means "no limit" (printed as none / null) */
+    size_t offset, size;    /* the field of sbx_limits */
+} sbx_limit_info;
+
+#define SBX_LIMITS_MAX 16   /* rows the table may grow to */
+
+/* The i-th row (0, 1, ...), NULL past the last: for (i = 0; (k =
+ * sbx_limit_at(i)); i++). */
+const sbx_limit_info *sbx_limit_at(size_t i);
+/* The row of that name, or NULL. */
+const sbx_limit_info *sbx_limit_find(const char *name);
+/* Parses text as k says into its field of l. Returns 0, or -EINVAL /
+ * -ERANGE with the parser's message (without the limit's name: callers
+ * put their own "[limits] pids: " or "--pids: " in front). */
+int sbx_limit_parse(const sbx_limit_info *k, sbx_limits *l, const char *text,
+                    sbx_error *err);
+/* The same by name; -ENOENT ("unknown limit 'x'") when there is no row. */
+int sbx_limit_set(sbx_limits *l, const char *name, const char *text, sbx_error *err);
+/* The value of k's field in l. */
+uint64_t sbx_limit_get(const sbx_limit_info *k, const sbx_limits *l);
+/* A value as a unit file writes it ("64M", "150%", "1024") into buf, or
+ * NULL when it means no limit (0 and zero_is_none). */
+const char *sbx_limit_format(const sbx_limit_info *k, uint64_t value, char *buf,
+                             size_t len);
+
 /* ---- backends ---- */
 
 typedef enum sbx_cgroup_mode {

@@ -1,5 +1,6 @@
 /* The control server: see control.h and doc/protocol.md. */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "control_os.h"
 #include "protocol.h"
 #include "result.h"
+#include "version.h"
 
 #define MAX_QUEUED (4u << 20)   /* a client that stops reading is dropped */
 
@@ -123,11 +125,6 @@ static void send_error(client *c, const json_t *id, proto_code code, const char 
 static json_t *figure(int64_t v)
 {
     return v < 0 ? json_null() : json_integer(v);
-}
-
-static json_t *limit(uint64_t v)
-{
-    return v ? json_integer((json_int_t)v) : json_null();
 }
 
 static json_t *summary_json(const run_summary *r)
@@ -289,7 +286,6 @@ static void send_brief_status(client *c, const json_t *id, service **svcs, size_
 static json_t *unit_json(control *ctl, service *s, bool detail)
 {
     service_rt *rt = s->owner;
-    const sbx_limits *l = &s->def.limits;
     outbuf b = {0};
     out_unit(&b, ctl, s);
     json_t *o = b.failed ? NULL : json_loadb(b.p, b.len, 0, NULL);
@@ -298,12 +294,13 @@ static json_t *unit_json(control *ctl, service *s, bool detail)
         o = json_object();
     if (!detail)
         return o;
-    json_object_set_new(o, "limits", json_pack("{s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:i}",
-        "memory", limit(l->memory), "memory_swap", (json_int_t)l->memory_swap,
-        "cpu", limit(l->cpu_percent), "cpu_weight", limit(l->cpu_weight), "pids", limit(l->pids),
-        "nofile", limit(l->nofile), "runtime_max_ms", (json_int_t)s->def.runtime_max_ms,
+    json_t *limits = proto_limits_json(&s->def.limits, false), *times = json_pack("{s:I, s:I, s:I, s:i}",
+        "runtime_max_ms", (json_int_t)s->def.runtime_max_ms,
         "stop_timeout_ms", (json_int_t)s->def.stop_timeout_ms,
-        "start_timeout_ms", (json_int_t)s->def.start_timeout_ms, "stop_signal", s->def.stop_signal));
+        "start_timeout_ms", (json_int_t)s->def.start_timeout_ms, "stop_signal", s->def.stop_signal);
+    json_object_update(limits, times);
+    json_decref(times);
+    json_object_set_new(o, "limits", limits);
     json_object_set_new(o, "policy", json_string(restart_policy_name(s->def.policy)));
     json_object_set_new(o, "enforced", enforced_to_json(rt->box));
     sbx_isolation iso;
@@ -580,16 +577,10 @@ static void do_kill(client *c, const proto_request *r)
     service *s = one_unit(c, r);
     if (!s)
         return;
-    json_t *v = json_object_get(r->root, "signal");
-    int sig = 15;
-    if (json_is_integer(v))
-        sig = (int)json_integer_value(v) > 0 && json_integer_value(v) < 65 ? (int)json_integer_value(v) : -1;
-    else if (json_is_string(v))
-        sig = sbx_parse_signal(json_string_value(v));
-    else if (v)
-        sig = -1;
-    if (sig <= 0)
-        return send_error(c, r->id, PROTO_BAD_REQUEST, "\"signal\" must be a signal name or number");
+    int sig;
+    char why[200];
+    if (!proto_get_signal(r, "signal", SIGTERM, &sig, why, sizeof why))
+        return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", why);
     sbx_error e = {0};
     service_rt *rt = s->owner;
     int count = rt->box && rt->run_active ? sbx_box_count(rt->box) : -1;
@@ -688,42 +679,6 @@ static void do_events(client *c, const proto_request *r)
         c->mode = MODE_EVENTS;
 }
 
-/* Reads the limit strings of a "limits" object into l. */
-static bool parse_limits(json_t *obj, sbx_limits *l, char *why, size_t len)
-{
-    const char *key;
-    json_t *v;
-    if (!obj)
-        return true;
-    if (!json_is_object(obj))
-        return snprintf(why, len, "\"limits\" must be an object"), false;
-    json_object_foreach(obj, key, v) {
-        sbx_error e = {0};
-        const char *t = json_string_value(v);
-        uint64_t n;
-        int rc;
-        if (!t)
-            return snprintf(why, len, "limit \"%s\" must be a string", key), false;
-        if (strcmp(key, "memory") == 0)
-            rc = sbx_parse_size(t, &l->memory, &e);
-        else if (strcmp(key, "memory_swap") == 0)
-            rc = strcmp(t, "0") == 0 ? (l->memory_swap = 0, 0) : sbx_parse_size(t, &l->memory_swap, &e);
-        else if (strcmp(key, "cpu") == 0)
-            rc = sbx_parse_percent(t, &l->cpu_percent, &e);
-        else if (strcmp(key, "pids") == 0)
-            rc = sbx_parse_count(t, 1, 4194304, &l->pids, &e);
-        else if (strcmp(key, "nofile") == 0)
-            rc = sbx_parse_count(t, 1, 1u << 30, &l->nofile, &e);
-        else if (strcmp(key, "cpu_weight") == 0)
-            rc = sbx_parse_count(t, 1, 10000, &n, &e), l->cpu_weight = (uint32_t)n;
-        else
-            return snprintf(why, len, "unknown limit \"%s\"", key), false;
-        if (rc < 0)
-            return snprintf(why, len, "%s: %s", key, e.msg), false;
-    }
-    return true;
-}
-
 static void do_set(client *c, const proto_request *r)
 {
     char why[300];
@@ -731,19 +686,13 @@ static void do_set(client *c, const proto_request *r)
     if (!s)
         return;
     sbx_limits l = s->def.limits;
-    json_t *obj = json_object_get(r->root, "limits");
-    if (!obj || !parse_limits(obj, &l, why, sizeof why))
-        return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", obj ? why : "missing \"limits\"");
-    if (json_object_get(obj, "nofile") || json_object_get(obj, "cpu_weight"))
-        return send_error(c, r->id, PROTO_BAD_REQUEST, "only memory, memory_swap, cpu and pids "
-                          "can be changed live");
+    if (!proto_get_limits(r, true, true, &l, why, sizeof why))
+        return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", why);
     sbx_error e = {0};
     if (manager_set_limits(c->ctl->m, s, &l, &e) < 0)
         return send_error(c, r->id, PROTO_FAILED, "%s", e.msg);
     json_t *msg = proto_ok(r->id);
-    json_object_set_new(msg, "limits", json_pack("{s:o, s:I, s:o, s:o}", "memory", limit(l.memory),
-                        "memory_swap", (json_int_t)l.memory_swap, "cpu", limit(l.cpu_percent),
-                        "pids", limit(l.pids)));
+    json_object_set_new(msg, "limits", proto_limits_json(&l, true));
     send_msg(c, msg);
 }
 
@@ -784,7 +733,7 @@ static bool run_def(client *c, const proto_request *r, unit_def *d, char *why, s
     sbx_error err = {0};
     if (timeout && sbx_parse_duration(timeout, &d->runtime_max_ms, &err) < 0)
         return snprintf(why, len, "timeout: %s", err.msg), false;
-    return parse_limits(json_object_get(r->root, "limits"), &d->limits, why, len);
+    return proto_get_limits(r, false, false, &d->limits, why, len);
 }
 
 static void do_run(client *c, const proto_request *r)
@@ -953,7 +902,7 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     c->read_only = strcmp(access, "read") == 0;
-    send_msg(c, json_pack("{s:i, s:s, s:[i], s:s}", "v", PROTO_VERSION, "sbxd", "0.1.0",
+    send_msg(c, json_pack("{s:i, s:s, s:[i], s:s}", "v", PROTO_VERSION, "sbxd", SBX_VERSION,
                           "protocol", PROTO_VERSION, "access", access));
     uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
 }

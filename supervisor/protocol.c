@@ -1,4 +1,5 @@
 /* The control protocol's requests: see protocol.h and doc/protocol.md. */
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +151,91 @@ bool proto_get_strings(const proto_request *r, const char *key, bool required,
     }
     *out = v;
     return true;
+}
+
+/* "memory, memory_swap, cpu and pids": the limits a running box can change. */
+static void live_names(char *out, size_t len)
+{
+    const sbx_limit_info *k;
+    size_t n = 0, at = 0;
+    for (size_t i = 0; (k = sbx_limit_at(i)); i++)
+        n += k->live;
+    out[0] = '\0';
+    for (size_t i = 0, seen = 0; (k = sbx_limit_at(i)) && at < len; i++) {
+        if (!k->live)
+            continue;
+        seen++;
+        at += (size_t)snprintf(out + at, len - at, "%s%s", seen == 1 ? "" : seen == n ? " and " : ", ",
+                               k->name);
+    }
+}
+
+static bool check_limit(const char *key, const json_t *v, sbx_limits *l,
+                        char *why, size_t len)
+{
+    const sbx_limit_info *k = sbx_limit_find(key);
+    const char *text = json_string_value(v);
+    sbx_error e = {0};
+    if (!text)
+        return snprintf(why, len, "limit \"%s\" must be a string", key), false;
+    if (!k)
+        return snprintf(why, len, "unknown limit \"%s\"", key), false;
+    if (sbx_limit_parse(k, l, text, &e) < 0)
+        return snprintf(why, len, "%s: %s", key, e.msg), false;
+    return true;
+}
+
+bool proto_get_limits(const proto_request *r, bool required, bool live_only,
+                      sbx_limits *l, char *why, size_t len)
+{
+    json_t *obj = json_object_get(r->root, "limits"), *v;
+    const char *key;
+    if (!obj && required)
+        return snprintf(why, len, "missing \"limits\""), false;
+    if (!obj)
+        return true;
+    if (!json_is_object(obj))
+        return snprintf(why, len, "\"limits\" must be an object"), false;
+    json_object_foreach(obj, key, v)
+        if (!check_limit(key, v, l, why, len))
+            return false;
+    /* after every value is checked, as the parse errors come first */
+    json_object_foreach(obj, key, v) {
+        if (live_only && !sbx_limit_find(key)->live) {
+            char names[200];
+            live_names(names, sizeof names);
+            return snprintf(why, len, "only %s can be changed live", names), false;
+        }
+    }
+    return true;
+}
+
+bool proto_get_signal(const proto_request *r, const char *key, int dflt, int *sig,
+                      char *why, size_t len)
+{
+    json_t *v = json_object_get(r->root, key);
+    int n = v ? -1 : dflt;
+    if (json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) < NSIG)
+        n = (int)json_integer_value(v);
+    else if (json_is_string(v))
+        n = sbx_parse_signal(json_string_value(v));
+    if (n <= 0)
+        return snprintf(why, len, "\"%s\" must be a signal name or number", key), false;
+    *sig = n;
+    return true;
+}
+
+json_t *proto_limits_json(const sbx_limits *l, bool live_only)
+{
+    json_t *o = json_object();
+    const sbx_limit_info *k;
+    for (size_t i = 0; (k = sbx_limit_at(i)); i++) {
+        uint64_t v = sbx_limit_get(k, l);
+        if (!live_only || k->live)
+            json_object_set_new(o, k->name, v == 0 && k->zero_is_none ? json_null()
+                                                                      : json_integer((json_int_t)v));
+    }
+    return o;
 }
 
 /* The length of the valid UTF-8 sequence at p (no overlong forms, no

@@ -175,7 +175,7 @@ int unit_split_command(const char *line, strv *argv, const char **why)
 /* ---- the key table ---- */
 
 typedef enum key_type {
-    K_TEXT, K_NAMES, K_ENV, K_BOOL, K_SIZE, K_SWAP, K_DURATION, K_PERCENT, K_COUNT,
+    K_TEXT, K_NAMES, K_ENV, K_BOOL, K_SIZE, K_DURATION, K_COUNT,
     K_COMMAND, K_INPUT, K_OUTPUT, K_SIGNAL, K_POLICY, K_CODES, K_ONOOM,
     K_PATHS, K_NETWORK, K_PIDNS, K_SECCOMP,
 } key_type;
@@ -204,12 +204,6 @@ static const key keys[] = {
     {"exec", "stdin", K_INPUT, AT(stdin_path), false, 0, 0},
     {"exec", "stdout", K_OUTPUT, AT(out[0]), false, 0, 0},
     {"exec", "stderr", K_OUTPUT, AT(out[1]), false, 0, 0},
-    {"limits", "memory", K_SIZE, AT(limits.memory), false, 0, 0},
-    {"limits", "memory_swap", K_SWAP, AT(limits.memory_swap), false, 0, 0},
-    {"limits", "cpu", K_PERCENT, AT(limits.cpu_percent), false, 0, 0},
-    {"limits", "cpu_weight", K_COUNT, AT(limits.cpu_weight), false, 1, 10000},
-    {"limits", "pids", K_COUNT, AT(limits.pids), false, 1, 4194304},
-    {"limits", "nofile", K_COUNT, AT(limits.nofile), false, 1, 1u << 30},
     {"limits", "runtime_max", K_DURATION, AT(runtime_max_ms), false, 0, 0},
     {"limits", "start_timeout", K_DURATION, AT(start_timeout_ms), false, 0, 0},
     {"limits", "stop_timeout", K_DURATION, AT(stop_timeout_ms), false, 0, 0},
@@ -240,8 +234,7 @@ static const key keys[] = {
 /* Which fields are 32-bit: counts are stored by their field's size. */
 static bool is_u32(size_t offset)
 {
-    return offset == AT(instances) || offset == AT(limits.cpu_weight) ||
-           offset == AT(burst) || offset == AT(log_keep);
+    return offset == AT(instances) || offset == AT(burst) || offset == AT(log_keep);
 }
 
 struct parse_ctx {
@@ -250,10 +243,12 @@ struct parse_ctx {
     unit_errors *errs;
     const char *text, *pos;
     int line;
-    bool seen[NKEYS];
-    int key_line[NKEYS];
+    /* by key: the table's rows, then libsbx's limits ([limits] too) */
+    bool seen[NKEYS + SBX_LIMITS_MAX];
+    int key_line[NKEYS + SBX_LIMITS_MAX];
     bool too_long;
     bool section_known;
+    const char *section;    /* of the key being read */
 };
 
 static void report(struct parse_ctx *c, const char *section, const char *name,
@@ -381,16 +376,11 @@ static int set_value(const key *k, unit_def *u, const char *v, const char **why,
             return *why = "expected yes or no", -EINVAL;
         *(bool *)field = b;
         return 0;
-    case K_SWAP:
-        if (strcmp(v, "0") == 0)
-            return *(uint64_t *)field = 0, 0;
-        /* fall through */
     case K_SIZE: return sbx_parse_size(v, field, e);
     case K_DURATION:  /* "0": none, or at once */
         if (strcmp(v, "0") == 0)
             return *(uint64_t *)field = 0, 0;
         return sbx_parse_duration(v, field, e);
-    case K_PERCENT: return sbx_parse_percent(v, field, e);
     case K_COUNT:
         if ((r = sbx_parse_count(v, k->min, k->max, &n, e)) < 0)
             return r;
@@ -463,6 +453,52 @@ static bool known_section(const char *s)
     return false;
 }
 
+/* Marks key number i (see parse_ctx.seen) as given on this line; false
+ * when it was given before and may not be repeated. */
+static bool first_time(struct parse_ctx *c, size_t i, bool repeatable)
+{
+    if (c->seen[i] && !repeatable)
+        return false;
+    c->seen[i] = true;
+    c->key_line[i] = c->line;
+    return true;
+}
+
+/* [limits] keys of libsbx's table; false when name is none of them. */
+static bool on_limit(struct parse_ctx *c, const char *name, const char *value)
+{
+    const sbx_limit_info *k = strcmp(c->section, "limits") == 0 ? sbx_limit_find(name) : NULL;
+    size_t i = 0;
+    if (!k)
+        return false;
+    while (sbx_limit_at(i) != k)
+        i++;
+    sbx_error e = {0};
+    if (!first_time(c, NKEYS + i, false))
+        report(c, "limits", name, "given twice (it is not repeatable)");
+    else if (sbx_limit_parse(k, &c->u->limits, value, &e) < 0)
+        report(c, "limits", name, "%s", e.msg);
+    return true;
+}
+
+static void on_unit_key(struct parse_ctx *c, size_t i, const char *value)
+{
+    const key *k = &keys[i];
+    if (!first_time(c, i, k->repeatable)) {
+        report(c, k->section, k->name, "given twice (it is not repeatable)");
+        return;
+    }
+    if (k->offset == AT(requires))
+        c->u->requires_line = c->line;
+    if (k->offset == AT(after))
+        c->u->after_line = c->line;
+    const char *why = NULL;
+    sbx_error e = {0};
+    int r = set_value(k, c->u, value, &why, &e);
+    if (r < 0)
+        report(c, k->section, k->name, "%s", why ? why : e.code ? e.msg : strerror(-r));
+}
+
 static int on_key(void *data, const char *section, const char *name, const char *value)
 {
     struct parse_ctx *c = data;
@@ -474,26 +510,14 @@ static int on_key(void *data, const char *section, const char *name, const char 
     }
     if (!c->section_known)
         return 1;  /* reported once, at the section header */
+    c->section = section;
+    if (on_limit(c, name, value))
+        return 1;
     for (size_t i = 0; i < NKEYS; i++) {
-        const key *k = &keys[i];
-        if (strcmp(k->section, section) != 0 || strcmp(k->name, name) != 0)
-            continue;
-        if (c->seen[i] && !k->repeatable) {
-            report(c, section, name, "given twice (it is not repeatable)");
+        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) {
+            on_unit_key(c, i, value);
             return 1;
         }
-        c->seen[i] = true;
-        c->key_line[i] = c->line;
-        if (k->offset == AT(requires))
-            c->u->requires_line = c->line;
-        if (k->offset == AT(after))
-            c->u->after_line = c->line;
-        const char *why = NULL;
-        sbx_error e = {0};
-        int r = set_value(k, c->u, value, &why, &e);
-        if (r < 0)
-            report(c, section, name, "%s", why ? why : e.code ? e.msg : strerror(-r));
-        return 1;
     }
     report(c, section, name, "unknown key");
     return 1;

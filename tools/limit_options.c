@@ -1,0 +1,43 @@
+/* libsbx's limit table as command-line options (limit_options.h). */
+#include <stdio.h>
+
+#include "limit_options.h"
+
+/* The rows' option names, made once: "memory_swap" is "memory-swap". */
+static char names[SBX_LIMITS_MAX][32];
+
+static int option_value(size_t i)
+{
+    const sbx_limit_info *k = sbx_limit_at(i);
+    return k->short_option ? k->short_option : LIMIT_OPTION_BASE + (int)i;
+}
+
+size_t limit_options_add(struct option *opts, size_t n)
+{
+    const sbx_limit_info *k;
+    for (size_t i = 0; (k = sbx_limit_at(i)); i++) {
+        size_t j = 0;
+        for (; k->name[j] && j + 1 < sizeof names[i]; j++)
+            names[i][j] = k->name[j] == '_' ? '-' : k->name[j];
+        names[i][j] = '\0';
+        opts[n++] = (struct option){names[i], required_argument, NULL, option_value(i)};
+    }
+    return n;
+}
+
+const sbx_limit_info *limit_option_row(int val)
+{
+    const sbx_limit_info *k;
+    for (size_t i = 0; (k = sbx_limit_at(i)); i++)
+        if (option_value(i) == val)
+            return k;
+    return NULL;
+}
+
+const char *limit_option_flag(const sbx_limit_info *k, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "--%s", k->name);
+    for (int i = 2; i < n && (size_t)i < len; i++)
+        buf[i] = buf[i] == '_' ? '-' : buf[i];
+    return buf;
+}

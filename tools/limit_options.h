@@ -1,0 +1,23 @@
+/* libsbx's limit table as command-line options, shared by sbx-run and
+ * sbxctl run: the row memory_swap is --memory-swap, and the rows with a
+ * short option (-m, -c, -p) have it too. A new row is a new option. */
+#ifndef SBX_LIMIT_OPTIONS_H
+#define SBX_LIMIT_OPTIONS_H
+
+#include <getopt.h>
+#include <stddef.h>
+
+#include "sbx.h"
+
+/* getopt's value for row i when it has no short option. */
+#define LIMIT_OPTION_BASE 0x100
+
+/* Writes one struct option per row at opts[n...] (room for SBX_LIMITS_MAX
+ * is needed) and returns the new count; the caller ends the list. */
+size_t limit_options_add(struct option *opts, size_t n);
+/* The row getopt's value stands for, or NULL. */
+const sbx_limit_info *limit_option_row(int val);
+/* "--memory-swap": the option's name, for messages. */
+const char *limit_option_flag(const sbx_limit_info *k, char *buf, size_t len);
+
+#endif
