@@ -10,6 +10,7 @@
 #include "control_os.h"
 #include "protocol.h"
 #include "result.h"
+#include "status.h"
 #include "version.h"
 
 #define MAX_QUEUED (4u << 20)   /* a client that stops reading is dropped */
@@ -36,7 +37,6 @@ typedef struct waiter {
     json_t *id;
     proto_cmd cmd;
     strv units;
-    unsigned char *phase;        /* restart: 0 stopping, 1 starting */
     uv_timer_t *timer;
     bool done;
 } waiter;
@@ -122,203 +122,15 @@ static void send_error(client *c, const json_t *id, proto_code code, const char 
 
 /* ---- unit status ---- */
 
-static json_t *figure(int64_t v)
+/* Sends the status of the given services (status.c writes it). */
+static void send_status(client *c, const json_t *id, service *const *svcs, size_t n,
+                        bool detail)
 {
-    return v < 0 ? json_null() : json_integer(v);
-}
-
-static json_t *summary_json(const run_summary *r)
-{
-    return json_pack("{s:s, s:o, s:o, s:I, s:o}", "reason", run_reason_name((run_reason)r->reason),
-                     "exit_code", r->reason == RUN_EXITED ? json_integer(r->exit_code) : json_null(),
-                     "signal", r->signal ? json_integer(r->signal) : json_null(),
-                     "wall_ms", (json_int_t)r->wall_ms, "peak_memory_bytes", figure(r->peak_memory));
-}
-
-/* ---- the brief status, written directly ----
- * A status of 10,000 units is 2.5 MB of JSON: building it as a jansson
- * tree and dumping it took most of the time, so the brief form is written
- * straight into one buffer (the detailed form of a few units still uses
- * jansson). The output is the same JSON. */
-
-typedef struct outbuf {
-    char *p;
-    size_t len, cap;
-    bool failed;
-} outbuf;
-
-static void out_grow(outbuf *b, size_t more)
-{
-    if (b->failed || b->len + more < b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap <= b->len + more)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->failed = true;
-        return;
-    }
-    b->p = p;
-    b->cap = cap;
-}
-
-static void out_raw(outbuf *b, const char *text, size_t len)
-{
-    out_grow(b, len);
-    if (!b->failed) {
-        memcpy(b->p + b->len, text, len);
-        b->len += len;
-    }
-}
-
-static void out_fmt(outbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void out_fmt(outbuf *b, const char *fmt, ...)
-{
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        out_raw(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-/* A JSON string, through jansson's encoder (escapes, bad UTF-8). */
-static void out_str(outbuf *b, const char *text)
-{
-    json_t *j = proto_text(text, strlen(text));
-    char *enc = json_dumps(j, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
-    json_decref(j);
-    if (enc) {
-        out_raw(b, enc, strlen(enc));
-        free(enc);
-    } else {
-        b->failed = true;
-    }
-}
-
-/* Plain names (unit names are [A-Za-z0-9_.@-]) need no escaping. */
-static void out_name(outbuf *b, const char *name)
-{
-    out_raw(b, "\"", 1);
-    out_raw(b, name, strlen(name));
-    out_raw(b, "\"", 1);
-}
-
-static void out_num(outbuf *b, const char *key, int64_t v, bool known)
-{
-    if (known)
-        out_fmt(b, ",\"%s\":%lld", key, (long long)v);
-    else
-        out_fmt(b, ",\"%s\":null", key);
-}
-
-static void out_unit(outbuf *b, control *ctl, service *s)
-{
-    service_rt *rt = s->owner;
-    sbx_stats st = {-1, -1, -1, -1, -1, -1, -1};
-    if (rt->box)
-        sbx_box_stats(rt->box, &st, NULL);
-    bool running = s->state == SVC_RUNNING || s->state == SVC_STOPPING;
-    uint64_t now = uv_now(ctl->loop);
-    const sbx_limits *l = &s->def.limits;
-    out_raw(b, "{\"name\":", 8);
-    out_name(b, s->def.name);
-    out_raw(b, ",\"description\":", 15);
-    if (s->def.description)
-        out_str(b, s->def.description);
-    else
-        out_raw(b, "null", 4);
-    out_fmt(b, ",\"state\":\"%s\"", svc_state_name(s->state));
-    out_num(b, "pid", s->pid, running && s->pid > 0);
-    out_num(b, "uptime_ms", (int64_t)(now - s->started_ms), running);
-    out_num(b, "since_ms", (int64_t)(now - manager_since(s)), true);
-    out_num(b, "restarts", s->restarts, true);
-    out_num(b, "memory", st.memory_current, st.memory_current >= 0);
-    out_num(b, "memory_peak", st.memory_peak, st.memory_peak >= 0);
-    out_num(b, "memory_limit", (int64_t)l->memory, l->memory != 0);
-    out_num(b, "cpu_usage_us", st.user_us + st.sys_us, st.user_us >= 0);
-    out_num(b, "cpu_limit_percent", l->cpu_percent, l->cpu_percent != 0);
-    out_num(b, "tasks", st.pids_current, st.pids_current >= 0);
-    out_num(b, "tasks_limit", (int64_t)l->pids, l->pids != 0);
-    if (s->nhistory) {
-        json_t *last = summary_json(&s->history[(s->nhistory - 1) % SVC_HISTORY]);
-        char *enc = json_dumps(last, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_decref(last);
-        out_raw(b, ",\"last\":", 8);
-        if (enc)
-            out_raw(b, enc, strlen(enc));
-        free(enc);
-    } else {
-        out_raw(b, ",\"last\":null", 12);
-    }
-    out_raw(b, "}", 1);
-}
-
-/* Sends {"v":1,"id":...,"ok":true,"units":[...]} for the given services. */
-static void send_brief_status(client *c, const json_t *id, service **svcs, size_t n)
-{
-    outbuf b = {0};
-    json_t *head = proto_ok(id);
-    char *enc = json_dumps(head, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-    json_decref(head);
-    if (enc) {
-        out_raw(&b, enc, strlen(enc) - 1);  /* without its closing brace */
-        free(enc);
-    }
-    out_raw(&b, ",\"units\":[", 10);
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            out_raw(&b, ",", 1);
-        out_unit(&b, c->ctl, svcs[i]);
-    }
-    out_raw(&b, "]}\n", 3);
-    if (!enc || b.failed) {
-        free(b.p);
+    size_t len;
+    char *line = status_reply(c->ctl->m, id, svcs, n, detail, &len);
+    if (!line)
         return send_error(c, id, PROTO_FAILED, "out of memory");
-    }
-    send_line(c, b.p, b.len);
-}
-
-/* The detailed view: the brief object (one writer for both) and more. */
-static json_t *unit_json(control *ctl, service *s, bool detail)
-{
-    service_rt *rt = s->owner;
-    outbuf b = {0};
-    out_unit(&b, ctl, s);
-    json_t *o = b.failed ? NULL : json_loadb(b.p, b.len, 0, NULL);
-    free(b.p);
-    if (!o)
-        o = json_object();
-    if (!detail)
-        return o;
-    json_t *limits = proto_limits_json(&s->def.limits, false), *times = json_pack("{s:I, s:I, s:I, s:i}",
-        "runtime_max_ms", (json_int_t)s->def.runtime_max_ms,
-        "stop_timeout_ms", (json_int_t)s->def.stop_timeout_ms,
-        "start_timeout_ms", (json_int_t)s->def.start_timeout_ms, "stop_signal", s->def.stop_signal);
-    json_object_update(limits, times);
-    json_decref(times);
-    json_object_set_new(o, "limits", limits);
-    json_object_set_new(o, "policy", json_string(restart_policy_name(s->def.policy)));
-    json_object_set_new(o, "enforced", enforced_to_json(rt->box));
-    sbx_isolation iso;
-    unit_isolation(&s->def, &iso);
-    json_object_set_new(o, "isolation", isolation_to_json(&iso));
-    json_object_set_new(o, "cgroup", rt->box ? json_string(sbx_box_path(rt->box)) : json_null());
-    json_object_set_new(o, "command", json_array());
-    for (size_t i = 0; i < s->def.argv.n; i++)
-        json_array_append_new(json_object_get(o, "command"), json_string(s->def.argv.v[i]));
-    json_t *runs = json_array();
-    uint32_t first = s->nhistory > SVC_HISTORY ? s->nhistory - SVC_HISTORY : 0;
-    for (uint32_t i = first; i < s->nhistory; i++)
-        json_array_append_new(runs, summary_json(&s->history[i % SVC_HISTORY]));
-    json_object_set_new(o, "runs", runs);
-    char tail[4096];
-    size_t n = log_tail(&rt->log, tail, sizeof tail);
-    json_object_set_new(o, "log", proto_text(tail, n));
-    return o;
+    send_line(c, line, len);
 }
 
 /* ---- looking up units ---- */
@@ -353,23 +165,11 @@ static service *one_unit(client *c, const proto_request *r)
 
 /* ---- waiters ---- */
 
-static bool at_rest(svc_state st)
-{
-    return st == SVC_INACTIVE || st == SVC_EXITED || st == SVC_FAILED;
-}
-
-/* 1 reached, 0 not yet, -1 failed. A restart starts each unit once it
- * has stopped. */
-static int unit_goal(waiter *w, size_t i, service *s)
+/* 1 reached, 0 not yet, -1 failed. */
+static int unit_goal(const waiter *w, const service *s)
 {
     if (w->cmd == CMD_STOP || w->cmd == CMD_RUN)
-        return at_rest(s->state) ? 1 : 0;
-    if (w->cmd == CMD_RESTART && w->phase[i] == 0) {
-        if (!at_rest(s->state))
-            return 0;
-        w->phase[i] = 1;
-        manager_start(w->ctl->m, s);
-    }
+        return svc_at_rest(s->state) ? 1 : 0;
     if (s->state == SVC_FAILED)
         return -1;
     return s->state == SVC_RUNNING || s->state == SVC_EXITED ? 1 : 0;
@@ -394,7 +194,7 @@ static void finish_waiter(waiter *w, bool timed_out)
             json_object_set_new(msg, "unit", json_string(w->units.v[0]));
             if (s && s->have_last)
                 json_object_set_new(msg, "result", result_to_json(&s->last, ctl->m->be,
-                                                                  ((service_rt *)s->owner)->box));
+                                                                  manager_box(s)));
         } else if (failed) {
             msg = proto_error(w->id, PROTO_FAILED, timed_out ? "timed out waiting" : "a unit failed");
         } else {
@@ -427,7 +227,7 @@ static void check_waiters(control *ctl)
             int all = 1;
             for (size_t i = 0; i < w->units.n && all >= 0; i++) {
                 service *s = manager_find(ctl->m, w->units.v[i]);
-                int g = s ? unit_goal(w, i, s) : -1;
+                int g = s ? unit_goal(w, s) : -1;
                 if (g <= 0)
                     all = g;
             }
@@ -455,7 +255,6 @@ static void free_done_waiters(control *ctl)
         uv_close((uv_handle_t *)w->timer, on_waiter_closed);
         json_decref(w->id);
         strv_free(&w->units);
-        free(w->phase);
         free(w);
     }
 }
@@ -472,10 +271,7 @@ static waiter *add_waiter(client *c, const proto_request *r, proto_cmd cmd, json
                           uint64_t timeout_ms, bool respond)
 {
     waiter *w = calloc(1, sizeof *w);
-    if (!w || !(w->timer = malloc(sizeof *w->timer)) ||
-        !(w->phase = calloc(json_array_size(units) + 1, 1))) {
-        if (w)
-            free(w->timer);
+    if (!w || !(w->timer = malloc(sizeof *w->timer))) {
         free(w);
         return NULL;
     }
@@ -512,33 +308,17 @@ static void do_status(client *c, const proto_request *r)
     if (names && !units_exist(c, r, names))
         return;
     manager *m = c->ctl->m;
-    if (!detail && !names)
-        return send_brief_status(c, r->id, m->svcs, m->n);
-    if (!detail) {
-        service **picked = calloc(json_array_size(names) + 1, sizeof *picked);
-        size_t i;
-        json_t *e;
-        if (!picked)
-            return send_error(c, r->id, PROTO_FAILED, "out of memory");
-        json_array_foreach(names, i, e)
-            picked[i] = manager_find(m, json_string_value(e));
-        send_brief_status(c, r->id, picked, json_array_size(names));
-        free(picked);
-        return;
-    }
-    json_t *list = json_array();
-    if (names) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(names, i, e)
-            json_array_append_new(list, unit_json(c->ctl, manager_find(m, json_string_value(e)), detail));
-    } else {
-        for (size_t i = 0; i < m->n; i++)
-            json_array_append_new(list, unit_json(c->ctl, m->svcs[i], detail));
-    }
-    json_t *msg = proto_ok(r->id);
-    json_object_set_new(msg, "units", list);
-    send_msg(c, msg);
+    if (!names)
+        return send_status(c, r->id, m->svcs, m->n, detail);
+    service **picked = calloc(json_array_size(names) + 1, sizeof *picked);
+    size_t i;
+    json_t *e;
+    if (!picked)
+        return send_error(c, r->id, PROTO_FAILED, "out of memory");
+    json_array_foreach(names, i, e)
+        picked[i] = manager_find(m, json_string_value(e));
+    send_status(c, r->id, picked, json_array_size(names), detail);
+    free(picked);
 }
 
 static void do_start_stop(client *c, const proto_request *r)
@@ -559,12 +339,12 @@ static void do_start_stop(client *c, const proto_request *r)
         service *s = manager_find(c->ctl->m, json_string_value(e));
         if (r->cmd == CMD_START)
             manager_start(c->ctl->m, s);
+        else if (r->cmd == CMD_RESTART)
+            manager_restart(c->ctl->m, s);
         else
             manager_stop(c->ctl->m, s);
     }
-    /* A restart goes on after the stop even when nobody waits for it. */
-    if ((wait || r->cmd == CMD_RESTART) &&
-        !add_waiter(c, r, r->cmd, names, wait ? (uint64_t)timeout : 0, wait))
+    if (wait && !add_waiter(c, r, r->cmd, names, (uint64_t)timeout, true))
         return send_error(c, r->id, PROTO_FAILED, "out of memory");
     if (!wait)
         send_msg(c, proto_ok(r->id));
@@ -582,8 +362,7 @@ static void do_kill(client *c, const proto_request *r)
     if (!proto_get_signal(r, "signal", SIGTERM, &sig, why, sizeof why))
         return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", why);
     sbx_error e = {0};
-    service_rt *rt = s->owner;
-    int count = rt->box && rt->run_active ? sbx_box_count(rt->box) : -1;
+    int count = manager_box_count(s);
     int rc = manager_kill(c->ctl->m, s, sig, &e);
     if (rc == -ESRCH)
         return send_error(c, r->id, PROTO_NOT_RUNNING, "%s", e.msg);
@@ -656,7 +435,7 @@ static void do_logs(client *c, const proto_request *r)
         !proto_get_bool(r, "follow", false, &follow, why, sizeof why))
         return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", why);
     char *tail = malloc(LOG_RING_SIZE);
-    size_t n = tail ? log_tail(&((service_rt *)s->owner)->log, tail, LOG_RING_SIZE) : 0;
+    size_t n = tail ? manager_log_tail(s, tail, LOG_RING_SIZE) : 0;
     size_t from = lines ? last_lines(tail, n, lines) : n;
     json_t *msg = proto_ok(r->id);
     json_object_set_new(msg, "data", proto_text(tail + from, n - from));

@@ -16,6 +16,7 @@
 #endif
 
 #include "control.h"
+#include "loader.h"
 #include "manager.h"
 #include "portable.h"
 #include "reaper.h"
@@ -289,7 +290,7 @@ int main(int argc, char **argv)
     struct settings s = {0};
     parse_args(argc, argv, &s);
     if (s.check_dir) {
-        int bad = manager_check_dir(s.check_dir, stderr);
+        int bad = loader_check_dir(s.check_dir, stderr);
         if (bad == 0)
             printf("%s: all units are valid\n", s.check_dir);
         return bad ? 1 : 0;
