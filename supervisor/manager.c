@@ -730,13 +730,7 @@ int manager_kill(manager *m, service *s, int sig, sbx_error *err)
     (void)m;
     if (!rt->box || !rt->run_active)
         return sbx_error_set(err, -ESRCH, "unit %s is not running", s->def.name);
-#ifndef _WIN32
-    /* The main process too: just after an (async) start it may not have
-     * joined its cgroup yet. Not reaped, so its pid is still ours. (On
-     * Windows it is in its job from its first instruction.) */
-    kill(rt->run.pid, sig);
-#endif
-    return sbx_box_kill(rt->box, sig, err);
+    return run_signal(&rt->run, sig, err);
 }
 
 int manager_freeze(manager *m, service *s, bool frozen, sbx_error *err)

@@ -238,6 +238,45 @@ json_t *proto_limits_json(const sbx_limits *l, bool live_only)
     return o;
 }
 
+bool proto_get_run(const proto_request *r, unsigned *seq, unit_def *d, char *why, size_t len)
+{
+    const char *name, *cwd, *timeout;
+    json_t *argv, *env;
+    if (!proto_get_string(r, "name", false, &name, why, len) ||
+        !proto_get_string(r, "cwd", false, &cwd, why, len) ||
+        !proto_get_string(r, "timeout", false, &timeout, why, len) ||
+        !proto_get_strings(r, "command", true, &argv, why, len) ||
+        !proto_get_strings(r, "env", false, &env, why, len))
+        return false;
+    char auto_name[32];
+    if (!name) {
+        snprintf(auto_name, sizeof auto_name, "run-%u", ++*seq);
+        name = auto_name;
+    }
+    if (!unit_name_valid(name) || strchr(name, '@'))
+        return snprintf(why, len, "invalid unit name '%s'", name), false;
+    unit_def_init(d, name);
+    d->file = strdup("(sbxctl run)");
+    d->source = strdup("");
+    d->policy = RESTART_NO;
+    d->autostart = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(argv, i, e)
+        strv_push(&d->argv, json_string_value(e));
+    json_array_foreach(env, i, e) {
+        if (!strchr(json_string_value(e), '='))
+            return snprintf(why, len, "env entries are NAME=VALUE"), false;
+        strv_push(&d->env, json_string_value(e));
+    }
+    if (cwd)
+        d->cwd = strdup(cwd);
+    sbx_error err = {0};
+    if (timeout && sbx_parse_duration(timeout, &d->runtime_max_ms, &err) < 0)
+        return snprintf(why, len, "timeout: %s", err.msg), false;
+    return proto_get_limits(r, false, false, &d->limits, why, len);
+}
+
 /* The length of the valid UTF-8 sequence at p (no overlong forms, no
  * surrogates, nothing past U+10FFFF, no NUL), or 0. */
 static size_t utf8_len(const unsigned char *p, size_t left)

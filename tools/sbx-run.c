@@ -416,14 +416,31 @@ static void open_result(struct options *o)
     }
 }
 
+/* libsbx says what failed; what would help is sbx-run's to say, in its
+ * options' words. Appended to msg. */
+static void add_hint(const struct options *o, int code, char *msg, size_t len)
+{
+    const char *hint = NULL;
+    size_t n = strlen(msg);
+    if (code == -EOPNOTSUPP && !o->best_effort)
+        hint = "use --best-effort to run without it";
+    else if (code == -EPERM && !o->best_effort && sbx_isolation_by_landlock(&o->iso))
+        hint = "use --best-effort to run without the rest";
+    else if (code == -EINVAL && o->iso.pid_ns == SBX_PID_NS_PROGRAM && o->run.wait_leftovers)
+        hint = "use --pidns-init";
+    if (hint && n < len)
+        snprintf(msg + n, len - n, " (%s)", hint);
+}
+
 /* Reports a failure to set up the sandbox: status 125. */
 static int setup_failed(const struct options *o, const sbx_backend *be, const sbx_error *e)
 {
     run_result res = {.reason = RUN_START_FAILED, .exit_code = -1,
                       .failed_stage = SBX_STAGE_CGROUP, .failed_errno = -e->code,
-                      .stats = {-1, -1, -1, -1, -1, -1, -1}};
+                      .stats = SBX_STATS_UNKNOWN};
     snprintf(res.error, sizeof res.error, "%s", e->msg);
-    fprintf(stderr, "sbx-run: %s\n", e->msg);
+    add_hint(o, e->code, res.error, sizeof res.error);
+    fprintf(stderr, "sbx-run: %s\n", res.error);
     write_result(o->result, &res, be, NULL);
     return EXIT_SETUP;
 }
@@ -449,7 +466,9 @@ static int run_command(const struct options *o, sbx_backend *be, sbx_box *box)
         uv_signal_start(&c.sig[i], on_stop_signal, sigs[i]);
     }
     c.run.data = &c;
-    if (run_start(&c.run, c.loop, box, &cmd, &o->run, on_done, &c.res) < 0) {
+    int r = run_start(&c.run, c.loop, box, &cmd, &o->run, on_done, &c.res);
+    if (r < 0) {
+        add_hint(o, r, c.res.error, sizeof c.res.error);
         fprintf(stderr, "sbx-run: %s\n", c.res.error);
         for (int i = 0; i < 3; i++)
             uv_close((uv_handle_t *)&c.sig[i], NULL);

@@ -133,8 +133,8 @@ static const char *const handler_keys[] = {
     "command", "name", "limits", "timeout", "env", "cwd",
 };
 
-/* The parsers of whole fields with libsbx's tables: limits (as run and
- * set read them) and the kill signal. */
+/* The parsers of whole fields: limits (as run and set read them, by
+ * libsbx's table), a run's unit definition and the kill signal. */
 static void try_request_parsers(const proto_request *r)
 {
     char why[WHY_LEN];
@@ -150,6 +150,15 @@ static void try_request_parsers(const proto_request *r)
             FUZZ_CHECK(why[0] && terminated(why));
         }
     }
+    unit_def d;
+    unsigned seq = 0;
+    memset(&d, 0, sizeof d);
+    why[0] = '\0';
+    if (proto_get_run(r, &seq, &d, why, sizeof why))
+        FUZZ_CHECK(d.argv.n > 0 && unit_name_valid(d.name));
+    else
+        FUZZ_CHECK(why[0] && terminated(why));
+    unit_def_free(&d);
     int sig = 0;
     why[0] = '\0';
     if (proto_get_signal(r, "signal", 15, &sig, why, sizeof why))

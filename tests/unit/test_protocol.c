@@ -720,6 +720,42 @@ static void get_signal(void **state)
     }
 }
 
+/* A run request as a transient unit: named run-N when unnamed, limits by
+ * the table, errors for a bad name, env entry or timeout. */
+static void get_run(void **state)
+{
+    fixture *f = *state;
+    unit_def d;
+    unsigned seq = 6;
+    char why[200];
+    memset(&d, 0, sizeof d);
+    expect_code(f, "{\"v\":1,\"cmd\":\"run\",\"command\":[\"/bin/true\",\"x\"],\"timeout\":\"2s\","
+                   "\"env\":[\"A=1\"],\"limits\":{\"pids\":\"8\"}}", PROTO_OK);
+    assert_true(proto_get_run(&f->req, &seq, &d, why, sizeof why));
+    assert_string_equal(d.name, "run-7");
+    assert_int_equal(d.argv.n, 2);
+    assert_int_equal(d.runtime_max_ms, 2000);
+    assert_int_equal(d.limits.pids, 8);
+    assert_int_equal(d.env.n, 1);
+    assert_false(d.autostart);
+    unit_def_free(&d);
+    const char *const bad[][2] = {
+        {"{\"v\":1,\"cmd\":\"run\",\"command\":[\"x\"],\"name\":\"a@1\"}", "invalid unit name 'a@1'"},
+        {"{\"v\":1,\"cmd\":\"run\",\"command\":[\"x\"],\"env\":[\"A\"]}", "env entries are NAME=VALUE"},
+        {"{\"v\":1,\"cmd\":\"run\",\"command\":[\"x\"],\"timeout\":\"0\"}",
+         "timeout: duration '0' must be at least 1ms"},
+        {"{\"v\":1,\"cmd\":\"run\",\"command\":[\"x\"],\"limits\":{\"cpu\":\"0%\"}}",
+         "cpu: CPU '0%' must be between 1% and 102400%"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&d, 0, sizeof d);
+        expect_code(f, bad[i][0], PROTO_OK);
+        assert_false(proto_get_run(&f->req, &seq, &d, why, sizeof why));
+        assert_string_equal(why, bad[i][1]);
+        unit_def_free(&d);
+    }
+}
+
 /* A small message buffer gets a cut, terminated message and nothing past it. */
 static void why_buffer_respected(void **state)
 {
@@ -860,6 +896,7 @@ int main(void)
         T(why_buffer_respected),
         T(get_limits),
         T(get_signal),
+        T(get_run),
         T(reply_shapes),
         T(reply_is_one_ascii_line),
         T(code_names),
