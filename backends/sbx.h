@@ -178,8 +178,8 @@ enum {
     SBX_BEST_EFFORT = 1u << 0,  /* run even if a limit cannot be enforced */
 };
 
-/* One limit and the mechanism that enforces it ("cgroup1 memory.limit_in_bytes"),
- * or NULL how when it is not enforced (best effort only). */
+/* One limit and the mechanism that enforces it ("cgroup1 memory.limit_in_bytes");
+ * how is NULL when nothing enforces it (possible with SBX_BEST_EFFORT only). */
 typedef struct sbx_enforced {
     const char *what;
     const char *how;
@@ -231,7 +231,7 @@ int sbx_box_stats(sbx_box *box, sbx_stats *st, sbx_error *err);
 
 /* An fd that becomes readable when the box's OOM counter or population may
  * have changed (inotify on v2, eventfd on v1); -1 when the backend has none.
- * After it fires, call sbx_box_events() to drain it. */
+ * After it fires, call sbx_box_events_drain() to drain it. */
 int sbx_box_event_fd(sbx_box *box);
 void sbx_box_events_drain(sbx_box *box);
 
@@ -268,8 +268,10 @@ typedef enum sbx_seccomp {
     SBX_SECCOMP_FILE,        /* an allow or deny list from a file */
 } sbx_seccomp;
 
-/* Isolation, set up in the child before exec (needs root for now: a
- * non-root caller gets -EPERM unless best_effort, which skips it all). */
+/* Isolation, set up in the child before exec. Namespaces need root or
+ * unprivileged user namespaces; without either, the allowed and read-only
+ * paths are held by Landlock and the rest is refused with -EPERM (the
+ * caller may ask sbx_isolation_by_landlock first, and run without it). */
 typedef struct sbx_isolation {
     char *const *readonly;   /* NULL-terminated; visible, read-only */
     char *const *allow;      /* when any: only these (rw), readonly, and a

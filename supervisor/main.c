@@ -20,6 +20,7 @@
 #include "manager.h"
 #include "portable.h"
 #include "reaper.h"
+#include "version.h"
 
 #ifdef _WIN32
 #define DEFAULT_SOCKET "\\\\.\\pipe\\sbxd"
@@ -57,6 +58,7 @@ static const char usage_text[] =
     "      --log-format FMT    text (default) or json: sbxd's own events on stderr\n"
     "  -f, --foreground        (sbxd always runs in the foreground)\n"
     "  -h, --help\n"
+    "      --version\n"
     SIGNALS_HELP;
 
 static int on_config(void *data, const char *section, const char *name, const char *value)
@@ -106,6 +108,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
         {"read-group", required_argument, NULL, 'R'},
         {"foreground", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     s->m.units_dir = "conf.d";
@@ -140,6 +143,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
         case 'R': s->read_group = optarg; break;
         case 'f': break;
         case 'h': fputs(usage_text, stdout); exit(0);
+        case 'V': puts("sbxd " SBX_VERSION); exit(0);
         default: fputs(usage_text, stderr); exit(2);
         }
     }

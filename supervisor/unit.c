@@ -13,30 +13,6 @@
 
 #include "unit.h"
 
-int strv_push(strv *s, const char *str)
-{
-    if (s->n + 2 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 4;
-        char **v = realloc(s->v, cap * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        s->v = v;
-        s->cap = cap;
-    }
-    if (!(s->v[s->n] = strdup(str)))
-        return -ENOMEM;
-    s->v[++s->n] = NULL;
-    return 0;
-}
-
-void strv_free(strv *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        free(s->v[i]);
-    free(s->v);
-    memset(s, 0, sizeof *s);
-}
-
 void unit_errors_free(unit_errors *e)
 {
     strv_free(&e->lines);
@@ -183,12 +159,12 @@ typedef enum key_type {
 typedef struct key {
     const char *section, *name;
     key_type type;
-    size_t offset;
+    size_t offset, size;    /* the field of unit_def: counts are stored by size */
     bool repeatable;
     uint64_t min, max;
 } key;
 
-#define AT(field) offsetof(unit_def, field)
+#define AT(field) offsetof(unit_def, field), sizeof(((unit_def *)0)->field)
 static const key keys[] = {
     {"unit", "description", K_TEXT, AT(description), false, 0, 0},
     {"unit", "requires", K_NAMES, AT(requires), true, 0, 0},
@@ -209,7 +185,7 @@ static const key keys[] = {
     {"limits", "stop_timeout", K_DURATION, AT(stop_timeout_ms), false, 0, 0},
     {"limits", "stop_signal", K_SIGNAL, AT(stop_signal), false, 0, 0},
     {"restart", "policy", K_POLICY, AT(policy), false, 0, 0},
-    {"restart", "success_exit_codes", K_CODES, 0, false, 0, 0},
+    {"restart", "success_exit_codes", K_CODES, AT(success_codes), false, 0, 0},
     {"restart", "delay", K_DURATION, AT(delay_ms), false, 0, 0},
     {"restart", "delay_max", K_DURATION, AT(delay_max_ms), false, 0, 0},
     {"restart", "reset_after", K_DURATION, AT(reset_after_ms), false, 0, 0},
@@ -230,12 +206,6 @@ static const key keys[] = {
     {"sandbox", "hostname", K_TEXT, AT(hostname), false, 0, 0},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
-
-/* Which fields are 32-bit: counts are stored by their field's size. */
-static bool is_u32(size_t offset)
-{
-    return offset == AT(instances) || offset == AT(burst) || offset == AT(log_keep);
-}
 
 struct parse_ctx {
     const char *file;
@@ -354,15 +324,15 @@ static int set_codes(unit_def *u, const char *value, const char **why)
     return r;
 }
 
-/* Parses one value into the field the key describes. Returns 0, or an
- * error with *why set (or an sbx_error message in e). */
-static int set_value(const key *k, unit_def *u, const char *v, const char **why, sbx_error *e)
+/* The helpers of set_value, which names every type; each switches on
+ * its own few (as int: the others are not theirs). */
+
+/* Text, lists and numbers. */
+static int set_plain(const key *k, void *field, const char *v, const char **why, sbx_error *e)
 {
-    void *field = (char *)u + k->offset;
     uint64_t n;
-    bool b;
     int r;
-    switch (k->type) {
+    switch ((int)k->type) {
     case K_TEXT:
         free(*(char **)field);
         return (*(char **)field = strdup(v)) ? 0 : -ENOMEM;
@@ -371,11 +341,10 @@ static int set_value(const key *k, unit_def *u, const char *v, const char **why,
         if (!strchr(v, '=') || v[0] == '=')
             return *why = "expected NAME=VALUE", -EINVAL;
         return strv_push(field, v);
-    case K_BOOL:
-        if (!parse_bool(v, &b))
-            return *why = "expected yes or no", -EINVAL;
-        *(bool *)field = b;
-        return 0;
+    case K_PATHS:
+        if (v[0] != '/')
+            return *why = "expected an absolute path", -EINVAL;
+        return strv_push(field, v);
     case K_SIZE: return sbx_parse_size(v, field, e);
     case K_DURATION:  /* "0": none, or at once */
         if (strcmp(v, "0") == 0)
@@ -384,47 +353,35 @@ static int set_value(const key *k, unit_def *u, const char *v, const char **why,
     case K_COUNT:
         if ((r = sbx_parse_count(v, k->min, k->max, &n, e)) < 0)
             return r;
-        if (is_u32(k->offset))
+        if (k->size == sizeof(uint32_t))
             *(uint32_t *)field = (uint32_t)n;
         else
             *(uint64_t *)field = n;
         return 0;
-    case K_COMMAND:
-        strv_free(field);
-        return unit_split_command(v, field, why);
-    case K_INPUT:
-        free(*(char **)field);
-        *(char **)field = NULL;
-        if (strcmp(v, "null") == 0)
-            return 0;
-        if (strncmp(v, "file:", 5) != 0 || v[5] != '/')
-            return *why = "expected null or file:/ABSOLUTE/PATH", -EINVAL;
-        return (*(char **)field = strdup(v + 5)) ? 0 : -ENOMEM;
-    case K_OUTPUT: return set_output(field, v, why);
-    case K_SIGNAL:
-        if ((r = sbx_parse_signal(v)) < 0)
-            return *why = "not a signal name or number", -EINVAL;
-        *(int *)field = r;
+    default: return -EINVAL;
+    }
+}
+
+/* Yes/no and the keys that take one of a few words. */
+static int set_choice(const key *k, void *field, const char *v, const char **why)
+{
+    bool b;
+    switch ((int)k->type) {
+    case K_BOOL:
+    case K_NETWORK:  /* network = no: a namespace without it */
+        if (!parse_bool(v, &b))
+            return *why = "expected yes or no", -EINVAL;
+        *(bool *)field = k->type == K_BOOL ? b : !b;
         return 0;
     case K_POLICY:
         for (int p = RESTART_NO; p <= RESTART_ALWAYS; p++)
             if (strcmp(v, restart_policy_name((restart_policy)p)) == 0)
                 return *(restart_policy *)field = (restart_policy)p, 0;
         return *why = "expected no, on-failure, on-abnormal or always", -EINVAL;
-    case K_CODES: return set_codes(u, v, why);
     case K_ONOOM:
         if (strcmp(v, "restart") == 0 || strcmp(v, "stop") == 0)
             return *(bool *)field = v[0] == 'r', 0;
         return *why = "expected restart or stop", -EINVAL;
-    case K_PATHS:
-        if (v[0] != '/')
-            return *why = "expected an absolute path", -EINVAL;
-        return strv_push(field, v);
-    case K_NETWORK:
-        if (!parse_bool(v, &b))
-            return *why = "expected yes or no", -EINVAL;
-        *(bool *)field = !b;
-        return 0;
     case K_PIDNS:  /* yes: the program is PID 1; init: sbx's init is */
         if (strcmp(v, "init") == 0)
             return *(sbx_pid_ns *)field = SBX_PID_NS_INIT, 0;
@@ -432,14 +389,53 @@ static int set_value(const key *k, unit_def *u, const char *v, const char **why,
             return *why = "expected yes, no or init", -EINVAL;
         *(sbx_pid_ns *)field = b ? SBX_PID_NS_PROGRAM : SBX_PID_NS_NONE;
         return 0;
-    case K_SECCOMP:
-        free(*(char **)field);
-        *(char **)field = NULL;
-        if (strcmp(v, "none") == 0)
+    default: return -EINVAL;
+    }
+}
+
+/* An optional path (NULL for "null"/"none"), as file:/PATH or a profile. */
+static int set_optional_path(const key *k, void *field, const char *v, const char **why)
+{
+    char **path = field;
+    free(*path);
+    *path = NULL;
+    if (k->type == K_INPUT) {
+        if (strcmp(v, "null") == 0)
             return 0;
-        if (strcmp(v, "default") != 0 && v[0] != '/')
-            return *why = "expected default, none or an absolute profile path", -EINVAL;
-        return (*(char **)field = strdup(v)) ? 0 : -ENOMEM;
+        if (strncmp(v, "file:", 5) != 0 || v[5] != '/')
+            return *why = "expected null or file:/ABSOLUTE/PATH", -EINVAL;
+        return (*path = strdup(v + 5)) ? 0 : -ENOMEM;
+    }
+    if (strcmp(v, "none") == 0)  /* K_SECCOMP */
+        return 0;
+    if (strcmp(v, "default") != 0 && v[0] != '/')
+        return *why = "expected default, none or an absolute profile path", -EINVAL;
+    return (*path = strdup(v)) ? 0 : -ENOMEM;
+}
+
+/* Parses one value into the field the key describes. Returns 0, or an
+ * error with *why set (or an sbx_error message in e). */
+static int set_value(const key *k, unit_def *u, const char *v, const char **why, sbx_error *e)
+{
+    void *field = (char *)u + k->offset;
+    int r;
+    switch (k->type) {
+    case K_COMMAND:
+        strv_free(field);
+        return unit_split_command(v, field, why);
+    case K_OUTPUT: return set_output(field, v, why);
+    case K_CODES: return set_codes(u, v, why);
+    case K_SIGNAL:
+        if ((r = sbx_parse_signal(v)) < 0)
+            return *why = "not a signal name or number", -EINVAL;
+        *(int *)field = r;
+        return 0;
+    case K_INPUT:
+    case K_SECCOMP: return set_optional_path(k, field, v, why);
+    case K_TEXT: case K_NAMES: case K_ENV: case K_PATHS: case K_SIZE: case K_DURATION:
+    case K_COUNT: return set_plain(k, field, v, why, e);
+    case K_BOOL: case K_NETWORK: case K_POLICY: case K_ONOOM: case K_PIDNS:
+        return set_choice(k, field, v, why);
     }
     return -EINVAL;
 }
@@ -488,9 +484,9 @@ static void on_unit_key(struct parse_ctx *c, size_t i, const char *value)
         report(c, k->section, k->name, "given twice (it is not repeatable)");
         return;
     }
-    if (k->offset == AT(requires))
+    if (k->offset == offsetof(unit_def, requires))
         c->u->requires_line = c->line;
-    if (k->offset == AT(after))
+    if (k->offset == offsetof(unit_def, after))
         c->u->after_line = c->line;
     const char *why = NULL;
     sbx_error e = {0};
