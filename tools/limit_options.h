@@ -12,9 +12,10 @@
 /* getopt's value for row i when it has no short option. */
 #define LIMIT_OPTION_BASE 0x100
 
-/* Writes one struct option per row at opts[n...] (room for SBX_LIMITS_MAX
- * is needed) and returns the new count; the caller ends the list. */
-size_t limit_options_add(struct option *opts, size_t n);
+/* A program's getopt_long table: its own nbase options, one per row of
+ * the limit table, and the zero entry that ends it. out needs room for
+ * nbase + SBX_LIMITS_MAX + 1. */
+void limit_options_build(struct option *out, const struct option *base, size_t nbase);
 /* The row getopt's value stands for, or NULL. */
 const sbx_limit_info *limit_option_row(int val);
 /* "--memory-swap": the option's name, for messages. */

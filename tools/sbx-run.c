@@ -157,13 +157,6 @@ static const struct option base_options[] = {
 /* base_options and the limits, ended by a zero entry. */
 static struct option longs[NBASE + SBX_LIMITS_MAX + 1];
 
-static void make_options(void)
-{
-    memcpy(longs, base_options, sizeof base_options);
-    size_t n = limit_options_add(longs, NBASE);
-    longs[n] = (struct option){NULL, 0, NULL, 0};
-}
-
 /* "--memory" for -m too: messages name the long form. */
 static const char *option_name(int c, char *buf, size_t len)
 {
@@ -259,7 +252,7 @@ static void finish_options(struct options *o, char **argv)
 static void parse_args(int argc, char **argv, struct options *o)
 {
     int c, idx;
-    make_options();
+    limit_options_build(longs, base_options, NBASE);
     options_init(o, argc);
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+m:c:p:t:C:e:h", longs, &idx)) != -1) {
@@ -511,6 +504,60 @@ static bool fall_back_to_rlimit(const struct options *o, int err)
            !l->memory && !l->cpu_percent && !l->cpu_weight && !l->pids;
 }
 
+/* What isolation the run gets, and the result says: with --best-effort
+ * and neither root nor user namespaces, what can be had without them. */
+static void settle_isolation(struct options *o)
+{
+#ifdef _WIN32
+    (void)o;
+    result_iso = NULL;  /* none exists there: refused, or skipped with --best-effort */
+#else
+    if (o->best_effort && sbx_isolation_needs_namespaces(&o->iso) && !sbx_namespaces_available()) {
+        fprintf(stderr, "sbx-run: warning: no namespaces here (not root, user namespaces "
+                        "refused); running without them%s\n",
+                o->nallow ? " (--allow and --ro held by Landlock)" : "");
+        sbx_isolation left = {.no_new_privs = o->iso.no_new_privs, .seccomp = o->iso.seccomp,
+                              .seccomp_file = o->iso.seccomp_file};
+        if (o->nallow) {  /* what Landlock can give */
+            left.allow = o->iso.allow;
+            left.readonly = o->iso.readonly;
+        }
+        o->iso = left;
+    }
+    result_iso = &o->iso;
+#endif
+}
+
+/* The backend and the box: the best backend, or rlimits when no cgroup of
+ * our own can be made and nothing asked for needs one. */
+static int open_box(const struct options *o, sbx_backend **be, sbx_box **box, sbx_error *e)
+{
+    sbx_backend_options bo = {.name = o->backend, .cgroup_root = o->cgroup_root};
+    char name[64];
+    snprintf(name, sizeof name, "sbx-run-%ld", (long)getpid());
+    unsigned flags = o->best_effort ? SBX_BEST_EFFORT : 0;
+    int r = sbx_backend_open(&bo, be, e);
+    if (r == 0)
+        r = create_box(*be, name, &o->limits, flags, box, e);
+    if (r < 0 && *be && fall_back_to_rlimit(o, r)) {
+        sbx_backend_close(*be);
+        bo.name = "rlimit";
+        *be = NULL;
+        if ((r = sbx_backend_open(&bo, be, e)) == 0)
+            r = create_box(*be, name, &o->limits, flags, box, e);
+    }
+    return r;
+}
+
+static void free_options(struct options *o)
+{
+    free(o->env_add);
+    free(o->ro);
+    free(o->allow);
+    if (o->result && o->result != stderr)
+        fclose(o->result);
+}
+
 int main(int argc, char **argv)
 {
 #ifdef _WIN32
@@ -520,60 +567,20 @@ int main(int argc, char **argv)
     parse_args(argc, argv, &o);
     if (o.probe) {
         int rc = probe(&o);
-        free(o.env_add);
-        free(o.ro);
-        free(o.allow);
+        free_options(&o);
         return rc;
     }
     open_result(&o);
-#ifdef _WIN32
-    result_iso = NULL;  /* none exists there: refused, or skipped with --best-effort */
-#else
-    if (o.best_effort && sbx_isolation_needs_namespaces(&o.iso) && !sbx_namespaces_available()) {
-        /* Neither root nor user namespaces: run without the namespaces (the
-         * result's isolation list says what is left), as asked. */
-        fprintf(stderr, "sbx-run: warning: no namespaces here (not root, user namespaces "
-                        "refused); running without them%s\n",
-                o.nallow ? " (--allow and --ro held by Landlock)" : "");
-        sbx_isolation left = {.no_new_privs = o.iso.no_new_privs, .seccomp = o.iso.seccomp,
-                              .seccomp_file = o.iso.seccomp_file};
-        if (o.nallow) {  /* what Landlock can give */
-            left.allow = o.iso.allow;
-            left.readonly = o.iso.readonly;
-        }
-        o.iso = left;
-    }
-    result_iso = &o.iso;
-#endif
+    settle_isolation(&o);
     result_user = o.user;
     result_group = o.group;
     sbx_backend *be = NULL;
     sbx_box *box = NULL;
     sbx_error e = {0};
-    sbx_backend_options bo = {.name = o.backend, .cgroup_root = o.cgroup_root};
-    int status;
-    char name[64];
-    snprintf(name, sizeof name, "sbx-run-%ld", (long)getpid());
-    unsigned flags = o.best_effort ? SBX_BEST_EFFORT : 0;
-    int r = sbx_backend_open(&bo, &be, &e);
-    if (r == 0)
-        r = create_box(be, name, &o.limits, flags, &box, &e);
-    if (r < 0 && be && fall_back_to_rlimit(&o, r)) {
-        /* No cgroup of our own to make (an unprivileged user), and nothing
-         * asked for that needs one: a process group will do. */
-        sbx_backend_close(be);
-        bo.name = "rlimit";
-        be = NULL;
-        if ((r = sbx_backend_open(&bo, &be, &e)) == 0)
-            r = create_box(be, name, &o.limits, flags, &box, &e);
-    }
-    status = r < 0 ? setup_failed(&o, be, &e) : run_command(&o, be, box);
+    int r = open_box(&o, &be, &box, &e);
+    int status = r < 0 ? setup_failed(&o, be, &e) : run_command(&o, be, box);
     sbx_box_free(box);
     sbx_backend_close(be);
-    free(o.env_add);
-    free(o.ro);
-    free(o.allow);
-    if (o.result && o.result != stderr)
-        fclose(o.result);
+    free_options(&o);
     return status;
 }

@@ -1032,13 +1032,6 @@ static const struct option base_options[] = {
 /* base_options and the limits of run, ended by a zero entry. */
 static struct option longs[NBASE + SBX_LIMITS_MAX + 1];
 
-static void make_options(void)
-{
-    memcpy(longs, base_options, sizeof base_options);
-    size_t n = limit_options_add(longs, NBASE);
-    longs[n] = (struct option){NULL, 0, NULL, 0};
-}
-
 /* The letter a verb's options list for getopt's value: 'L' for every limit. */
 static int option_letter(int val)
 {
@@ -1153,7 +1146,7 @@ int main(int argc, char **argv)
         .limits = json_object(),
         .env = json_array(),
     };
-    make_options();
+    limit_options_build(longs, base_options, NBASE);
     const struct verb *v = parse_args(&c, argc, argv);
     int status = v->fn(&c, v->name);
     if (fflush(stdout) != 0)
