@@ -15,6 +15,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "protocol.h"
 
 /* Everything a test allocates, freed by the teardown even when an
@@ -32,11 +34,7 @@ typedef struct fixture {
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    *state = f;
-    return 0;
+    return fixture_new(state, sizeof(fixture));
 }
 
 static void drop_reply(fixture *f)
