@@ -31,6 +31,7 @@ typedef struct service_rt {
     bool transient;             /* from `run`: dropped once it has ended */
     uint64_t since_ms;          /* when it entered its state */
     bool restart;               /* manager_restart: start once at rest */
+    unsigned mark;              /* start_deps: marked in pass manager.mark */
 } service_rt;
 
 /* ---- events: sbxd's own log ---- */
@@ -259,24 +260,59 @@ static service *find_dep(manager *m, const char *dep, size_t *from)
     return NULL;
 }
 
-/* service_env.start_deps: starts the inactive units s requires, in the
- * order listed, each after its own requirements (manager_start recurses
- * through the machine's start); none once one of them has failed, which
- * the question below then reports. */
-static void env_start_deps(service *s)
+/* The units to start, in order. */
+typedef struct svc_queue {
+    service **v;
+    size_t n, cap;
+} svc_queue;
+
+static void queue_push(svc_queue *q, service *s)
 {
-    manager *m = rt_of(s)->m;
-    if (m->shutting_down)
-        return;
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 8;
+        service **v = realloc(q->v, cap * sizeof *v);
+        if (!v)
+            return;  /* not started now: settle() asks again */
+        q->v = v;
+        q->cap = cap;
+    }
+    q->v[q->n++] = s;
+}
+
+/* Phase one: the inactive units s requires, each after its own
+ * requirements and each once, in the order listed; none after a failed
+ * one (the question below then says -1). Marks only: nothing starts. */
+static void mark_requirements(manager *m, service *s, svc_queue *q)
+{
     for (size_t k = 0; k < s->def.requires.n; k++) {
         size_t from = 0;
         for (service *d; (d = find_dep(m, s->def.requires.v[k], &from));) {
             if (d->state == SVC_FAILED)
                 return;
-            if (d->state == SVC_INACTIVE)
-                manager_start(m, d);
+            if (d->state != SVC_INACTIVE || rt_of(d)->mark == m->mark)
+                continue;
+            rt_of(d)->mark = m->mark;
+            mark_requirements(m, d, q);
+            queue_push(q, d);
         }
     }
+}
+
+/* service_env.start_deps, the step before a start: mark, then start what
+ * was marked, requirements first (as dinit's two phases). Their own
+ * start_deps then finds nothing left to start. */
+static void env_start_deps(service *s)
+{
+    manager *m = rt_of(s)->m;
+    svc_queue q = {0};
+    if (m->shutting_down || s->def.requires.n == 0)
+        return;
+    m->mark++;
+    mark_requirements(m, s, &q);
+    for (size_t i = 0; i < q.n; i++)
+        if (q.v[i]->state == SVC_INACTIVE)
+            manager_start(m, q.v[i]);
+    free(q.v);
 }
 
 /* service_env.deps, a question: 1 when everything s requires is running

@@ -42,6 +42,7 @@ struct manager {
     service_env env;
     bool shutting_down;
     bool settling;              /* in settle(): calls from inside are folded */
+    unsigned mark;              /* the pass of the last start_deps */
     bool bulk;                  /* starting many at once: spawn without waiting for exec */
     void (*on_idle)(manager *m);  /* all stopped after manager_shutdown */
     manager_event_cb on_event;    /* for the control server's event stream */
