@@ -91,41 +91,32 @@ static void finish_waiter(waiter *w, bool timed_out)
             msg = proto_ok(w->id);
         }
         json_object_set_new(msg, "units", units);
-        send_msg(w->c, msg);
-        w->c->waiting--;
+        client *c = w->c;
+        c->waiting--;
+        send_msg(c, msg);  /* may drop the client, which clears w->c */
     } else {
         json_decref(units);
     }
     w->done = true;
 }
 
-/* Answers the waiters whose units reached their goal. Starting a unit here
- * (restart) raises events that call back in: those are folded into another
- * pass instead of nesting. */
+/* Answers the waiters whose units reached their goal. It only reads the
+ * units' states and writes answers: nothing in here calls back in. */
 void waiters_check(control *ctl)
 {
-    if (ctl->checking) {
-        ctl->recheck = true;
-        return;
-    }
-    ctl->checking = true;
-    do {
-        ctl->recheck = false;
-        for (waiter *w = ctl->waiters; w; w = w->next) {
-            if (w->done)
-                continue;
-            int all = 1;
-            for (size_t i = 0; i < w->units.n && all >= 0; i++) {
-                service *s = manager_find(ctl->m, w->units.v[i]);
-                int g = s ? unit_goal(w, s) : -1;
-                if (g <= 0)
-                    all = g;
-            }
-            if (all != 0)
-                finish_waiter(w, false);
+    for (waiter *w = ctl->waiters; w; w = w->next) {
+        if (w->done)
+            continue;
+        int all = 1;
+        for (size_t i = 0; i < w->units.n && all >= 0; i++) {
+            service *s = manager_find(ctl->m, w->units.v[i]);
+            int g = s ? unit_goal(w, s) : -1;
+            if (g <= 0)
+                all = g;
         }
-    } while (ctl->recheck);
-    ctl->checking = false;
+        if (all != 0)
+            finish_waiter(w, false);
+    }
 }
 
 static void on_waiter_closed(uv_handle_t *h)
@@ -158,7 +149,7 @@ static void on_waiter_timeout(uv_timer_t *t)
 }
 
 static waiter *add_waiter(client *c, const proto_request *r, proto_cmd cmd, json_t *units,
-                          uint64_t timeout_ms, bool respond)
+                          uint64_t timeout_ms)
 {
     waiter *w = calloc(1, sizeof *w);
     if (!w || !(w->timer = malloc(sizeof *w->timer))) {
@@ -166,7 +157,7 @@ static waiter *add_waiter(client *c, const proto_request *r, proto_cmd cmd, json
         return NULL;
     }
     w->ctl = c->ctl;
-    w->c = respond ? c : NULL;
+    w->c = c;
     w->id = r->id ? json_incref(r->id) : NULL;
     w->cmd = cmd;
     size_t i;
@@ -180,8 +171,7 @@ static waiter *add_waiter(client *c, const proto_request *r, proto_cmd cmd, json
     uv_unref((uv_handle_t *)w->timer);
     w->next = c->ctl->waiters;
     c->ctl->waiters = w;
-    if (respond)
-        c->waiting++;
+    c->waiting++;
     return w;
 }
 
@@ -234,7 +224,7 @@ static void do_start_stop(client *c, const proto_request *r)
         else
             manager_stop(c->ctl->m, s);
     }
-    if (wait && !add_waiter(c, r, r->cmd, names, (uint64_t)timeout, true))
+    if (wait && !add_waiter(c, r, r->cmd, names, (uint64_t)timeout))
         return send_error(c, r->id, PROTO_FAILED, "out of memory");
     if (!wait)
         send_msg(c, proto_ok(r->id));
@@ -382,7 +372,7 @@ static void do_run(client *c, const proto_request *r)
         return send_error(c, r->id, PROTO_FAILED, "a unit named '%s' exists already", name);
     json_t *units = json_pack("[s]", name);
     if (wait)
-        add_waiter(c, r, CMD_RUN, units, 0, true);
+        add_waiter(c, r, CMD_RUN, units, 0);
     json_decref(units);
     manager_start(c->ctl->m, s);
     if (!wait) {

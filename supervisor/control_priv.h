@@ -46,7 +46,6 @@ struct control {
     client *clients;
     waiter *waiters;
     unsigned run_seq;
-    bool checking, recheck;
 };
 
 /* The transport (control.c). */
