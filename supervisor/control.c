@@ -13,6 +13,8 @@
 #include "protocol.h"
 #include "version.h"
 
+#define MAX_QUEUED (4u << 20)   /* a client that stops reading is dropped */
+
 /* ---- writing ---- */
 
 typedef struct write_req {

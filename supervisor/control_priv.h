@@ -9,8 +9,6 @@
 #include "control.h"
 #include "protocol.h"
 
-#define MAX_QUEUED (4u << 20)   /* a client that stops reading is dropped */
-
 typedef enum client_mode { MODE_REQUESTS, MODE_EVENTS, MODE_LOGS } client_mode;
 
 typedef struct client {
@@ -48,7 +46,8 @@ struct control {
     unsigned run_seq;
 };
 
-/* The transport (control.c). */
+/* ---- the transport (control.c) ---- */
+
 /* Queues a whole line (takes it) to the client; drops a client that has
  * stopped reading. */
 void send_line(client *c, char *line, size_t len);
@@ -58,7 +57,8 @@ void send_error(client *c, const json_t *id, proto_code code, const char *fmt, .
     __attribute__((format(printf, 4, 5)));
 void close_client(client *c);
 
-/* The requests (commands.c). */
+/* ---- the requests (commands.c) ---- */
+
 /* Handles one request line of a client. */
 void control_handle_line(client *c, const char *line, size_t len);
 /* Answers the waiters whose units reached their goal; frees those done. */

@@ -69,10 +69,9 @@ bool proto_get_limits(const proto_request *r, bool required, bool live_only,
 /* A signal by name ("TERM", "SIGTERM") or number 1..64; dflt when absent. */
 bool proto_get_signal(const proto_request *r, const char *key, int dflt, int *sig,
                       char *why, size_t len);
-/* A run request as a transient unit's definition (d, initialised here
- * unless a field has the wrong type; free it with unit_def_free either
- * way once memset to 0 before): "command", "env", "cwd", "timeout",
- * "limits", and "name" or run-N with N from ++*seq. */
+/* A run request as a transient unit's definition: "command", "env",
+ * "cwd", "timeout", "limits", and "name" (else run-N, N from ++*seq).
+ * d must be zeroed before; free it with unit_def_free either way. */
 bool proto_get_run(const proto_request *r, unsigned *seq, unit_def *d, char *why, size_t len);
 /* Limits as the protocol sends them, by the table's names and in its
  * order: numbers (bytes, percent, counts), null for "no limit".
