@@ -36,11 +36,3 @@ const sbx_limit_info *limit_option_row(int val)
             return k;
     return NULL;
 }
-
-const char *limit_option_flag(const sbx_limit_info *k, char *buf, size_t len)
-{
-    int n = snprintf(buf, len, "--%s", k->name);
-    for (int i = 2; i < n && (size_t)i < len; i++)
-        buf[i] = buf[i] == '_' ? '-' : buf[i];
-    return buf;
-}

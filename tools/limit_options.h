@@ -18,7 +18,5 @@
 void limit_options_build(struct option *out, const struct option *base, size_t nbase);
 /* The row getopt's value stands for, or NULL. */
 const sbx_limit_info *limit_option_row(int val);
-/* "--memory-swap": the option's name, for messages. */
-const char *limit_option_flag(const sbx_limit_info *k, char *buf, size_t len);
 
 #endif
