@@ -117,8 +117,7 @@ int sbx__cannot_enforce(sbx_box *box, const char *what, const char *why,
 {
     if (!(box->flags & SBX_BEST_EFFORT))
         return sbx_error_set(err, -EOPNOTSUPP,
-                             "%s limit cannot be enforced by backend %s: %s "
-                             "(use --best-effort to run without it)",
+                             "%s limit cannot be enforced by backend %s: %s",
                              what, box->be->ops->name, why);
     sbx__enforce(box, what, NULL);
     return 0;

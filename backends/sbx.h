@@ -88,6 +88,49 @@ int sbx_parse_signal(const char *text);
 /* Renders sizes as 512K / 64M / 1.5G into buf. */
 const char *sbx_format_size(uint64_t bytes, char *buf, size_t len);
 
+/* The one table of limits: every front end (unit files, the control
+ * protocol, sbx-run's and sbxctl's options) walks it, so a new limit is one
+ * row in spec.c. The name is the unit-file key and the protocol's; flags
+ * write it with '-' for '_'. RLIMIT_CORE (sbx_limits.core) is not a row
+ * yet: only sbx-run sets it (--core). */
+typedef enum sbx_limit_kind {
+    SBX_LIMIT_SIZE,         /* bytes from "512K", "64M", "2G"; more than 0 */
+    SBX_LIMIT_SIZE_OR_ZERO, /* a size, or "0" (a real amount: no swap) */
+    SBX_LIMIT_PERCENT,      /* percent of one core from "50%", "250%" */
+    SBX_LIMIT_COUNT,        /* a whole number between min and max */
+} sbx_limit_kind;
+
+typedef struct sbx_limit_info {
+    const char *name;       /* "memory_swap" */
+    char short_option;      /* sbx-run's and sbxctl run's -m; 0: none */
+    sbx_limit_kind kind;
+    uint64_t min, max;      /* of a count */
+    bool live;              /* sbx_box_update changes it on a running box */
+    bool zero_is_none;      /* 0 means "no limit" (printed as none / null) */
+    size_t offset, size;    /* the field of sbx_limits */
+} sbx_limit_info;
+
+#define SBX_LIMITS_MAX 16   /* rows the table may grow to */
+
+/* The i-th row (0, 1, ...), NULL past the last: for (i = 0; (k =
+ * sbx_limit_at(i)); i++). */
+const sbx_limit_info *sbx_limit_at(size_t i);
+/* The row of that name, or NULL. */
+const sbx_limit_info *sbx_limit_find(const char *name);
+/* Parses text as k says into its field of l. Returns 0, or -EINVAL /
+ * -ERANGE with the parser's message (without the limit's name: callers
+ * put their own "[limits] pids: " or "--pids: " in front). */
+int sbx_limit_parse(const sbx_limit_info *k, sbx_limits *l, const char *text,
+                    sbx_error *err);
+/* The same by name; -ENOENT ("unknown limit 'x'") when there is no row. */
+int sbx_limit_set(sbx_limits *l, const char *name, const char *text, sbx_error *err);
+/* The value of k's field in l. */
+uint64_t sbx_limit_get(const sbx_limit_info *k, const sbx_limits *l);
+/* A value as a unit file writes it ("64M", "150%", "1024") into buf, or
+ * NULL when it means no limit (0 and zero_is_none). */
+const char *sbx_limit_format(const sbx_limit_info *k, uint64_t value, char *buf,
+                             size_t len);
+
 /* ---- backends ---- */
 
 typedef enum sbx_cgroup_mode {
@@ -135,8 +178,8 @@ enum {
     SBX_BEST_EFFORT = 1u << 0,  /* run even if a limit cannot be enforced */
 };
 
-/* One limit and the mechanism that enforces it ("cgroup1 memory.limit_in_bytes"),
- * or NULL how when it is not enforced (best effort only). */
+/* One limit and the mechanism that enforces it ("cgroup1 memory.limit_in_bytes");
+ * how is NULL when nothing enforces it (possible with SBX_BEST_EFFORT only). */
 typedef struct sbx_enforced {
     const char *what;
     const char *how;
@@ -188,7 +231,7 @@ int sbx_box_stats(sbx_box *box, sbx_stats *st, sbx_error *err);
 
 /* An fd that becomes readable when the box's OOM counter or population may
  * have changed (inotify on v2, eventfd on v1); -1 when the backend has none.
- * After it fires, call sbx_box_events() to drain it. */
+ * After it fires, call sbx_box_events_drain() to drain it. */
 int sbx_box_event_fd(sbx_box *box);
 void sbx_box_events_drain(sbx_box *box);
 
@@ -225,8 +268,10 @@ typedef enum sbx_seccomp {
     SBX_SECCOMP_FILE,        /* an allow or deny list from a file */
 } sbx_seccomp;
 
-/* Isolation, set up in the child before exec (needs root for now: a
- * non-root caller gets -EPERM unless best_effort, which skips it all). */
+/* Isolation, set up in the child before exec. Namespaces need root or
+ * unprivileged user namespaces; without either, the allowed and read-only
+ * paths are held by Landlock and the rest is refused with -EPERM (the
+ * caller may ask sbx_isolation_by_landlock first, and run without it). */
 typedef struct sbx_isolation {
     char *const *readonly;   /* NULL-terminated; visible, read-only */
     char *const *allow;      /* when any: only these (rw), readonly, and a

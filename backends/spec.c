@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,4 +196,89 @@ int sbx_parse_signal(const char *text)
     char *end;
     long n = strtol(text, &end, 10);
     return *text && !*end && n > 0 && n < 65 ? (int)n : -EINVAL;
+}
+
+/* ---- the limits table ---- */
+
+#define FIELD(f) offsetof(sbx_limits, f), sizeof(((sbx_limits *)0)->f)
+static const sbx_limit_info limit_table[] = {
+    /* name          short kind                    min max         live   0=none */
+    {"memory",        'm', SBX_LIMIT_SIZE,         0, 0,           true,  true,  FIELD(memory)},
+    {"memory_swap",   0,   SBX_LIMIT_SIZE_OR_ZERO, 0, 0,           true,  false, FIELD(memory_swap)},
+    {"cpu",           'c', SBX_LIMIT_PERCENT,      0, 0,           true,  true,  FIELD(cpu_percent)},
+    {"cpu_weight",    0,   SBX_LIMIT_COUNT,        1, 10000,       false, true,  FIELD(cpu_weight)},
+    {"pids",          'p', SBX_LIMIT_COUNT,        1, 4194304,     true,  true,  FIELD(pids)},
+    {"nofile",        0,   SBX_LIMIT_COUNT,        1, 1u << 30,    false, true,  FIELD(nofile)},
+};
+#define NLIMITS (sizeof limit_table / sizeof limit_table[0])
+_Static_assert(NLIMITS <= SBX_LIMITS_MAX, "raise SBX_LIMITS_MAX");
+
+const sbx_limit_info *sbx_limit_at(size_t i)
+{
+    return i < NLIMITS ? &limit_table[i] : NULL;
+}
+
+const sbx_limit_info *sbx_limit_find(const char *name)
+{
+    for (size_t i = 0; i < NLIMITS; i++)
+        if (strcmp(limit_table[i].name, name) == 0)
+            return &limit_table[i];
+    return NULL;
+}
+
+static void store(const sbx_limit_info *k, sbx_limits *l, uint64_t v)
+{
+    void *field = (char *)l + k->offset;
+    if (k->size == sizeof(uint32_t))
+        *(uint32_t *)field = (uint32_t)v;
+    else
+        *(uint64_t *)field = v;
+}
+
+uint64_t sbx_limit_get(const sbx_limit_info *k, const sbx_limits *l)
+{
+    const void *field = (const char *)l + k->offset;
+    return k->size == sizeof(uint32_t) ? *(const uint32_t *)field : *(const uint64_t *)field;
+}
+
+int sbx_limit_parse(const sbx_limit_info *k, sbx_limits *l, const char *text,
+                    sbx_error *err)
+{
+    uint64_t v = 0;
+    uint32_t pct = 0;
+    int r;
+    switch (k->kind) {
+    case SBX_LIMIT_SIZE_OR_ZERO:
+        r = strcmp(text, "0") == 0 ? 0 : sbx_parse_size(text, &v, err);
+        break;
+    case SBX_LIMIT_SIZE: r = sbx_parse_size(text, &v, err); break;
+    case SBX_LIMIT_PERCENT:
+        r = sbx_parse_percent(text, &pct, err);
+        v = pct;
+        break;
+    case SBX_LIMIT_COUNT:
+    default: r = sbx_parse_count(text, k->min, k->max, &v, err); break;
+    }
+    if (r == 0)
+        store(k, l, v);
+    return r;
+}
+
+int sbx_limit_set(sbx_limits *l, const char *name, const char *text, sbx_error *err)
+{
+    const sbx_limit_info *k = sbx_limit_find(name);
+    if (!k)
+        return sbx_error_set(err, -ENOENT, "unknown limit '%s'", name);
+    return sbx_limit_parse(k, l, text, err);
+}
+
+const char *sbx_limit_format(const sbx_limit_info *k, uint64_t value, char *buf,
+                             size_t len)
+{
+    if (value == 0 && k->zero_is_none)
+        return NULL;
+    if (k->kind == SBX_LIMIT_SIZE || k->kind == SBX_LIMIT_SIZE_OR_ZERO)
+        return sbx_format_size(value, buf, len);
+    snprintf(buf, len, "%" PRIu64 "%s", value, k->kind == SBX_LIMIT_PERCENT ? "%" : "");
+    return buf;
 }

@@ -1,55 +1,19 @@
-/* The control server: see control.h and doc/protocol.md. */
+/* The control server's transport: the socket (a named pipe on Windows),
+ * its clients, the framing of request lines, writing that never blocks the
+ * loop, and the event and log streams. The requests are commands.c's. */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "control.h"
+#include "control_priv.h"
 #include "control_os.h"
 #include "protocol.h"
-#include "result.h"
+#include "version.h"
 
 #define MAX_QUEUED (4u << 20)   /* a client that stops reading is dropped */
-
-typedef enum client_mode { MODE_REQUESTS, MODE_EVENTS, MODE_LOGS } client_mode;
-
-typedef struct client {
-    struct client *next, *prev;
-    control *ctl;
-    uv_pipe_t pipe;
-    char *buf;
-    size_t len, cap;
-    bool read_only, closing;
-    client_mode mode;
-    char follow[UNIT_NAME_MAX];  /* MODE_LOGS: the unit */
-    int waiting;                 /* waiters that will answer on this client */
-} client;
-
-/* A request answered later: start/stop/restart with wait, run with wait. */
-typedef struct waiter {
-    struct waiter *next;
-    control *ctl;
-    client *c;                   /* NULL once the client is gone */
-    json_t *id;
-    proto_cmd cmd;
-    strv units;
-    unsigned char *phase;        /* restart: 0 stopping, 1 starting */
-    uv_timer_t *timer;
-    bool done;
-} waiter;
-
-struct control {
-    uv_loop_t *loop;
-    manager *m;
-    control_settings cfg;
-    char *path;
-    uv_pipe_t server;
-    client *clients;
-    waiter *waiters;
-    unsigned run_seq;
-    bool checking, recheck;
-};
 
 /* ---- writing ---- */
 
@@ -57,8 +21,6 @@ typedef struct write_req {
     uv_write_t req;
     char *data;
 } write_req;
-
-static void close_client(client *c);
 
 static void on_written(uv_write_t *req, int status)
 {
@@ -68,9 +30,7 @@ static void on_written(uv_write_t *req, int status)
     free(w);
 }
 
-/* Queues msg (consumed) to the client. */
-/* Queues a whole line (takes it) to the client. */
-static void send_line(client *c, char *line, size_t len)
+void send_line(client *c, char *line, size_t len)
 {
     if (c->closing) {
         free(line);
@@ -95,8 +55,7 @@ static void send_line(client *c, char *line, size_t len)
     }
 }
 
-/* Queues msg (consumed) to the client. */
-static void send_msg(client *c, json_t *msg)
+void send_msg(client *c, json_t *msg)
 {
     size_t len;
     char *line = proto_dump_line(msg, &len);
@@ -105,10 +64,7 @@ static void send_msg(client *c, json_t *msg)
         send_line(c, line, len);
 }
 
-static void send_error(client *c, const json_t *id, proto_code code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void send_error(client *c, const json_t *id, proto_code code, const char *fmt, ...)
+void send_error(client *c, const json_t *id, proto_code code, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -116,741 +72,6 @@ static void send_error(client *c, const json_t *id, proto_code code, const char 
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     send_msg(c, proto_error(id, code, msg));
-}
-
-/* ---- unit status ---- */
-
-static json_t *figure(int64_t v)
-{
-    return v < 0 ? json_null() : json_integer(v);
-}
-
-static json_t *limit(uint64_t v)
-{
-    return v ? json_integer((json_int_t)v) : json_null();
-}
-
-static json_t *summary_json(const run_summary *r)
-{
-    return json_pack("{s:s, s:o, s:o, s:I, s:o}", "reason", run_reason_name((run_reason)r->reason),
-                     "exit_code", r->reason == RUN_EXITED ? json_integer(r->exit_code) : json_null(),
-                     "signal", r->signal ? json_integer(r->signal) : json_null(),
-                     "wall_ms", (json_int_t)r->wall_ms, "peak_memory_bytes", figure(r->peak_memory));
-}
-
-/* ---- the brief status, written directly ----
- * A status of 10,000 units is 2.5 MB of JSON: building it as a jansson
- * tree and dumping it took most of the time, so the brief form is written
- * straight into one buffer (the detailed form of a few units still uses
- * jansson). The output is the same JSON. */
-
-typedef struct outbuf {
-    char *p;
-    size_t len, cap;
-    bool failed;
-} outbuf;
-
-static void out_grow(outbuf *b, size_t more)
-{
-    if (b->failed || b->len + more < b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap <= b->len + more)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->failed = true;
-        return;
-    }
-    b->p = p;
-    b->cap = cap;
-}
-
-static void out_raw(outbuf *b, const char *text, size_t len)
-{
-    out_grow(b, len);
-    if (!b->failed) {
-        memcpy(b->p + b->len, text, len);
-        b->len += len;
-    }
-}
-
-static void out_fmt(outbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void out_fmt(outbuf *b, const char *fmt, ...)
-{
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        out_raw(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-/* A JSON string, through jansson's encoder (escapes, bad UTF-8). */
-static void out_str(outbuf *b, const char *text)
-{
-    json_t *j = proto_text(text, strlen(text));
-    char *enc = json_dumps(j, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
-    json_decref(j);
-    if (enc) {
-        out_raw(b, enc, strlen(enc));
-        free(enc);
-    } else {
-        b->failed = true;
-    }
-}
-
-/* Plain names (unit names are [A-Za-z0-9_.@-]) need no escaping. */
-static void out_name(outbuf *b, const char *name)
-{
-    out_raw(b, "\"", 1);
-    out_raw(b, name, strlen(name));
-    out_raw(b, "\"", 1);
-}
-
-static void out_num(outbuf *b, const char *key, int64_t v, bool known)
-{
-    if (known)
-        out_fmt(b, ",\"%s\":%lld", key, (long long)v);
-    else
-        out_fmt(b, ",\"%s\":null", key);
-}
-
-static void out_unit(outbuf *b, control *ctl, service *s)
-{
-    service_rt *rt = s->owner;
-    sbx_stats st = {-1, -1, -1, -1, -1, -1, -1};
-    if (rt->box)
-        sbx_box_stats(rt->box, &st, NULL);
-    bool running = s->state == SVC_RUNNING || s->state == SVC_STOPPING;
-    uint64_t now = uv_now(ctl->loop);
-    const sbx_limits *l = &s->def.limits;
-    out_raw(b, "{\"name\":", 8);
-    out_name(b, s->def.name);
-    out_raw(b, ",\"description\":", 15);
-    if (s->def.description)
-        out_str(b, s->def.description);
-    else
-        out_raw(b, "null", 4);
-    out_fmt(b, ",\"state\":\"%s\"", svc_state_name(s->state));
-    out_num(b, "pid", s->pid, running && s->pid > 0);
-    out_num(b, "uptime_ms", (int64_t)(now - s->started_ms), running);
-    out_num(b, "since_ms", (int64_t)(now - manager_since(s)), true);
-    out_num(b, "restarts", s->restarts, true);
-    out_num(b, "memory", st.memory_current, st.memory_current >= 0);
-    out_num(b, "memory_peak", st.memory_peak, st.memory_peak >= 0);
-    out_num(b, "memory_limit", (int64_t)l->memory, l->memory != 0);
-    out_num(b, "cpu_usage_us", st.user_us + st.sys_us, st.user_us >= 0);
-    out_num(b, "cpu_limit_percent", l->cpu_percent, l->cpu_percent != 0);
-    out_num(b, "tasks", st.pids_current, st.pids_current >= 0);
-    out_num(b, "tasks_limit", (int64_t)l->pids, l->pids != 0);
-    if (s->nhistory) {
-        json_t *last = summary_json(&s->history[(s->nhistory - 1) % SVC_HISTORY]);
-        char *enc = json_dumps(last, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_decref(last);
-        out_raw(b, ",\"last\":", 8);
-        if (enc)
-            out_raw(b, enc, strlen(enc));
-        free(enc);
-    } else {
-        out_raw(b, ",\"last\":null", 12);
-    }
-    out_raw(b, "}", 1);
-}
-
-/* Sends {"v":1,"id":...,"ok":true,"units":[...]} for the given services. */
-static void send_brief_status(client *c, const json_t *id, service **svcs, size_t n)
-{
-    outbuf b = {0};
-    json_t *head = proto_ok(id);
-    char *enc = json_dumps(head, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-    json_decref(head);
-    if (enc) {
-        out_raw(&b, enc, strlen(enc) - 1);  /* without its closing brace */
-        free(enc);
-    }
-    out_raw(&b, ",\"units\":[", 10);
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            out_raw(&b, ",", 1);
-        out_unit(&b, c->ctl, svcs[i]);
-    }
-    out_raw(&b, "]}\n", 3);
-    if (!enc || b.failed) {
-        free(b.p);
-        return send_error(c, id, PROTO_FAILED, "out of memory");
-    }
-    send_line(c, b.p, b.len);
-}
-
-/* The detailed view: the brief object (one writer for both) and more. */
-static json_t *unit_json(control *ctl, service *s, bool detail)
-{
-    service_rt *rt = s->owner;
-    const sbx_limits *l = &s->def.limits;
-    outbuf b = {0};
-    out_unit(&b, ctl, s);
-    json_t *o = b.failed ? NULL : json_loadb(b.p, b.len, 0, NULL);
-    free(b.p);
-    if (!o)
-        o = json_object();
-    if (!detail)
-        return o;
-    json_object_set_new(o, "limits", json_pack("{s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:i}",
-        "memory", limit(l->memory), "memory_swap", (json_int_t)l->memory_swap,
-        "cpu", limit(l->cpu_percent), "cpu_weight", limit(l->cpu_weight), "pids", limit(l->pids),
-        "nofile", limit(l->nofile), "runtime_max_ms", (json_int_t)s->def.runtime_max_ms,
-        "stop_timeout_ms", (json_int_t)s->def.stop_timeout_ms,
-        "start_timeout_ms", (json_int_t)s->def.start_timeout_ms, "stop_signal", s->def.stop_signal));
-    json_object_set_new(o, "policy", json_string(restart_policy_name(s->def.policy)));
-    json_object_set_new(o, "enforced", enforced_to_json(rt->box));
-    sbx_isolation iso;
-    unit_isolation(&s->def, &iso);
-    json_object_set_new(o, "isolation", isolation_to_json(&iso));
-    json_object_set_new(o, "cgroup", rt->box ? json_string(sbx_box_path(rt->box)) : json_null());
-    json_object_set_new(o, "command", json_array());
-    for (size_t i = 0; i < s->def.argv.n; i++)
-        json_array_append_new(json_object_get(o, "command"), json_string(s->def.argv.v[i]));
-    json_t *runs = json_array();
-    uint32_t first = s->nhistory > SVC_HISTORY ? s->nhistory - SVC_HISTORY : 0;
-    for (uint32_t i = first; i < s->nhistory; i++)
-        json_array_append_new(runs, summary_json(&s->history[i % SVC_HISTORY]));
-    json_object_set_new(o, "runs", runs);
-    char tail[4096];
-    size_t n = log_tail(&rt->log, tail, sizeof tail);
-    json_object_set_new(o, "log", proto_text(tail, n));
-    return o;
-}
-
-/* ---- looking up units ---- */
-
-/* Every name in list must exist; else answers no-such-unit and returns false. */
-static bool units_exist(client *c, const proto_request *r, json_t *list)
-{
-    size_t i;
-    json_t *e;
-    json_array_foreach(list, i, e) {
-        if (!manager_find(c->ctl->m, json_string_value(e))) {
-            send_error(c, r->id, PROTO_NO_SUCH_UNIT, "no unit named '%s'", json_string_value(e));
-            return false;
-        }
-    }
-    return true;
-}
-
-static service *one_unit(client *c, const proto_request *r)
-{
-    const char *name;
-    char why[200];
-    if (!proto_get_string(r, "unit", true, &name, why, sizeof why)) {
-        send_error(c, r->id, PROTO_BAD_REQUEST, "%s", why);
-        return NULL;
-    }
-    service *s = manager_find(c->ctl->m, name);
-    if (!s)
-        send_error(c, r->id, PROTO_NO_SUCH_UNIT, "no unit named '%s'", name);
-    return s;
-}
-
-/* ---- waiters ---- */
-
-static bool at_rest(svc_state st)
-{
-    return st == SVC_INACTIVE || st == SVC_EXITED || st == SVC_FAILED;
-}
-
-/* 1 reached, 0 not yet, -1 failed. A restart starts each unit once it
- * has stopped. */
-static int unit_goal(waiter *w, size_t i, service *s)
-{
-    if (w->cmd == CMD_STOP || w->cmd == CMD_RUN)
-        return at_rest(s->state) ? 1 : 0;
-    if (w->cmd == CMD_RESTART && w->phase[i] == 0) {
-        if (!at_rest(s->state))
-            return 0;
-        w->phase[i] = 1;
-        manager_start(w->ctl->m, s);
-    }
-    if (s->state == SVC_FAILED)
-        return -1;
-    return s->state == SVC_RUNNING || s->state == SVC_EXITED ? 1 : 0;
-}
-
-static void finish_waiter(waiter *w, bool timed_out)
-{
-    control *ctl = w->ctl;
-    json_t *units = json_array();
-    bool failed = timed_out;
-    for (size_t i = 0; i < w->units.n; i++) {
-        service *s = manager_find(ctl->m, w->units.v[i]);
-        const char *state = s ? svc_state_name(s->state) : "removed";
-        failed |= !s || s->state == SVC_FAILED;
-        json_array_append_new(units, json_pack("{s:s, s:s}", "name", w->units.v[i], "state", state));
-    }
-    if (w->c) {
-        json_t *msg;
-        if (w->cmd == CMD_RUN) {
-            service *s = manager_find(ctl->m, w->units.v[0]);
-            msg = proto_ok(w->id);
-            json_object_set_new(msg, "unit", json_string(w->units.v[0]));
-            if (s && s->have_last)
-                json_object_set_new(msg, "result", result_to_json(&s->last, ctl->m->be,
-                                                                  ((service_rt *)s->owner)->box));
-        } else if (failed) {
-            msg = proto_error(w->id, PROTO_FAILED, timed_out ? "timed out waiting" : "a unit failed");
-        } else {
-            msg = proto_ok(w->id);
-        }
-        json_object_set_new(msg, "units", units);
-        send_msg(w->c, msg);
-        w->c->waiting--;
-    } else {
-        json_decref(units);
-    }
-    w->done = true;
-}
-
-/* Answers the waiters whose units reached their goal. Starting a unit here
- * (restart) raises events that call back in: those are folded into another
- * pass instead of nesting. */
-static void check_waiters(control *ctl)
-{
-    if (ctl->checking) {
-        ctl->recheck = true;
-        return;
-    }
-    ctl->checking = true;
-    do {
-        ctl->recheck = false;
-        for (waiter *w = ctl->waiters; w; w = w->next) {
-            if (w->done)
-                continue;
-            int all = 1;
-            for (size_t i = 0; i < w->units.n && all >= 0; i++) {
-                service *s = manager_find(ctl->m, w->units.v[i]);
-                int g = s ? unit_goal(w, i, s) : -1;
-                if (g <= 0)
-                    all = g;
-            }
-            if (all != 0)
-                finish_waiter(w, false);
-        }
-    } while (ctl->recheck);
-    ctl->checking = false;
-}
-
-static void on_waiter_closed(uv_handle_t *h)
-{
-    free(h);
-}
-
-static void free_done_waiters(control *ctl)
-{
-    for (waiter **p = &ctl->waiters; *p;) {
-        waiter *w = *p;
-        if (!w->done) {
-            p = &w->next;
-            continue;
-        }
-        *p = w->next;
-        uv_close((uv_handle_t *)w->timer, on_waiter_closed);
-        json_decref(w->id);
-        strv_free(&w->units);
-        free(w->phase);
-        free(w);
-    }
-}
-
-static void on_waiter_timeout(uv_timer_t *t)
-{
-    waiter *w = t->data;
-    if (!w->done)
-        finish_waiter(w, true);
-    free_done_waiters(w->ctl);
-}
-
-static waiter *add_waiter(client *c, const proto_request *r, proto_cmd cmd, json_t *units,
-                          uint64_t timeout_ms, bool respond)
-{
-    waiter *w = calloc(1, sizeof *w);
-    if (!w || !(w->timer = malloc(sizeof *w->timer)) ||
-        !(w->phase = calloc(json_array_size(units) + 1, 1))) {
-        if (w)
-            free(w->timer);
-        free(w);
-        return NULL;
-    }
-    w->ctl = c->ctl;
-    w->c = respond ? c : NULL;
-    w->id = r->id ? json_incref(r->id) : NULL;
-    w->cmd = cmd;
-    size_t i;
-    json_t *e;
-    json_array_foreach(units, i, e)
-        strv_push(&w->units, json_string_value(e));
-    uv_timer_init(c->ctl->loop, w->timer);
-    w->timer->data = w;
-    if (timeout_ms)
-        uv_timer_start(w->timer, on_waiter_timeout, timeout_ms, 0);
-    uv_unref((uv_handle_t *)w->timer);
-    w->next = c->ctl->waiters;
-    c->ctl->waiters = w;
-    if (respond)
-        c->waiting++;
-    return w;
-}
-
-/* ---- the verbs ---- */
-
-static void do_status(client *c, const proto_request *r)
-{
-    json_t *names;
-    bool detail;
-    char why[200];
-    if (!proto_get_strings(r, "units", false, &names, why, sizeof why) ||
-        !proto_get_bool(r, "detail", false, &detail, why, sizeof why))
-        return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", why);
-    if (names && !units_exist(c, r, names))
-        return;
-    manager *m = c->ctl->m;
-    if (!detail && !names)
-        return send_brief_status(c, r->id, m->svcs, m->n);
-    if (!detail) {
-        service **picked = calloc(json_array_size(names) + 1, sizeof *picked);
-        size_t i;
-        json_t *e;
-        if (!picked)
-            return send_error(c, r->id, PROTO_FAILED, "out of memory");
-        json_array_foreach(names, i, e)
-            picked[i] = manager_find(m, json_string_value(e));
-        send_brief_status(c, r->id, picked, json_array_size(names));
-        free(picked);
-        return;
-    }
-    json_t *list = json_array();
-    if (names) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(names, i, e)
-            json_array_append_new(list, unit_json(c->ctl, manager_find(m, json_string_value(e)), detail));
-    } else {
-        for (size_t i = 0; i < m->n; i++)
-            json_array_append_new(list, unit_json(c->ctl, m->svcs[i], detail));
-    }
-    json_t *msg = proto_ok(r->id);
-    json_object_set_new(msg, "units", list);
-    send_msg(c, msg);
-}
-
-static void do_start_stop(client *c, const proto_request *r)
-{
-    json_t *names;
-    bool wait;
-    long long timeout;
-    char why[200];
-    if (!proto_get_strings(r, "units", true, &names, why, sizeof why) ||
-        !proto_get_bool(r, "wait", true, &wait, why, sizeof why) ||
-        !proto_get_int(r, "timeout_ms", 30000, 1, 86400000, &timeout, why, sizeof why))
-        return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", why);
-    if (!units_exist(c, r, names))
-        return;
-    size_t i;
-    json_t *e;
-    json_array_foreach(names, i, e) {
-        service *s = manager_find(c->ctl->m, json_string_value(e));
-        if (r->cmd == CMD_START)
-            manager_start(c->ctl->m, s);
-        else
-            manager_stop(c->ctl->m, s);
-    }
-    /* A restart goes on after the stop even when nobody waits for it. */
-    if ((wait || r->cmd == CMD_RESTART) &&
-        !add_waiter(c, r, r->cmd, names, wait ? (uint64_t)timeout : 0, wait))
-        return send_error(c, r->id, PROTO_FAILED, "out of memory");
-    if (!wait)
-        send_msg(c, proto_ok(r->id));
-    check_waiters(c->ctl);
-    free_done_waiters(c->ctl);
-}
-
-static void do_kill(client *c, const proto_request *r)
-{
-    service *s = one_unit(c, r);
-    if (!s)
-        return;
-    json_t *v = json_object_get(r->root, "signal");
-    int sig = 15;
-    if (json_is_integer(v))
-        sig = (int)json_integer_value(v) > 0 && json_integer_value(v) < 65 ? (int)json_integer_value(v) : -1;
-    else if (json_is_string(v))
-        sig = sbx_parse_signal(json_string_value(v));
-    else if (v)
-        sig = -1;
-    if (sig <= 0)
-        return send_error(c, r->id, PROTO_BAD_REQUEST, "\"signal\" must be a signal name or number");
-    sbx_error e = {0};
-    service_rt *rt = s->owner;
-    int count = rt->box && rt->run_active ? sbx_box_count(rt->box) : -1;
-    int rc = manager_kill(c->ctl->m, s, sig, &e);
-    if (rc == -ESRCH)
-        return send_error(c, r->id, PROTO_NOT_RUNNING, "%s", e.msg);
-    if (rc < 0)
-        return send_error(c, r->id, PROTO_FAILED, "%s", e.msg);
-    json_t *msg = proto_ok(r->id);
-    if (count >= 0)  /* those in the box just before: a fork may race it */
-        json_object_set_new(msg, "signaled", json_integer(count));
-    send_msg(c, msg);
-}
-
-static void do_freeze(client *c, const proto_request *r)
-{
-    service *s = one_unit(c, r);
-    if (!s)
-        return;
-    sbx_error e = {0};
-    int rc = manager_freeze(c->ctl->m, s, r->cmd == CMD_FREEZE, &e);
-    if (rc == -ESRCH)
-        return send_error(c, r->id, PROTO_NOT_RUNNING, "%s", e.msg);
-    if (rc < 0)
-        return send_error(c, r->id, PROTO_FAILED, "%s", e.msg);
-    send_msg(c, proto_ok(r->id));
-}
-
-static json_t *strv_json(const strv *v)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < v->n; i++)
-        json_array_append_new(a, json_string(v->v[i]));
-    return a;
-}
-
-static void do_reload(client *c, const proto_request *r)
-{
-    reload_report rep = {0};
-    manager_reload(c->ctl->m, &rep);
-    json_t *msg = proto_ok(r->id);
-    json_object_set_new(msg, "added", strv_json(&rep.added));
-    json_object_set_new(msg, "removed", strv_json(&rep.removed));
-    json_object_set_new(msg, "changed", strv_json(&rep.changed));
-    json_object_set_new(msg, "errors", strv_json(&rep.errors));
-    reload_report_free(&rep);
-    send_msg(c, msg);
-}
-
-/* The start of the last n lines of text. */
-static size_t last_lines(const char *text, size_t len, long long n)
-{
-    size_t i = len;
-    if (i && text[i - 1] == '\n')
-        i--;
-    while (i > 0) {
-        if (text[i - 1] == '\n' && --n == 0)
-            return i;
-        i--;
-    }
-    return 0;
-}
-
-static void do_logs(client *c, const proto_request *r)
-{
-    long long lines;
-    bool follow;
-    char why[200];
-    service *s = one_unit(c, r);
-    if (!s)
-        return;
-    if (!proto_get_int(r, "lines", 50, 0, 1000000, &lines, why, sizeof why) ||
-        !proto_get_bool(r, "follow", false, &follow, why, sizeof why))
-        return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", why);
-    char *tail = malloc(LOG_RING_SIZE);
-    size_t n = tail ? log_tail(&((service_rt *)s->owner)->log, tail, LOG_RING_SIZE) : 0;
-    size_t from = lines ? last_lines(tail, n, lines) : n;
-    json_t *msg = proto_ok(r->id);
-    json_object_set_new(msg, "data", proto_text(tail + from, n - from));
-    free(tail);
-    send_msg(c, msg);
-    if (follow) {
-        c->mode = MODE_LOGS;
-        snprintf(c->follow, sizeof c->follow, "%s", s->def.name);
-    }
-}
-
-static void do_events(client *c, const proto_request *r)
-{
-    bool follow;
-    char why[200];
-    if (!proto_get_bool(r, "follow", true, &follow, why, sizeof why))
-        return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", why);
-    send_msg(c, proto_ok(r->id));
-    if (follow)
-        c->mode = MODE_EVENTS;
-}
-
-/* Reads the limit strings of a "limits" object into l. */
-static bool parse_limits(json_t *obj, sbx_limits *l, char *why, size_t len)
-{
-    const char *key;
-    json_t *v;
-    if (!obj)
-        return true;
-    if (!json_is_object(obj))
-        return snprintf(why, len, "\"limits\" must be an object"), false;
-    json_object_foreach(obj, key, v) {
-        sbx_error e = {0};
-        const char *t = json_string_value(v);
-        uint64_t n;
-        int rc;
-        if (!t)
-            return snprintf(why, len, "limit \"%s\" must be a string", key), false;
-        if (strcmp(key, "memory") == 0)
-            rc = sbx_parse_size(t, &l->memory, &e);
-        else if (strcmp(key, "memory_swap") == 0)
-            rc = strcmp(t, "0") == 0 ? (l->memory_swap = 0, 0) : sbx_parse_size(t, &l->memory_swap, &e);
-        else if (strcmp(key, "cpu") == 0)
-            rc = sbx_parse_percent(t, &l->cpu_percent, &e);
-        else if (strcmp(key, "pids") == 0)
-            rc = sbx_parse_count(t, 1, 4194304, &l->pids, &e);
-        else if (strcmp(key, "nofile") == 0)
-            rc = sbx_parse_count(t, 1, 1u << 30, &l->nofile, &e);
-        else if (strcmp(key, "cpu_weight") == 0)
-            rc = sbx_parse_count(t, 1, 10000, &n, &e), l->cpu_weight = (uint32_t)n;
-        else
-            return snprintf(why, len, "unknown limit \"%s\"", key), false;
-        if (rc < 0)
-            return snprintf(why, len, "%s: %s", key, e.msg), false;
-    }
-    return true;
-}
-
-static void do_set(client *c, const proto_request *r)
-{
-    char why[300];
-    service *s = one_unit(c, r);
-    if (!s)
-        return;
-    sbx_limits l = s->def.limits;
-    json_t *obj = json_object_get(r->root, "limits");
-    if (!obj || !parse_limits(obj, &l, why, sizeof why))
-        return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", obj ? why : "missing \"limits\"");
-    if (json_object_get(obj, "nofile") || json_object_get(obj, "cpu_weight"))
-        return send_error(c, r->id, PROTO_BAD_REQUEST, "only memory, memory_swap, cpu and pids "
-                          "can be changed live");
-    sbx_error e = {0};
-    if (manager_set_limits(c->ctl->m, s, &l, &e) < 0)
-        return send_error(c, r->id, PROTO_FAILED, "%s", e.msg);
-    json_t *msg = proto_ok(r->id);
-    json_object_set_new(msg, "limits", json_pack("{s:o, s:I, s:o, s:o}", "memory", limit(l.memory),
-                        "memory_swap", (json_int_t)l.memory_swap, "cpu", limit(l.cpu_percent),
-                        "pids", limit(l.pids)));
-    send_msg(c, msg);
-}
-
-/* Builds a transient unit's definition from a run request. */
-static bool run_def(client *c, const proto_request *r, unit_def *d, char *why, size_t len)
-{
-    const char *name, *cwd, *timeout;
-    json_t *argv, *env;
-    if (!proto_get_string(r, "name", false, &name, why, len) ||
-        !proto_get_string(r, "cwd", false, &cwd, why, len) ||
-        !proto_get_string(r, "timeout", false, &timeout, why, len) ||
-        !proto_get_strings(r, "command", true, &argv, why, len) ||
-        !proto_get_strings(r, "env", false, &env, why, len))
-        return false;
-    char auto_name[32];
-    if (!name) {
-        snprintf(auto_name, sizeof auto_name, "run-%u", ++c->ctl->run_seq);
-        name = auto_name;
-    }
-    if (!unit_name_valid(name) || strchr(name, '@'))
-        return snprintf(why, len, "invalid unit name '%s'", name), false;
-    unit_def_init(d, name);
-    d->file = strdup("(sbxctl run)");
-    d->source = strdup("");
-    d->policy = RESTART_NO;
-    d->autostart = false;
-    size_t i;
-    json_t *e;
-    json_array_foreach(argv, i, e)
-        strv_push(&d->argv, json_string_value(e));
-    json_array_foreach(env, i, e) {
-        if (!strchr(json_string_value(e), '='))
-            return snprintf(why, len, "env entries are NAME=VALUE"), false;
-        strv_push(&d->env, json_string_value(e));
-    }
-    if (cwd)
-        d->cwd = strdup(cwd);
-    sbx_error err = {0};
-    if (timeout && sbx_parse_duration(timeout, &d->runtime_max_ms, &err) < 0)
-        return snprintf(why, len, "timeout: %s", err.msg), false;
-    return parse_limits(json_object_get(r->root, "limits"), &d->limits, why, len);
-}
-
-static void do_run(client *c, const proto_request *r)
-{
-    char why[300];
-    bool wait;
-    unit_def d;
-    memset(&d, 0, sizeof d);
-    if (!proto_get_bool(r, "wait", false, &wait, why, sizeof why) || !run_def(c, r, &d, why, sizeof why)) {
-        unit_def_free(&d);
-        return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", why);
-    }
-    char name[UNIT_NAME_MAX];
-    snprintf(name, sizeof name, "%s", d.name);
-    service *s = manager_add_transient(c->ctl->m, &d);
-    if (!s)
-        return send_error(c, r->id, PROTO_FAILED, "a unit named '%s' exists already", name);
-    json_t *units = json_pack("[s]", name);
-    if (wait)
-        add_waiter(c, r, CMD_RUN, units, 0, true);
-    json_decref(units);
-    manager_start(c->ctl->m, s);
-    if (!wait) {
-        json_t *msg = proto_ok(r->id);
-        json_object_set_new(msg, "unit", json_string(name));
-        send_msg(c, msg);
-    }
-    check_waiters(c->ctl);
-    free_done_waiters(c->ctl);
-}
-
-static void handle_line(client *c, const char *line, size_t len)
-{
-    proto_request r;
-    char why[300];
-    proto_code code = proto_parse(line, len, &r, why, sizeof why);
-    if (code != PROTO_OK) {
-        send_msg(c, proto_error(r.id, code, why));
-        proto_request_free(&r);
-        if (code == PROTO_TOO_LONG)
-            close_client(c);  /* the stream cannot be trusted to resynchronise */
-        return;
-    }
-    if (c->read_only && !proto_cmd_reads_only(r.cmd)) {
-        send_error(c, r.id, PROTO_PERMISSION_DENIED, "permission denied: read-only access "
-                   "may not %s", proto_cmd_name(r.cmd));
-        proto_request_free(&r);
-        return;
-    }
-    switch (r.cmd) {
-    case CMD_PING: send_msg(c, proto_ok(r.id)); break;
-    case CMD_STATUS: do_status(c, &r); break;
-    case CMD_START:
-    case CMD_STOP:
-    case CMD_RESTART: do_start_stop(c, &r); break;
-    case CMD_KILL: do_kill(c, &r); break;
-    case CMD_FREEZE:
-    case CMD_THAW: do_freeze(c, &r); break;
-    case CMD_RELOAD: do_reload(c, &r); break;
-    case CMD_LOGS: do_logs(c, &r); break;
-    case CMD_EVENTS: do_events(c, &r); break;
-    case CMD_RUN: do_run(c, &r); break;
-    case CMD_SET: do_set(c, &r); break;
-    case CMD__COUNT: break;
-    }
-    proto_request_free(&r);
 }
 
 /* ---- connections ---- */
@@ -862,14 +83,12 @@ static void on_client_closed(uv_handle_t *h)
     free(c);
 }
 
-static void close_client(client *c)
+void close_client(client *c)
 {
     if (c->closing)
         return;
     c->closing = true;
-    for (waiter *w = c->ctl->waiters; w; w = w->next)
-        if (w->c == c)
-            w->c = NULL;
+    waiters_forget(c->ctl, c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -910,7 +129,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         if (len && c->buf[start + len - 1] == '\r')
             len--;
         if (len)
-            handle_line(c, c->buf + start, len);
+            control_handle_line(c, c->buf + start, len);
         start = (size_t)(nl - c->buf) + 1;
     }
     memmove(c->buf, c->buf + start, c->len - start);
@@ -922,7 +141,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     }
     if (c->mode != MODE_REQUESTS)
         c->len = 0;  /* a stream reads nothing more */
-    free_done_waiters(c->ctl);
+    waiters_free_done(c->ctl);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -953,7 +172,7 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     c->read_only = strcmp(access, "read") == 0;
-    send_msg(c, json_pack("{s:i, s:s, s:[i], s:s}", "v", PROTO_VERSION, "sbxd", "0.1.0",
+    send_msg(c, json_pack("{s:i, s:s, s:[i], s:s}", "v", PROTO_VERSION, "sbxd", SBX_VERSION,
                           "protocol", PROTO_VERSION, "access", access));
     uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
 }
@@ -971,7 +190,7 @@ static void on_event(manager *m, service *s, const char *what, const char *detai
             send_msg(c, json_pack("{s:O}", "event", ev));
     }
     json_decref(ev);
-    check_waiters(ctl);
+    waiters_check(ctl);
 }
 
 static void on_log(manager *m, service *s, const char *buf, size_t len)
@@ -1030,11 +249,10 @@ void control_close(control *ctl)
         return;
     while (ctl->clients)
         close_client(ctl->clients);
-    for (waiter *w = ctl->waiters; w; w = w->next)
-        w->done = true;
-    free_done_waiters(ctl);
+    waiters_cancel_all(ctl);
     ctl->m->on_event = NULL;
     ctl->m->on_log = NULL;
     control_os_unbind(ctl->path);
     uv_close((uv_handle_t *)&ctl->server, on_server_closed);
 }
+

@@ -16,10 +16,12 @@
 #endif
 
 #include "control.h"
+#include "loader.h"
 #include "manager.h"
 #include "paths.h"
 #include "portable.h"
 #include "reaper.h"
+#include "version.h"
 
 #ifdef _WIN32
 #define DEFAULT_SOCKET "\\\\.\\pipe\\sbxd"
@@ -57,6 +59,7 @@ static const char usage_text[] =
     "      --log-format FMT    text (default) or json: sbxd's own events on stderr\n"
     "  -f, --foreground        (sbxd always runs in the foreground)\n"
     "  -h, --help\n"
+    "      --version\n"
     SIGNALS_HELP;
 
 static int on_config(void *data, const char *section, const char *name, const char *value)
@@ -106,6 +109,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
         {"read-group", required_argument, NULL, 'R'},
         {"foreground", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     s->m.units_dir = paths_default_units();
@@ -141,6 +145,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
         case 'R': s->read_group = optarg; break;
         case 'f': break;
         case 'h': fputs(usage_text, stdout); exit(0);
+        case 'V': puts("sbxd " SBX_VERSION); exit(0);
         default: fputs(usage_text, stderr); exit(2);
         }
     }
@@ -291,7 +296,7 @@ int main(int argc, char **argv)
     struct settings s = {0};
     parse_args(argc, argv, &s);
     if (s.check_dir) {
-        int bad = manager_check_dir(s.check_dir, stderr);
+        int bad = loader_check_dir(s.check_dir, stderr);
         if (bad == 0)
             printf("%s: all units are valid\n", s.check_dir);
         for (int i = 0; i < s.nowned; i++)  /* the --config strings */

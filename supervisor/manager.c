@@ -9,288 +9,30 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "loader.h"
 #include "manager.h"
 #include "portable.h"
 #include "reaper.h"
 
 
-/* ---- loading a directory of units ---- */
-
-typedef struct def_list {
-    unit_def *v;
-    size_t n, cap;
-} def_list;
-
-static unit_def *def_push(def_list *l)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        unit_def *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        l->v = v;
-        l->cap = cap;
-    }
-    return &l->v[l->n++];
-}
-
-static void def_list_free(def_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        unit_def_free(&l->v[i]);
-    free(l->v);
-    memset(l, 0, sizeof *l);
-}
-
-static char *read_whole(const char *path, const char **why)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_BINARY);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        *why = strerror(errno);
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
-    if (st.st_size > (1 << 20)) {
-        close(fd);
-        *why = "larger than 1 MiB";
-        return NULL;
-    }
-    char *text = malloc((size_t)st.st_size + 1);
-    ssize_t n = text ? read(fd, text, (size_t)st.st_size) : -1;
-    close(fd);
-    if (n < 0) {
-        *why = strerror(errno);
-        free(text);
-        return NULL;
-    }
-    text[n] = '\0';
-    if (memchr(text, '\0', (size_t)n)) {
-        *why = "not a text file (NUL byte)";
-        free(text);
-        return NULL;
-    }
-    return text;
-}
-
-static bool is_unit_file(const char *name)
-{
-    size_t n = strlen(name);
-    return n > 4 && strcmp(name + n - 4, ".ini") == 0 && name[0] != '.';
-}
-
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The unit files of dir, sorted (a fixed order for loading and errors). */
-static int unit_files(const char *dir, strv *out)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return -errno;
-    struct dirent *de;
-    while ((de = readdir(d)))
-        if (is_unit_file(de->d_name) && strv_push(out, de->d_name) < 0) {
-            closedir(d);
-            return -ENOMEM;
-        }
-    closedir(d);
-    if (out->n)
-        qsort(out->v, out->n, sizeof *out->v, by_name);
-    return 0;
-}
-
-/* Parses one file into defs (one, or one per instance). */
-static int load_file(const char *dir, const char *fname, def_list *defs, unit_errors *errs)
-{
-    char path[4096], name[UNIT_NAME_MAX + 8];
-    snprintf(path, sizeof path, "%s/%s", dir, fname);
-    snprintf(name, sizeof name, "%.*s", (int)(strlen(fname) - 4), fname);
-    if (!unit_name_valid(name) || strchr(name, '@')) {
-        char line[4200];
-        snprintf(line, sizeof line, "%s: invalid unit name '%s' (letters, digits, _ . - only)",
-                 path, name);
-        strv_push(&errs->lines, line);
-        return -EINVAL;
-    }
-    const char *why = NULL;
-    char *text = read_whole(path, &why);
-    if (!text) {
-        char line[4200];
-        snprintf(line, sizeof line, "%s: cannot read: %s", path, why);
-        strv_push(&errs->lines, line);
-        return -EINVAL;
-    }
-    unit_def probe;
-    int r = unit_parse(path, name, text, 0, &probe, errs);
-    unsigned instances = probe.instances;
-    if (r == 0 && instances == 0) {
-        unit_def *d = def_push(defs);
-        if (d)
-            *d = probe;
-        else
-            unit_def_free(&probe);
-        free(text);
-        return d ? 0 : -ENOMEM;
-    }
-    unit_def_free(&probe);
-    for (unsigned i = 1; r == 0 && i <= instances; i++) {
-        char iname[UNIT_NAME_MAX + 16];
-        snprintf(iname, sizeof iname, "%s@%u", name, i);
-        unit_def *d = def_push(defs);
-        if (!d || unit_parse(path, iname, text, i, d, errs) < 0) {
-            if (d)
-                unit_def_free(d), defs->n--;
-            r = -EINVAL;
-        }
-    }
-    free(text);
-    return r;
-}
-
-static int def_cmp(const void *a, const void *b)
-{
-    return strcmp(((const unit_def *)a)->name, ((const unit_def *)b)->name);
-}
-
-/* A dependency name matches a unit, or every instance of a fleet. */
-static bool dep_matches(const char *dep, const char *name)
-{
-    size_t n = strlen(dep);
-    return strcmp(dep, name) == 0 || (strncmp(dep, name, n) == 0 && name[n] == '@');
-}
-
-static bool has_unit(const def_list *defs, const bool *bad, const char *dep)
-{
-    for (size_t i = 0; i < defs->n; i++)
-        if (!bad[i] && dep_matches(dep, defs->v[i].name))
-            return true;
-    return false;
-}
-
-static void dep_error(unit_errors *errs, const unit_def *d, const char *key, int line,
-                      const char *what)
-{
-    char text[1024];
-    snprintf(text, sizeof text, "%s:%d: [unit] %s: %s", d->file, line, key, what);
-    strv_push(&errs->lines, text);
-}
-
-/* DFS over requires+after; marks units on a cycle. Colors: 0 new, 1 on
- * the stack, 2 done. */
-static bool on_cycle(const def_list *defs, const bool *bad, int *color, size_t i)
-{
-    color[i] = 1;
-    const unit_def *d = &defs->v[i];
-    const strv *lists[2] = {&d->requires, &d->after};
-    for (int l = 0; l < 2; l++)
-        for (size_t k = 0; k < lists[l]->n; k++)
-            for (size_t j = 0; j < defs->n; j++) {
-                if (bad[j] || !dep_matches(lists[l]->v[k], defs->v[j].name))
-                    continue;
-                if (color[j] == 1 || (color[j] == 0 && on_cycle(defs, bad, color, j)))
-                    return true;
-            }
-    color[i] = 2;
-    return false;
-}
-
-/* Refuses units with missing dependencies or on a cycle, and then those
- * that require a refused one, until nothing changes. */
-static void check_deps(def_list *defs, bool *bad, unit_errors *errs)
-{
-    for (bool changed = true; changed;) {
-        changed = false;
-        for (size_t i = 0; i < defs->n; i++) {
-            const unit_def *d = &defs->v[i];
-            char what[200];
-            for (size_t k = 0; !bad[i] && k < d->requires.n; k++)
-                if (!has_unit(defs, bad, d->requires.v[k])) {
-                    snprintf(what, sizeof what, "no (working) unit named '%s'", d->requires.v[k]);
-                    dep_error(errs, d, "requires", d->requires_line, what);
-                    bad[i] = changed = true;
-                }
-            for (size_t k = 0; !bad[i] && k < d->after.n; k++)
-                if (!has_unit(defs, bad, d->after.v[k])) {
-                    snprintf(what, sizeof what, "no (working) unit named '%s'", d->after.v[k]);
-                    dep_error(errs, d, "after", d->after_line, what);
-                    bad[i] = changed = true;
-                }
-        }
-        int *color = calloc(defs->n ? defs->n : 1, sizeof *color);
-        for (size_t i = 0; color && i < defs->n; i++) {
-            if (bad[i])
-                continue;
-            memset(color, 0, defs->n * sizeof *color);
-            if (on_cycle(defs, bad, color, i)) {
-                const unit_def *d = &defs->v[i];
-                dep_error(errs, d, d->requires.n ? "requires" : "after",
-                          d->requires.n ? d->requires_line : d->after_line,
-                          "dependency cycle");
-                bad[i] = changed = true;
-            }
-        }
-        free(color);
-    }
-}
-
-/* Loads every unit of dir into defs (good ones only); returns how many
- * files or units were refused. */
-static int load_dir(const char *dir, def_list *defs, unit_errors *errs)
-{
-    strv names = {0};
-    int r = unit_files(dir, &names);
-    if (r < 0) {
-        char line[4200];
-        snprintf(line, sizeof line, "%s: cannot read the units directory: %s", dir, strerror(-r));
-        strv_push(&errs->lines, line);
-        strv_free(&names);
-        return 1;
-    }
-    int refused = 0;
-    for (size_t i = 0; i < names.n; i++)
-        if (load_file(dir, names.v[i], defs, errs) < 0)
-            refused++;
-    strv_free(&names);
-    bool *bad = calloc(defs->n ? defs->n : 1, sizeof *bad);
-    if (!bad)
-        return refused + 1;
-    check_deps(defs, bad, errs);
-    size_t k = 0;
-    for (size_t i = 0; i < defs->n; i++) {
-        if (bad[i]) {
-            unit_def_free(&defs->v[i]);
-            refused++;
-        } else {
-            defs->v[k++] = defs->v[i];
-        }
-    }
-    defs->n = k;
-    free(bad);
-    if (defs->n)
-        qsort(defs->v, defs->n, sizeof *defs->v, def_cmp);
-    return refused;
-}
-
-static void print_errors(const unit_errors *errs, FILE *out)
-{
-    for (size_t i = 0; out && i < errs->lines.n; i++)
-        fprintf(out, "%s\n", errs->lines.v[i]);
-}
-
-int manager_check_dir(const char *dir, FILE *errs)
-{
-    def_list defs = {0};
-    unit_errors e = {0};
-    int refused = load_dir(dir, &defs, &e);
-    print_errors(&e, errs);
-    unit_errors_free(&e);
-    def_list_free(&defs);
-    return refused;
-}
+/* What one service needs from the world, kept beside its state machine. */
+typedef struct service_rt {
+    manager *m;
+    sbx_box *box;
+    run run;
+    bool run_active;
+    uv_timer_t timer;
+    uv_poll_t *oom_poll;        /* the box's OOM events; freed when closed */
+    int64_t oom_seen;
+    pid_t logged_pid;           /* the pid of the last "running" event */
+    unit_log log;
+    unit_def *pending;          /* reload: the new definition, once stopped */
+    bool remove;                /* reload: drop once stopped */
+    bool transient;             /* from `run`: dropped once it has ended */
+    uint64_t since_ms;          /* when it entered its state */
+    bool restart;               /* manager_restart: start once at rest */
+    unsigned mark;              /* start_deps: marked in pass manager.mark */
+} service_rt;
 
 /* ---- events: sbxd's own log ---- */
 
@@ -518,8 +260,63 @@ static service *find_dep(manager *m, const char *dep, size_t *from)
     return NULL;
 }
 
-/* 1 when everything s requires is running (pulling in inactive ones) and
- * everything it is ordered after has settled; 0 to wait; -1 failed. */
+/* The units to start, in order. */
+typedef struct svc_queue {
+    service **v;
+    size_t n, cap;
+} svc_queue;
+
+static void queue_push(svc_queue *q, service *s)
+{
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 8;
+        service **v = realloc(q->v, cap * sizeof *v);
+        if (!v)
+            return;  /* not started now: settle() asks again */
+        q->v = v;
+        q->cap = cap;
+    }
+    q->v[q->n++] = s;
+}
+
+/* Phase one: the inactive units s requires, each after its own
+ * requirements and each once, in the order listed; none after a failed
+ * one (the question below then says -1). Marks only: nothing starts. */
+static void mark_requirements(manager *m, service *s, svc_queue *q)
+{
+    for (size_t k = 0; k < s->def.requires.n; k++) {
+        size_t from = 0;
+        for (service *d; (d = find_dep(m, s->def.requires.v[k], &from));) {
+            if (d->state == SVC_FAILED)
+                return;
+            if (d->state != SVC_INACTIVE || rt_of(d)->mark == m->mark)
+                continue;
+            rt_of(d)->mark = m->mark;
+            mark_requirements(m, d, q);
+            queue_push(q, d);
+        }
+    }
+}
+
+/* service_env.start_deps, the step before a start: mark, then start what
+ * was marked, requirements first (as dinit's two phases). Their own
+ * start_deps then finds nothing left to start. */
+static void env_start_deps(service *s)
+{
+    manager *m = rt_of(s)->m;
+    svc_queue q = {0};
+    if (m->shutting_down || s->def.requires.n == 0)
+        return;
+    m->mark++;
+    mark_requirements(m, s, &q);
+    for (size_t i = 0; i < q.n; i++)
+        if (q.v[i]->state == SVC_INACTIVE)
+            manager_start(m, q.v[i]);
+    free(q.v);
+}
+
+/* service_env.deps, a question: 1 when everything s requires is running
+ * and everything it is ordered after has settled; 0 to wait; -1 failed. */
 static int env_deps(service *s)
 {
     manager *m = rt_of(s)->m;
@@ -529,8 +326,6 @@ static int env_deps(service *s)
         for (service *d; (d = find_dep(m, s->def.requires.v[k], &from));) {
             if (d->state == SVC_FAILED)
                 return -1;
-            if (d->state == SVC_INACTIVE && !m->shutting_down)
-                manager_start(m, d);
             if (d->state != SVC_RUNNING && d->state != SVC_EXITED)
                 ready = 0;
         }
@@ -545,11 +340,6 @@ static int env_deps(service *s)
 }
 
 static void settle(manager *m);
-
-static bool at_rest(svc_state st)
-{
-    return st == SVC_INACTIVE || st == SVC_EXITED || st == SVC_FAILED;
-}
 
 static void release_box(service *s)
 {
@@ -587,7 +377,7 @@ static void env_changed(service *s, svc_state from, const char *why)
     bool restarted = s->state == SVC_RUNNING && from == SVC_RUNNING && s->pid &&
                      s->pid != rt_of(s)->logged_pid;  /* delay 0: exit and start at once */
     if (s->state == from && !restarted) {
-        if (at_rest(s->state))
+        if (svc_at_rest(s->state))
             release_box(s);  /* a start by hand that failed again at once */
         return;
     }
@@ -608,7 +398,11 @@ static void env_changed(service *s, svc_state from, const char *why)
     snprintf(what, sizeof what, "%s (%s)", svc_state_name(s->state), why ? why : "");
     rt_of(s)->since_ms = uv_now(m->loop);
     event(m, s, what, detail);
-    if (at_rest(s->state)) {
+    if (svc_at_rest(s->state) && rt_of(s)->restart) {
+        rt_of(s)->restart = false;
+        manager_start(m, s);  /* the new run goes in the box it has */
+    }
+    if (svc_at_rest(s->state)) {
         release_box(s);
         if (rt_of(s)->transient)
             rt_of(s)->remove = true;
@@ -631,6 +425,7 @@ static void on_run_done(run *r, const run_result *res)
 /* ---- the set ---- */
 
 static void on_log_data(unit_log *log, const char *buf, size_t len);
+static void open_log(manager *m, service *s);
 
 static service *service_new(manager *m, unit_def *def)
 {
@@ -651,10 +446,17 @@ static service *service_new(manager *m, unit_def *def)
     }
     uv_timer_init(m->loop, &rt->timer);
     rt->timer.data = s;
-    log_init(&rt->log, m->cfg.log_dir, def->name, def->log_max_size, def->log_keep);
+    open_log(m, s);
+    return s;
+}
+
+/* The unit's output log, as its definition says, feeding on_log. */
+static void open_log(manager *m, service *s)
+{
+    service_rt *rt = rt_of(s);
+    log_init(&rt->log, m->cfg.log_dir, s->def.name, s->def.log_max_size, s->def.log_keep);
     rt->log.on_data = on_log_data;
     rt->log.data = s;
-    return s;
 }
 
 static void on_log_data(unit_log *log, const char *buf, size_t len)
@@ -708,7 +510,7 @@ int manager_init(manager *m, uv_loop_t *loop, const manager_settings *cfg, sbx_e
     m->env = (service_env){
         .now_ms = env_now, .random = env_random, .timer_start = env_timer_start,
         .timer_stop = env_timer_stop, .spawn = env_spawn, .stop = env_stop,
-        .deps = env_deps, .changed = env_changed, .ctx = m,
+        .start_deps = env_start_deps, .deps = env_deps, .changed = env_changed, .ctx = m,
     };
     sbx_backend_options bo = {.name = cfg->backend, .cgroup_root = cfg->cgroup_root};
     return sbx_backend_open(&bo, &m->be, err);
@@ -758,6 +560,17 @@ void manager_stop(manager *m, service *s)
     service_event(s, EV_STOP, NULL);
 }
 
+void manager_restart(manager *m, service *s)
+{
+    service_rt *rt = rt_of(s);
+    rt->restart = true;
+    manager_stop(m, s);  /* once at rest, env_changed starts it */
+    if (rt->restart && svc_at_rest(s->state)) {
+        rt->restart = false;
+        manager_start(m, s);
+    }
+}
+
 void manager_start_all(manager *m)
 {
     m->bulk = true;
@@ -773,7 +586,7 @@ static bool has_active_dependents(manager *m, service *s)
 {
     for (size_t i = 0; i < m->n; i++) {
         service *o = m->svcs[i];
-        if (at_rest(o->state) || o == s)
+        if (svc_at_rest(o->state) || o == s)
             continue;
         for (size_t k = 0; k < o->def.requires.n; k++)
             if (dep_matches(o->def.requires.v[k], s->def.name))
@@ -792,16 +605,16 @@ static void shutdown_step(manager *m)
         progress = false;
         for (size_t i = 0; i < m->n; i++) {
             service *s = m->svcs[i];
-            if (!at_rest(s->state) && s->state != SVC_STOPPING && !has_active_dependents(m, s)) {
+            if (!svc_at_rest(s->state) && s->state != SVC_STOPPING && !has_active_dependents(m, s)) {
                 service_event(s, EV_STOP, NULL);
-                progress |= at_rest(s->state);
+                progress |= svc_at_rest(s->state);
             }
         }
     }
     /* Some stops end at once (a unit waiting in backoff): count after. */
     bool all_rest = true;
     for (size_t i = 0; i < m->n; i++)
-        all_rest &= at_rest(m->svcs[i]->state);
+        all_rest &= svc_at_rest(m->svcs[i]->state);
     if (all_rest && m->on_idle) {
         void (*cb)(manager *) = m->on_idle;
         m->on_idle = NULL;
@@ -809,47 +622,60 @@ static void shutdown_step(manager *m)
     }
 }
 
+/* Reload: a removed unit, once at rest, leaves the set. */
+static void drop_service(manager *m, size_t i)
+{
+    service *s = m->svcs[i];
+    event(m, s, "removed", NULL);
+    service_delete(s);
+    memmove(&m->svcs[i], &m->svcs[i + 1], (m->n - i - 1) * sizeof *m->svcs);
+    m->n--;
+}
+
+/* Reload: a changed unit, once at rest, takes its new definition (a fresh
+ * machine and log); started again if it starts by itself. */
+static void swap_definition(manager *m, service *s)
+{
+    service_rt *rt = rt_of(s);
+    unit_def_free(&s->def);
+    s->def = *rt->pending;
+    free(rt->pending);
+    rt->pending = NULL;
+    free(s->start_times);
+    log_close(&rt->log);
+    open_log(m, s);
+    if (service_init(s, &m->env) < 0) {
+        event(m, s, "reload-failed", "out of memory");
+        return;
+    }
+    if (s->def.autostart)
+        manager_start(m, s);
+}
+
 /* After any change: wake units waiting for dependencies, apply reloads,
  * drive a shutdown. Re-entrant calls are folded into one pass. */
 static void settle(manager *m)
 {
-    static int depth;
-    if (depth++ > 0) {
-        depth--;
-        return;
-    }
+    if (m->settling)
+        return;  /* the pass under way sees the change */
+    m->settling = true;
     for (bool again = true; again;) {
         again = false;
         for (size_t i = 0; i < m->n; i++) {
             service *s = m->svcs[i];
             service_rt *rt = rt_of(s);
             if (s->state == SVC_STARTING) {
+                env_start_deps(s);
                 int r = env_deps(s);
                 if (r != 0) {
                     service_event(s, r > 0 ? EV_DEPS_READY : EV_DEPS_FAILED, NULL);
                     again = true;
                 }
-            } else if (at_rest(s->state) && !rt->run_active && (rt->pending || rt->remove)) {
-                if (rt->remove) {
-                    event(m, s, "removed", NULL);
-                    service_delete(s);
-                    memmove(&m->svcs[i], &m->svcs[i + 1], (m->n - i - 1) * sizeof *m->svcs);
-                    m->n--;
-                } else {
-                    unit_def_free(&s->def);
-                    s->def = *rt->pending;
-                    free(rt->pending);
-                    rt->pending = NULL;
-                    free(s->start_times);
-                    service_init(s, &m->env);
-                    log_close(&rt->log);
-                    log_init(&rt->log, m->cfg.log_dir, s->def.name, s->def.log_max_size,
-                             s->def.log_keep);
-                    rt->log.on_data = on_log_data;
-                    rt->log.data = s;
-                    if (s->def.autostart)
-                        manager_start(m, s);
-                }
+            } else if (svc_at_rest(s->state) && !rt->run_active && (rt->pending || rt->remove)) {
+                if (rt->remove)
+                    drop_service(m, i);
+                else
+                    swap_definition(m, s);
                 again = true;
                 break;
             }
@@ -857,7 +683,7 @@ static void settle(manager *m)
     }
     if (m->shutting_down)
         shutdown_step(m);
-    depth--;
+    m->settling = false;
 }
 
 void reload_report_free(reload_report *r)
@@ -890,8 +716,14 @@ int manager_reload(manager *m, reload_report *report)
     for (size_t i = 0; i < defs.n; i++) {
         service *s = manager_find(m, defs.v[i].name);
         if (!s) {
+            unit_def *slot = def_push(&added);
+            if (!slot) {
+                strv_push(&report->errors, "out of memory: a new unit was not added");
+                unit_def_free(&defs.v[i]);
+                continue;
+            }
             strv_push(&report->added, defs.v[i].name);
-            *def_push(&added) = defs.v[i];
+            *slot = defs.v[i];
         } else if (unit_def_equal(&s->def, &defs.v[i])) {
             unit_def_free(&defs.v[i]);
         } else {
@@ -901,7 +733,11 @@ int manager_reload(manager *m, reload_report *report)
                 unit_def_free(rt->pending);
                 free(rt->pending);
             }
-            rt->pending = malloc(sizeof *rt->pending);
+            if (!(rt->pending = malloc(sizeof *rt->pending))) {
+                strv_push(&report->errors, "out of memory: a changed unit was not reloaded");
+                unit_def_free(&defs.v[i]);
+                continue;
+            }
             *rt->pending = defs.v[i];
             rt->transient = false;
             service_event(s, EV_STOP, NULL);
@@ -930,13 +766,7 @@ int manager_kill(manager *m, service *s, int sig, sbx_error *err)
     (void)m;
     if (!rt->box || !rt->run_active)
         return sbx_error_set(err, -ESRCH, "unit %s is not running", s->def.name);
-#ifndef _WIN32
-    /* The main process too: just after an (async) start it may not have
-     * joined its cgroup yet. Not reaped, so its pid is still ours. (On
-     * Windows it is in its job from its first instruction.) */
-    kill(rt->run.pid, sig);
-#endif
-    return sbx_box_kill(rt->box, sig, err);
+    return run_signal(&rt->run, sig, err);
 }
 
 int manager_freeze(manager *m, service *s, bool frozen, sbx_error *err)
@@ -968,6 +798,22 @@ int manager_set_limits(manager *m, service *s, const sbx_limits *l, sbx_error *e
 uint64_t manager_since(const service *s)
 {
     return ((const service_rt *)s->owner)->since_ms;
+}
+
+sbx_box *manager_box(const service *s)
+{
+    return ((const service_rt *)s->owner)->box;
+}
+
+int manager_box_count(const service *s)
+{
+    const service_rt *rt = s->owner;
+    return rt->box && rt->run_active ? sbx_box_count(rt->box) : -1;
+}
+
+size_t manager_log_tail(const service *s, char *buf, size_t len)
+{
+    return log_tail(&((const service_rt *)s->owner)->log, buf, len);
 }
 
 service *manager_add_transient(manager *m, unit_def *def)

@@ -22,23 +22,6 @@ typedef struct manager_settings {
 
 typedef struct manager manager;
 
-/* What one service needs from the world, kept beside its state machine. */
-typedef struct service_rt {
-    manager *m;
-    sbx_box *box;
-    run run;
-    bool run_active;
-    uv_timer_t timer;
-    uv_poll_t *oom_poll;        /* the box's OOM events; freed when closed */
-    int64_t oom_seen;
-    pid_t logged_pid;           /* the pid of the last "running" event */
-    unit_log log;
-    unit_def *pending;          /* reload: the new definition, once stopped */
-    bool remove;                /* reload: drop once stopped */
-    bool transient;             /* from `run`: dropped once it has ended */
-    uint64_t since_ms;          /* when it entered its state */
-} service_rt;
-
 typedef void (*manager_event_cb)(manager *m, service *s, const char *event,
                                  const char *detail);
 typedef void (*manager_log_cb)(manager *m, service *s, const char *buf, size_t len);
@@ -58,6 +41,8 @@ struct manager {
     size_t n;
     service_env env;
     bool shutting_down;
+    bool settling;              /* in settle(): calls from inside are folded */
+    unsigned mark;              /* the pass of the last start_deps */
     bool bulk;                  /* starting many at once: spawn without waiting for exec */
     void (*on_idle)(manager *m);  /* all stopped after manager_shutdown */
     manager_event_cb on_event;    /* for the control server's event stream */
@@ -79,6 +64,9 @@ void manager_shutdown(manager *m);
 service *manager_find(manager *m, const char *name);
 void manager_start(manager *m, service *s);
 void manager_stop(manager *m, service *s);
+/* Stops s and, once it is at rest, starts it again (at once when it is
+ * at rest already). */
+void manager_restart(manager *m, service *s);
 void manager_reopen_logs(manager *m);
 /* Signals every process of a running unit; returns -ESRCH when not running. */
 int manager_kill(manager *m, service *s, int sig, sbx_error *err);
@@ -92,10 +80,13 @@ service *manager_add_transient(manager *m, unit_def *def);
 int64_t manager_wall_ms(void);
 /* The state a unit entered last, and when (loop time). */
 uint64_t manager_since(const service *s);
+/* What the manager keeps beside each machine, for the control server and
+ * other views: the unit's box (NULL when it has none), how many processes
+ * its box holds while a run is active (-1 when none or unknown), and the
+ * last bytes of its output (returns how many were copied). */
+sbx_box *manager_box(const service *s);
+int manager_box_count(const service *s);
+size_t manager_log_tail(const service *s, char *buf, size_t len);
 void manager_free(manager *m);
-
-/* Checks a units directory without starting anything: 0 all good, else
- * the number of broken units (errors printed to errs). */
-int manager_check_dir(const char *dir, FILE *errs);
 
 #endif

@@ -1,4 +1,5 @@
 /* The control protocol's requests: see protocol.h and doc/protocol.md. */
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +151,130 @@ bool proto_get_strings(const proto_request *r, const char *key, bool required,
     }
     *out = v;
     return true;
+}
+
+/* "memory, memory_swap, cpu and pids": the limits a running box can change. */
+static void live_names(char *out, size_t len)
+{
+    const sbx_limit_info *k;
+    size_t n = 0, at = 0;
+    for (size_t i = 0; (k = sbx_limit_at(i)); i++)
+        n += k->live;
+    out[0] = '\0';
+    for (size_t i = 0, seen = 0; (k = sbx_limit_at(i)) && at < len; i++) {
+        if (!k->live)
+            continue;
+        seen++;
+        at += (size_t)snprintf(out + at, len - at, "%s%s", seen == 1 ? "" : seen == n ? " and " : ", ",
+                               k->name);
+    }
+}
+
+static bool check_limit(const char *key, const json_t *v, sbx_limits *l,
+                        char *why, size_t len)
+{
+    const sbx_limit_info *k = sbx_limit_find(key);
+    const char *text = json_string_value(v);
+    sbx_error e = {0};
+    if (!text)
+        return snprintf(why, len, "limit \"%s\" must be a string", key), false;
+    if (!k)
+        return snprintf(why, len, "unknown limit \"%s\"", key), false;
+    if (sbx_limit_parse(k, l, text, &e) < 0)
+        return snprintf(why, len, "%s: %s", key, e.msg), false;
+    return true;
+}
+
+bool proto_get_limits(const proto_request *r, bool required, bool live_only,
+                      sbx_limits *l, char *why, size_t len)
+{
+    json_t *obj = json_object_get(r->root, "limits"), *v;
+    const char *key;
+    if (!obj && required)
+        return snprintf(why, len, "missing \"limits\""), false;
+    if (!obj)
+        return true;
+    if (!json_is_object(obj))
+        return snprintf(why, len, "\"limits\" must be an object"), false;
+    json_object_foreach(obj, key, v)
+        if (!check_limit(key, v, l, why, len))
+            return false;
+    /* after every value is checked, as the parse errors come first */
+    json_object_foreach(obj, key, v) {
+        if (live_only && !sbx_limit_find(key)->live) {
+            char names[200];
+            live_names(names, sizeof names);
+            return snprintf(why, len, "only %s can be changed live", names), false;
+        }
+    }
+    return true;
+}
+
+bool proto_get_signal(const proto_request *r, const char *key, int dflt, int *sig,
+                      char *why, size_t len)
+{
+    json_t *v = json_object_get(r->root, key);
+    int n = v ? -1 : dflt;
+    if (json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) < NSIG)
+        n = (int)json_integer_value(v);
+    else if (json_is_string(v))
+        n = sbx_parse_signal(json_string_value(v));
+    if (n <= 0)
+        return snprintf(why, len, "\"%s\" must be a signal name or number", key), false;
+    *sig = n;
+    return true;
+}
+
+json_t *proto_limits_json(const sbx_limits *l, bool live_only)
+{
+    json_t *o = json_object();
+    const sbx_limit_info *k;
+    for (size_t i = 0; (k = sbx_limit_at(i)); i++) {
+        uint64_t v = sbx_limit_get(k, l);
+        if (!live_only || k->live)
+            json_object_set_new(o, k->name, v == 0 && k->zero_is_none ? json_null()
+                                                                      : json_integer((json_int_t)v));
+    }
+    return o;
+}
+
+bool proto_get_run(const proto_request *r, unsigned *seq, unit_def *d, char *why, size_t len)
+{
+    const char *name, *cwd, *timeout;
+    json_t *argv, *env;
+    if (!proto_get_string(r, "name", false, &name, why, len) ||
+        !proto_get_string(r, "cwd", false, &cwd, why, len) ||
+        !proto_get_string(r, "timeout", false, &timeout, why, len) ||
+        !proto_get_strings(r, "command", true, &argv, why, len) ||
+        !proto_get_strings(r, "env", false, &env, why, len))
+        return false;
+    char auto_name[32];
+    if (!name) {
+        snprintf(auto_name, sizeof auto_name, "run-%u", ++*seq);
+        name = auto_name;
+    }
+    if (!unit_name_valid(name) || strchr(name, '@'))
+        return snprintf(why, len, "invalid unit name '%s'", name), false;
+    unit_def_init(d, name);
+    d->file = strdup("(sbxctl run)");
+    d->source = strdup("");
+    d->policy = RESTART_NO;
+    d->autostart = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(argv, i, e)
+        strv_push(&d->argv, json_string_value(e));
+    json_array_foreach(env, i, e) {
+        if (!strchr(json_string_value(e), '='))
+            return snprintf(why, len, "env entries are NAME=VALUE"), false;
+        strv_push(&d->env, json_string_value(e));
+    }
+    if (cwd)
+        d->cwd = strdup(cwd);
+    sbx_error err = {0};
+    if (timeout && sbx_parse_duration(timeout, &d->runtime_max_ms, &err) < 0)
+        return snprintf(why, len, "timeout: %s", err.msg), false;
+    return proto_get_limits(r, false, false, &d->limits, why, len);
 }
 
 /* The length of the valid UTF-8 sequence at p (no overlong forms, no

@@ -7,6 +7,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "sbx.h"
+#include "unit.h"
+
 #define PROTO_VERSION 1
 #define PROTO_MAX_LINE 65536
 
@@ -57,6 +60,23 @@ bool proto_get_string(const proto_request *r, const char *key, bool required,
 /* A list of strings (e.g. "units"); *out is NULL when absent. */
 bool proto_get_strings(const proto_request *r, const char *key, bool required,
                        json_t **out, char *why, size_t len);
+
+/* The "limits" object of a request: strings by the names of libsbx's
+ * limit table ({"memory":"64M"}), parsed into l, which keeps the limits
+ * not named. live_only: refuse those a running box cannot change. */
+bool proto_get_limits(const proto_request *r, bool required, bool live_only,
+                      sbx_limits *l, char *why, size_t len);
+/* A signal by name ("TERM", "SIGTERM") or number 1..64; dflt when absent. */
+bool proto_get_signal(const proto_request *r, const char *key, int dflt, int *sig,
+                      char *why, size_t len);
+/* A run request as a transient unit's definition: "command", "env",
+ * "cwd", "timeout", "limits", and "name" (else run-N, N from ++*seq).
+ * d must be zeroed before; free it with unit_def_free either way. */
+bool proto_get_run(const proto_request *r, unsigned *seq, unit_def *d, char *why, size_t len);
+/* Limits as the protocol sends them, by the table's names and in its
+ * order: numbers (bytes, percent, counts), null for "no limit".
+ * live_only: those a running box can change. */
+json_t *proto_limits_json(const sbx_limits *l, bool live_only);
 
 /* Bytes as a JSON string: invalid UTF-8 becomes U+FFFD (never NULL). */
 json_t *proto_text(const char *buf, size_t len);

@@ -122,11 +122,8 @@ static void set_error(run *r, const sbx_error *e)
         snprintf(r->res.error, sizeof r->res.error, "%s", e->msg);
 }
 
-static void kill_box(run *r, int sig)
+int run_signal(run *r, int sig, sbx_error *err)
 {
-    sbx_error e = {0};
-    if (r->state == RUN_RUNNING || r->state == RUN_STOPPING)
-        r->kill_signal = sig;
 #ifndef _WIN32
     /* The main process too: until it has written itself into its cgroups
      * (v1, async spawn) the box does not list it. Its pid cannot be reused
@@ -135,7 +132,15 @@ static void kill_box(run *r, int sig)
     if (r->state == RUN_RUNNING || r->state == RUN_STOPPING)
         kill(r->pid, sig);
 #endif
-    if (sbx_box_kill(r->box, sig, &e) < 0)
+    return sbx_box_kill(r->box, sig, err);
+}
+
+static void kill_box(run *r, int sig)
+{
+    sbx_error e = {0};
+    if (r->state == RUN_RUNNING || r->state == RUN_STOPPING)
+        r->kill_signal = sig;
+    if (run_signal(r, sig, &e) < 0)
         set_error(r, &e);
 }
 

@@ -99,6 +99,9 @@ int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
               const run_options *opt, run_done_cb on_done, run_result *res);
 /* Stops the run: stop signal to every process, SIGKILL after the grace. */
 void run_stop(run *r);
+/* Sends sig to every process of the run: its box, and its main process,
+ * which an async spawn may not have put in the box yet. */
+int run_signal(run *r, int sig, sbx_error *err);
 /* Closes the run's handles; call after on_done. The run struct may be
  * reused at once. */
 void run_close(run *r);

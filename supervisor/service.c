@@ -107,6 +107,7 @@ static svc_state do_spawn(service *s)
 static svc_state do_try_start(service *s, const run_result *res)
 {
     (void)res;
+    s->env->start_deps(s);
     int ready = s->env->deps(s);
     if (ready < 0) {
         s->why = "a required unit failed";
@@ -229,6 +230,11 @@ void service_event(service *s, svc_event ev, const run_result *res)
     svc_state from = s->state;
     s->state = fn(s, res);
     s->env->changed(s, from, s->why);
+}
+
+bool svc_at_rest(svc_state st)
+{
+    return st == SVC_INACTIVE || st == SVC_EXITED || st == SVC_FAILED;
 }
 
 int service_init(service *s, const service_env *env)

@@ -70,8 +70,11 @@ typedef struct service_env {
     int (*spawn)(service *s, run_result *res);
     /* Asks the running program to stop (stop signal, then SIGKILL). */
     void (*stop)(service *s);
-    /* Whether the units s requires/follows are running (1), still coming
-     * (0), or one of the required ones failed (-1). */
+    /* The step before a start: starts the units s requires that are
+     * inactive (an action: it runs their machines, never s's). */
+    void (*start_deps)(service *s);
+    /* A question only: whether the units s requires/follows are running
+     * (1), still coming (0), or one of the required ones failed (-1). */
     int (*deps)(service *s);
     void (*changed)(service *s, svc_state from, const char *why);
     void *ctx;
@@ -105,6 +108,9 @@ struct service {
     const char *why;            /* the reason of the last transition */
     void *owner;                /* the manager's data (box, run, logs) */
 };
+
+/* Inactive, exited or failed: nothing runs and nothing is pending. */
+bool svc_at_rest(svc_state st);
 
 int service_init(service *s, const service_env *env);
 void service_free(service *s);

@@ -13,30 +13,6 @@
 
 #include "unit.h"
 
-int strv_push(strv *s, const char *str)
-{
-    if (s->n + 2 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 4;
-        char **v = realloc(s->v, cap * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        s->v = v;
-        s->cap = cap;
-    }
-    if (!(s->v[s->n] = strdup(str)))
-        return -ENOMEM;
-    s->v[++s->n] = NULL;
-    return 0;
-}
-
-void strv_free(strv *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        free(s->v[i]);
-    free(s->v);
-    memset(s, 0, sizeof *s);
-}
-
 void unit_errors_free(unit_errors *e)
 {
     strv_free(&e->lines);
@@ -175,7 +151,7 @@ int unit_split_command(const char *line, strv *argv, const char **why)
 /* ---- the key table ---- */
 
 typedef enum key_type {
-    K_TEXT, K_NAMES, K_ENV, K_BOOL, K_SIZE, K_SWAP, K_DURATION, K_PERCENT, K_COUNT,
+    K_TEXT, K_NAMES, K_ENV, K_BOOL, K_SIZE, K_DURATION, K_COUNT,
     K_COMMAND, K_INPUT, K_OUTPUT, K_SIGNAL, K_POLICY, K_CODES, K_ONOOM,
     K_PATHS, K_NETWORK, K_PIDNS, K_SECCOMP,
 } key_type;
@@ -183,12 +159,12 @@ typedef enum key_type {
 typedef struct key {
     const char *section, *name;
     key_type type;
-    size_t offset;
+    size_t offset, size;    /* the field of unit_def: counts are stored by size */
     bool repeatable;
     uint64_t min, max;
 } key;
 
-#define AT(field) offsetof(unit_def, field)
+#define AT(field) offsetof(unit_def, field), sizeof(((unit_def *)0)->field)
 static const key keys[] = {
     {"unit", "description", K_TEXT, AT(description), false, 0, 0},
     {"unit", "requires", K_NAMES, AT(requires), true, 0, 0},
@@ -204,18 +180,12 @@ static const key keys[] = {
     {"exec", "stdin", K_INPUT, AT(stdin_path), false, 0, 0},
     {"exec", "stdout", K_OUTPUT, AT(out[0]), false, 0, 0},
     {"exec", "stderr", K_OUTPUT, AT(out[1]), false, 0, 0},
-    {"limits", "memory", K_SIZE, AT(limits.memory), false, 0, 0},
-    {"limits", "memory_swap", K_SWAP, AT(limits.memory_swap), false, 0, 0},
-    {"limits", "cpu", K_PERCENT, AT(limits.cpu_percent), false, 0, 0},
-    {"limits", "cpu_weight", K_COUNT, AT(limits.cpu_weight), false, 1, 10000},
-    {"limits", "pids", K_COUNT, AT(limits.pids), false, 1, 4194304},
-    {"limits", "nofile", K_COUNT, AT(limits.nofile), false, 1, 1u << 30},
     {"limits", "runtime_max", K_DURATION, AT(runtime_max_ms), false, 0, 0},
     {"limits", "start_timeout", K_DURATION, AT(start_timeout_ms), false, 0, 0},
     {"limits", "stop_timeout", K_DURATION, AT(stop_timeout_ms), false, 0, 0},
     {"limits", "stop_signal", K_SIGNAL, AT(stop_signal), false, 0, 0},
     {"restart", "policy", K_POLICY, AT(policy), false, 0, 0},
-    {"restart", "success_exit_codes", K_CODES, 0, false, 0, 0},
+    {"restart", "success_exit_codes", K_CODES, AT(success_codes), false, 0, 0},
     {"restart", "delay", K_DURATION, AT(delay_ms), false, 0, 0},
     {"restart", "delay_max", K_DURATION, AT(delay_max_ms), false, 0, 0},
     {"restart", "reset_after", K_DURATION, AT(reset_after_ms), false, 0, 0},
@@ -237,23 +207,18 @@ static const key keys[] = {
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
-/* Which fields are 32-bit: counts are stored by their field's size. */
-static bool is_u32(size_t offset)
-{
-    return offset == AT(instances) || offset == AT(limits.cpu_weight) ||
-           offset == AT(burst) || offset == AT(log_keep);
-}
-
 struct parse_ctx {
     const char *file;
     unit_def *u;
     unit_errors *errs;
     const char *text, *pos;
     int line;
-    bool seen[NKEYS];
-    int key_line[NKEYS];
+    /* by key: the table's rows, then libsbx's limits ([limits] too) */
+    bool seen[NKEYS + SBX_LIMITS_MAX];
+    int key_line[NKEYS + SBX_LIMITS_MAX];
     bool too_long;
     bool section_known;
+    const char *section;    /* of the key being read */
 };
 
 static void report(struct parse_ctx *c, const char *section, const char *name,
@@ -359,15 +324,15 @@ static int set_codes(unit_def *u, const char *value, const char **why)
     return r;
 }
 
-/* Parses one value into the field the key describes. Returns 0, or an
- * error with *why set (or an sbx_error message in e). */
-static int set_value(const key *k, unit_def *u, const char *v, const char **why, sbx_error *e)
+/* The helpers of set_value, which names every type; each switches on
+ * its own few (as int: the others are not theirs). */
+
+/* Text, lists and numbers. */
+static int set_plain(const key *k, void *field, const char *v, const char **why, sbx_error *e)
 {
-    void *field = (char *)u + k->offset;
     uint64_t n;
-    bool b;
     int r;
-    switch (k->type) {
+    switch ((int)k->type) {
     case K_TEXT:
         free(*(char **)field);
         return (*(char **)field = strdup(v)) ? 0 : -ENOMEM;
@@ -376,65 +341,47 @@ static int set_value(const key *k, unit_def *u, const char *v, const char **why,
         if (!strchr(v, '=') || v[0] == '=')
             return *why = "expected NAME=VALUE", -EINVAL;
         return strv_push(field, v);
-    case K_BOOL:
-        if (!parse_bool(v, &b))
-            return *why = "expected yes or no", -EINVAL;
-        *(bool *)field = b;
-        return 0;
-    case K_SWAP:
-        if (strcmp(v, "0") == 0)
-            return *(uint64_t *)field = 0, 0;
-        /* fall through */
+    case K_PATHS:
+        if (v[0] != '/')
+            return *why = "expected an absolute path", -EINVAL;
+        return strv_push(field, v);
     case K_SIZE: return sbx_parse_size(v, field, e);
     case K_DURATION:  /* "0": none, or at once */
         if (strcmp(v, "0") == 0)
             return *(uint64_t *)field = 0, 0;
         return sbx_parse_duration(v, field, e);
-    case K_PERCENT: return sbx_parse_percent(v, field, e);
     case K_COUNT:
         if ((r = sbx_parse_count(v, k->min, k->max, &n, e)) < 0)
             return r;
-        if (is_u32(k->offset))
+        if (k->size == sizeof(uint32_t))
             *(uint32_t *)field = (uint32_t)n;
         else
             *(uint64_t *)field = n;
         return 0;
-    case K_COMMAND:
-        strv_free(field);
-        return unit_split_command(v, field, why);
-    case K_INPUT:
-        free(*(char **)field);
-        *(char **)field = NULL;
-        if (strcmp(v, "null") == 0)
-            return 0;
-        if (strncmp(v, "file:", 5) != 0 || v[5] != '/')
-            return *why = "expected null or file:/ABSOLUTE/PATH", -EINVAL;
-        return (*(char **)field = strdup(v + 5)) ? 0 : -ENOMEM;
-    case K_OUTPUT: return set_output(field, v, why);
-    case K_SIGNAL:
-        if ((r = sbx_parse_signal(v)) < 0)
-            return *why = "not a signal name or number", -EINVAL;
-        *(int *)field = r;
+    default: return -EINVAL;
+    }
+}
+
+/* Yes/no and the keys that take one of a few words. */
+static int set_choice(const key *k, void *field, const char *v, const char **why)
+{
+    bool b;
+    switch ((int)k->type) {
+    case K_BOOL:
+    case K_NETWORK:  /* network = no: a namespace without it */
+        if (!parse_bool(v, &b))
+            return *why = "expected yes or no", -EINVAL;
+        *(bool *)field = k->type == K_BOOL ? b : !b;
         return 0;
     case K_POLICY:
         for (int p = RESTART_NO; p <= RESTART_ALWAYS; p++)
             if (strcmp(v, restart_policy_name((restart_policy)p)) == 0)
                 return *(restart_policy *)field = (restart_policy)p, 0;
         return *why = "expected no, on-failure, on-abnormal or always", -EINVAL;
-    case K_CODES: return set_codes(u, v, why);
     case K_ONOOM:
         if (strcmp(v, "restart") == 0 || strcmp(v, "stop") == 0)
             return *(bool *)field = v[0] == 'r', 0;
         return *why = "expected restart or stop", -EINVAL;
-    case K_PATHS:
-        if (v[0] != '/')
-            return *why = "expected an absolute path", -EINVAL;
-        return strv_push(field, v);
-    case K_NETWORK:
-        if (!parse_bool(v, &b))
-            return *why = "expected yes or no", -EINVAL;
-        *(bool *)field = !b;
-        return 0;
     case K_PIDNS:  /* yes: the program is PID 1; init: sbx's init is */
         if (strcmp(v, "init") == 0)
             return *(sbx_pid_ns *)field = SBX_PID_NS_INIT, 0;
@@ -442,14 +389,53 @@ static int set_value(const key *k, unit_def *u, const char *v, const char **why,
             return *why = "expected yes, no or init", -EINVAL;
         *(sbx_pid_ns *)field = b ? SBX_PID_NS_PROGRAM : SBX_PID_NS_NONE;
         return 0;
-    case K_SECCOMP:
-        free(*(char **)field);
-        *(char **)field = NULL;
-        if (strcmp(v, "none") == 0)
+    default: return -EINVAL;
+    }
+}
+
+/* An optional path (NULL for "null"/"none"), as file:/PATH or a profile. */
+static int set_optional_path(const key *k, void *field, const char *v, const char **why)
+{
+    char **path = field;
+    free(*path);
+    *path = NULL;
+    if (k->type == K_INPUT) {
+        if (strcmp(v, "null") == 0)
             return 0;
-        if (strcmp(v, "default") != 0 && v[0] != '/')
-            return *why = "expected default, none or an absolute profile path", -EINVAL;
-        return (*(char **)field = strdup(v)) ? 0 : -ENOMEM;
+        if (strncmp(v, "file:", 5) != 0 || v[5] != '/')
+            return *why = "expected null or file:/ABSOLUTE/PATH", -EINVAL;
+        return (*path = strdup(v + 5)) ? 0 : -ENOMEM;
+    }
+    if (strcmp(v, "none") == 0)  /* K_SECCOMP */
+        return 0;
+    if (strcmp(v, "default") != 0 && v[0] != '/')
+        return *why = "expected default, none or an absolute profile path", -EINVAL;
+    return (*path = strdup(v)) ? 0 : -ENOMEM;
+}
+
+/* Parses one value into the field the key describes. Returns 0, or an
+ * error with *why set (or an sbx_error message in e). */
+static int set_value(const key *k, unit_def *u, const char *v, const char **why, sbx_error *e)
+{
+    void *field = (char *)u + k->offset;
+    int r;
+    switch (k->type) {
+    case K_COMMAND:
+        strv_free(field);
+        return unit_split_command(v, field, why);
+    case K_OUTPUT: return set_output(field, v, why);
+    case K_CODES: return set_codes(u, v, why);
+    case K_SIGNAL:
+        if ((r = sbx_parse_signal(v)) < 0)
+            return *why = "not a signal name or number", -EINVAL;
+        *(int *)field = r;
+        return 0;
+    case K_INPUT:
+    case K_SECCOMP: return set_optional_path(k, field, v, why);
+    case K_TEXT: case K_NAMES: case K_ENV: case K_PATHS: case K_SIZE: case K_DURATION:
+    case K_COUNT: return set_plain(k, field, v, why, e);
+    case K_BOOL: case K_NETWORK: case K_POLICY: case K_ONOOM: case K_PIDNS:
+        return set_choice(k, field, v, why);
     }
     return -EINVAL;
 }
@@ -463,6 +449,52 @@ static bool known_section(const char *s)
     return false;
 }
 
+/* Marks key number i (see parse_ctx.seen) as given on this line; false
+ * when it was given before and may not be repeated. */
+static bool first_time(struct parse_ctx *c, size_t i, bool repeatable)
+{
+    if (c->seen[i] && !repeatable)
+        return false;
+    c->seen[i] = true;
+    c->key_line[i] = c->line;
+    return true;
+}
+
+/* [limits] keys of libsbx's table; false when name is none of them. */
+static bool on_limit(struct parse_ctx *c, const char *name, const char *value)
+{
+    const sbx_limit_info *k = strcmp(c->section, "limits") == 0 ? sbx_limit_find(name) : NULL;
+    size_t i = 0;
+    if (!k)
+        return false;
+    while (sbx_limit_at(i) != k)
+        i++;
+    sbx_error e = {0};
+    if (!first_time(c, NKEYS + i, false))
+        report(c, "limits", name, "given twice (it is not repeatable)");
+    else if (sbx_limit_parse(k, &c->u->limits, value, &e) < 0)
+        report(c, "limits", name, "%s", e.msg);
+    return true;
+}
+
+static void on_unit_key(struct parse_ctx *c, size_t i, const char *value)
+{
+    const key *k = &keys[i];
+    if (!first_time(c, i, k->repeatable)) {
+        report(c, k->section, k->name, "given twice (it is not repeatable)");
+        return;
+    }
+    if (k->offset == offsetof(unit_def, requires))
+        c->u->requires_line = c->line;
+    if (k->offset == offsetof(unit_def, after))
+        c->u->after_line = c->line;
+    const char *why = NULL;
+    sbx_error e = {0};
+    int r = set_value(k, c->u, value, &why, &e);
+    if (r < 0)
+        report(c, k->section, k->name, "%s", why ? why : e.code ? e.msg : strerror(-r));
+}
+
 static int on_key(void *data, const char *section, const char *name, const char *value)
 {
     struct parse_ctx *c = data;
@@ -474,26 +506,14 @@ static int on_key(void *data, const char *section, const char *name, const char 
     }
     if (!c->section_known)
         return 1;  /* reported once, at the section header */
+    c->section = section;
+    if (on_limit(c, name, value))
+        return 1;
     for (size_t i = 0; i < NKEYS; i++) {
-        const key *k = &keys[i];
-        if (strcmp(k->section, section) != 0 || strcmp(k->name, name) != 0)
-            continue;
-        if (c->seen[i] && !k->repeatable) {
-            report(c, section, name, "given twice (it is not repeatable)");
+        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) {
+            on_unit_key(c, i, value);
             return 1;
         }
-        c->seen[i] = true;
-        c->key_line[i] = c->line;
-        if (k->offset == AT(requires))
-            c->u->requires_line = c->line;
-        if (k->offset == AT(after))
-            c->u->after_line = c->line;
-        const char *why = NULL;
-        sbx_error e = {0};
-        int r = set_value(k, c->u, value, &why, &e);
-        if (r < 0)
-            report(c, section, name, "%s", why ? why : e.code ? e.msg : strerror(-r));
-        return 1;
     }
     report(c, section, name, "unknown key");
     return 1;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "sbx.h"
+#include "strv.h"
 
 #define UNIT_NAME_MAX 64
 
@@ -19,14 +20,6 @@ typedef enum restart_policy {
     RESTART_ON_ABNORMAL,
     RESTART_ALWAYS,
 } restart_policy;
-
-typedef struct strv {        /* a growable NULL-terminated string list */
-    char **v;
-    size_t n, cap;
-} strv;
-
-int strv_push(strv *s, const char *str);
-void strv_free(strv *s);
 
 typedef struct unit_output {
     enum { OUT_LOG, OUT_NULL, OUT_INHERIT, OUT_FILE } kind;

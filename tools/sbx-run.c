@@ -8,9 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "limit_options.h"
 #include "reaper.h"
 #include "result.h"
 #include "run.h"
+#include "version.h"
 
 
 /* Exit statuses, as timeout(1) and env(1). */
@@ -78,6 +80,7 @@ static const char usage_text[] =
     "      --best-effort          run even if a requested limit cannot be enforced\n"
     "      --probe                print backend, cgroup mode and controllers as JSON\n"
     "  -h, --help                 this text\n"
+    "      --version              print sbx-run's version\n"
     "Exit status: the program's; 128+N if killed by signal N; 124 on timeout;\n"
     "125 if the sandbox could not be set up; 126 not executable; 127 not found.\n";
 
@@ -94,29 +97,20 @@ static void check(int rc, const char *opt, const sbx_error *e)
         die_usage(opt, e->msg);
 }
 
+/* The values that are checked with libsbx's parsers: the limits of its
+ * table, --core, and the durations. */
 static void parse_value(int c, const char *name, const char *arg, struct options *o)
 {
     sbx_error e = {0};
-    uint64_t v;
+    uint64_t v = 0;
+    const sbx_limit_info *k = limit_option_row(c);
+    if (k) {
+        check(sbx_limit_parse(k, &o->limits, arg, &e), name, &e);
+        return;
+    }
     switch (c) {
-    case 'm': check(sbx_parse_size(arg, &o->limits.memory, &e), name, &e); break;
-    case 'S':
-        if (strcmp(arg, "0") == 0)
-            o->limits.memory_swap = 0;
-        else
-            check(sbx_parse_size(arg, &o->limits.memory_swap, &e), name, &e);
-        break;
-    case 'c': check(sbx_parse_percent(arg, &o->limits.cpu_percent, &e), name, &e); break;
-    case 'W':
-        check(sbx_parse_count(arg, 1, 10000, &v, &e), name, &e);
-        o->limits.cpu_weight = (uint32_t)v;
-        break;
-    case 'p': check(sbx_parse_count(arg, 1, 4194304, &o->limits.pids, &e), name, &e); break;
-    case 'N': check(sbx_parse_count(arg, 1, 1u << 30, &o->limits.nofile, &e), name, &e); break;
     case 'K':
-        if (strcmp(arg, "0") == 0)
-            v = 0;
-        else
+        if (strcmp(arg, "0") != 0)
             check(sbx_parse_size(arg, &v, &e), name, &e);
         o->limits.core = (int64_t)v;
         break;
@@ -126,111 +120,153 @@ static void parse_value(int c, const char *name, const char *arg, struct options
     }
 }
 
-static void parse_args(int argc, char **argv, struct options *o)
+/* The options besides the limits (limit_options.c adds those). */
+static const struct option base_options[] = {
+    {"core", required_argument, NULL, 'K'},
+    {"timeout", required_argument, NULL, 't'},
+    {"kill-grace", required_argument, NULL, 'G'},
+    {"wait-leftovers", no_argument, NULL, 'L'},
+    {"cwd", required_argument, NULL, 'C'},
+    {"env", required_argument, NULL, 'e'},
+    {"clear-env", no_argument, NULL, 'E'},
+    {"stdin", required_argument, NULL, '0'},
+    {"stdout", required_argument, NULL, '1'},
+    {"stderr", required_argument, NULL, '2'},
+    {"result", required_argument, NULL, 'R'},
+    {"backend", required_argument, NULL, 'B'},
+    {"cgroup-root", required_argument, NULL, 'O'},
+    {"best-effort", no_argument, NULL, 'b'},
+    {"probe", no_argument, NULL, 'P'},
+    {"ro", required_argument, NULL, 'r'},
+    {"allow", required_argument, NULL, 'a'},
+    {"no-net", no_argument, NULL, 'n'},
+    {"private-tmp", no_argument, NULL, 'T'},
+    {"pidns", no_argument, NULL, 'I'},
+    {"pidns-init", no_argument, NULL, 'i'},
+    {"user", required_argument, NULL, 'u'},
+    {"group", required_argument, NULL, 'g'},
+    {"no-new-privs", no_argument, NULL, 'V'},
+    {"new-privs", no_argument, NULL, 'v'},
+    {"seccomp", required_argument, NULL, 's'},
+    {"hostname", required_argument, NULL, 'H'},
+    {"version", no_argument, NULL, 'Z'},
+    {"help", no_argument, NULL, 'h'},
+};
+#define NBASE (sizeof base_options / sizeof base_options[0])
+
+/* base_options and the limits, ended by a zero entry. */
+static struct option longs[NBASE + SBX_LIMITS_MAX + 1];
+
+/* "--memory" for -m too: messages name the long form. */
+static const char *option_name(int c, char *buf, size_t len)
 {
-    static const struct option longs[] = {
-        {"memory", required_argument, NULL, 'm'},
-        {"memory-swap", required_argument, NULL, 'S'},
-        {"cpu", required_argument, NULL, 'c'},
-        {"cpu-weight", required_argument, NULL, 'W'},
-        {"pids", required_argument, NULL, 'p'},
-        {"nofile", required_argument, NULL, 'N'},
-        {"core", required_argument, NULL, 'K'},
-        {"timeout", required_argument, NULL, 't'},
-        {"kill-grace", required_argument, NULL, 'G'},
-        {"wait-leftovers", no_argument, NULL, 'L'},
-        {"cwd", required_argument, NULL, 'C'},
-        {"env", required_argument, NULL, 'e'},
-        {"clear-env", no_argument, NULL, 'E'},
-        {"stdin", required_argument, NULL, '0'},
-        {"stdout", required_argument, NULL, '1'},
-        {"stderr", required_argument, NULL, '2'},
-        {"result", required_argument, NULL, 'R'},
-        {"backend", required_argument, NULL, 'B'},
-        {"cgroup-root", required_argument, NULL, 'O'},
-        {"best-effort", no_argument, NULL, 'b'},
-        {"probe", no_argument, NULL, 'P'},
-        {"ro", required_argument, NULL, 'r'},
-        {"allow", required_argument, NULL, 'a'},
-        {"no-net", no_argument, NULL, 'n'},
-        {"private-tmp", no_argument, NULL, 'T'},
-        {"pidns", no_argument, NULL, 'I'},
-        {"pidns-init", no_argument, NULL, 'i'},
-        {"user", required_argument, NULL, 'u'},
-        {"group", required_argument, NULL, 'g'},
-        {"no-new-privs", no_argument, NULL, 'V'},
-        {"new-privs", no_argument, NULL, 'v'},
-        {"seccomp", required_argument, NULL, 's'},
-        {"hostname", required_argument, NULL, 'H'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    const struct option *lo = NULL;
+    for (const struct option *l = longs; l->name; l++)
+        if (l->val == c)
+            lo = l;
+    snprintf(buf, len, "--%s", lo ? lo->name : "?");
+    return buf;
+}
+
+static void options_init(struct options *o, int argc)
+{
     sbx_limits_init(&o->limits);
     run_options_init(&o->run);
     o->env_add = calloc((size_t)argc + 1, sizeof *o->env_add);
     o->ro = calloc((size_t)argc + 1, sizeof *o->ro);
     o->allow = calloc((size_t)argc + 1, sizeof *o->allow);
     o->iso.no_new_privs = true;
-    int c, idx;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+m:c:p:t:C:e:h", longs, &idx)) != -1) {
-        char name[40];
-        const struct option *lo = NULL;
-        for (const struct option *l = longs; l->name; l++)
-            if (l->val == c)
-                lo = l;
-        snprintf(name, sizeof name, "--%s", lo ? lo->name : "?");
-        switch (c) {
-        case 'L': o->run.wait_leftovers = true; break;
-        case 'C': o->cwd = optarg; break;
-        case 'e':
-            if (!strchr(optarg, '=') || optarg[0] == '=')
-                die_usage("--env", "expected NAME=VALUE");
-            o->env_add[o->nenv++] = optarg;
-            break;
-        case 'E': o->clear_env = true; break;
-        case '0': case '1': case '2': o->stdio[c - '0'] = optarg; break;
-        case 'R': o->result_path = optarg; break;
-        case 'B': o->backend = optarg; break;
-        case 'O': o->cgroup_root = optarg; break;
-        case 'b': o->best_effort = true; break;
-        case 'r': o->ro[o->nro++] = optarg; break;
-        case 'a': o->allow[o->nallow++] = optarg; break;
-        case 'n': o->iso.no_net = true; break;
-        case 'T': o->iso.private_tmp = true; break;
-        case 'I': o->iso.pid_ns = SBX_PID_NS_PROGRAM; break;
-        case 'i': o->iso.pid_ns = SBX_PID_NS_INIT; break;
-        case 'u': o->user = optarg; break;
-        case 'g': o->group = optarg; break;
-        case 'V': o->iso.no_new_privs = true; break;
-        case 'v': o->iso.no_new_privs = false; break;
-        case 'H':
-            if (!*optarg || strlen(optarg) > 64)
-                die_usage("--hostname", "expected a name of 1 to 64 characters");
-            o->iso.hostname = optarg;
-            break;
-        case 's':
-            if (strcmp(optarg, "default") == 0)
-                o->iso.seccomp = SBX_SECCOMP_DEFAULT;
-            else if (strcmp(optarg, "none") == 0)
-                o->iso.seccomp = SBX_SECCOMP_NONE;
-            else {
-                o->iso.seccomp = SBX_SECCOMP_FILE;
-                o->iso.seccomp_file = optarg;
-            }
-            break;
-        case 'P': o->probe = true; break;
-        case 'h': fputs(usage_text, stdout); exit(0);
-        case '?': die_usage(argv[optind - 1], "unknown option or missing value");
-        default: parse_value(c, name, optarg, o); break;
-        }
+}
+
+static void set_seccomp(const char *arg, sbx_isolation *iso)
+{
+    if (strcmp(arg, "default") == 0)
+        iso->seccomp = SBX_SECCOMP_DEFAULT;
+    else if (strcmp(arg, "none") == 0)
+        iso->seccomp = SBX_SECCOMP_NONE;
+    else {
+        iso->seccomp = SBX_SECCOMP_FILE;
+        iso->seccomp_file = arg;
     }
-    o->argv = argv + optind;
+}
+
+/* The isolation options; false when c is none of them. */
+static bool set_isolation(int c, char *arg, struct options *o)
+{
+    switch (c) {
+    case 'r': o->ro[o->nro++] = arg; break;
+    case 'a': o->allow[o->nallow++] = arg; break;
+    case 'n': o->iso.no_net = true; break;
+    case 'T': o->iso.private_tmp = true; break;
+    case 'I': o->iso.pid_ns = SBX_PID_NS_PROGRAM; break;
+    case 'i': o->iso.pid_ns = SBX_PID_NS_INIT; break;
+    case 'u': o->user = arg; break;
+    case 'g': o->group = arg; break;
+    case 'V': o->iso.no_new_privs = true; break;
+    case 'v': o->iso.no_new_privs = false; break;
+    case 'H':
+        if (!*arg || strlen(arg) > 64)
+            die_usage("--hostname", "expected a name of 1 to 64 characters");
+        o->iso.hostname = arg;
+        break;
+    case 's': set_seccomp(arg, &o->iso); break;
+    default: return false;
+    }
+    return true;
+}
+
+/* How the program runs: its environment, files and sbx-run's own
+ * settings; false when c is none of them. */
+static bool set_run_option(int c, char *arg, struct options *o)
+{
+    switch (c) {
+    case 'L': o->run.wait_leftovers = true; break;
+    case 'C': o->cwd = arg; break;
+    case 'e':
+        if (!strchr(arg, '=') || arg[0] == '=')
+            die_usage("--env", "expected NAME=VALUE");
+        o->env_add[o->nenv++] = arg;
+        break;
+    case 'E': o->clear_env = true; break;
+    case '0': case '1': case '2': o->stdio[c - '0'] = arg; break;
+    case 'R': o->result_path = arg; break;
+    case 'B': o->backend = arg; break;
+    case 'O': o->cgroup_root = arg; break;
+    case 'b': o->best_effort = true; break;
+    case 'P': o->probe = true; break;
+    default: return false;
+    }
+    return true;
+}
+
+static void finish_options(struct options *o, char **argv)
+{
+    o->argv = argv;
     o->iso.readonly = o->ro;
     o->iso.allow = o->allow;
     o->iso.pid_ns_wait_all = o->run.wait_leftovers;
     if (!o->probe && !o->argv[0])
         die_usage(NULL, "no command given");
+}
+
+static void parse_args(int argc, char **argv, struct options *o)
+{
+    int c, idx;
+    limit_options_build(longs, base_options, NBASE);
+    options_init(o, argc);
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+m:c:p:t:C:e:h", longs, &idx)) != -1) {
+        char name[40];
+        if (c == 'h')
+            fputs(usage_text, stdout), exit(0);
+        if (c == 'Z')
+            puts("sbx-run " SBX_VERSION), exit(0);
+        if (c == '?')
+            die_usage(argv[optind - 1], "unknown option or missing value");
+        if (!set_run_option(c, optarg, o) && !set_isolation(c, optarg, o))
+            parse_value(c, option_name(c, name, sizeof name), optarg, o);
+    }
+    finish_options(o, argv + optind);
 }
 
 static bool resolve_ids(const struct options *o, sbx_command *cmd)
@@ -373,14 +409,31 @@ static void open_result(struct options *o)
     }
 }
 
+/* libsbx says what failed; what would help is sbx-run's to say, in its
+ * options' words. Appended to msg. */
+static void add_hint(const struct options *o, int code, char *msg, size_t len)
+{
+    const char *hint = NULL;
+    size_t n = strlen(msg);
+    if (code == -EOPNOTSUPP && !o->best_effort)
+        hint = "use --best-effort to run without it";
+    else if (code == -EPERM && !o->best_effort && sbx_isolation_by_landlock(&o->iso))
+        hint = "use --best-effort to run without the rest";
+    else if (code == -EINVAL && o->iso.pid_ns == SBX_PID_NS_PROGRAM && o->run.wait_leftovers)
+        hint = "use --pidns-init";
+    if (hint && n < len)
+        snprintf(msg + n, len - n, " (%s)", hint);
+}
+
 /* Reports a failure to set up the sandbox: status 125. */
 static int setup_failed(const struct options *o, const sbx_backend *be, const sbx_error *e)
 {
     run_result res = {.reason = RUN_START_FAILED, .exit_code = -1,
                       .failed_stage = SBX_STAGE_CGROUP, .failed_errno = -e->code,
-                      .stats = {-1, -1, -1, -1, -1, -1, -1}};
+                      .stats = SBX_STATS_UNKNOWN};
     snprintf(res.error, sizeof res.error, "%s", e->msg);
-    fprintf(stderr, "sbx-run: %s\n", e->msg);
+    add_hint(o, e->code, res.error, sizeof res.error);
+    fprintf(stderr, "sbx-run: %s\n", res.error);
     write_result(o->result, &res, be, NULL);
     return EXIT_SETUP;
 }
@@ -406,7 +459,9 @@ static int run_command(const struct options *o, sbx_backend *be, sbx_box *box)
         uv_signal_start(&c.sig[i], on_stop_signal, sigs[i]);
     }
     c.run.data = &c;
-    if (run_start(&c.run, c.loop, box, &cmd, &o->run, on_done, &c.res) < 0) {
+    int r = run_start(&c.run, c.loop, box, &cmd, &o->run, on_done, &c.res);
+    if (r < 0) {
+        add_hint(o, r, c.res.error, sizeof c.res.error);
         fprintf(stderr, "sbx-run: %s\n", c.res.error);
         for (int i = 0; i < 3; i++)
             uv_close((uv_handle_t *)&c.sig[i], NULL);
@@ -449,6 +504,60 @@ static bool fall_back_to_rlimit(const struct options *o, int err)
            !l->memory && !l->cpu_percent && !l->cpu_weight && !l->pids;
 }
 
+/* What isolation the run gets, and the result says: with --best-effort
+ * and neither root nor user namespaces, what can be had without them. */
+static void settle_isolation(struct options *o)
+{
+#ifdef _WIN32
+    (void)o;
+    result_iso = NULL;  /* none exists there: refused, or skipped with --best-effort */
+#else
+    if (o->best_effort && sbx_isolation_needs_namespaces(&o->iso) && !sbx_namespaces_available()) {
+        fprintf(stderr, "sbx-run: warning: no namespaces here (not root, user namespaces "
+                        "refused); running without them%s\n",
+                o->nallow ? " (--allow and --ro held by Landlock)" : "");
+        sbx_isolation left = {.no_new_privs = o->iso.no_new_privs, .seccomp = o->iso.seccomp,
+                              .seccomp_file = o->iso.seccomp_file};
+        if (o->nallow) {  /* what Landlock can give */
+            left.allow = o->iso.allow;
+            left.readonly = o->iso.readonly;
+        }
+        o->iso = left;
+    }
+    result_iso = &o->iso;
+#endif
+}
+
+/* The backend and the box: the best backend, or rlimits when no cgroup of
+ * our own can be made and nothing asked for needs one. */
+static int open_box(const struct options *o, sbx_backend **be, sbx_box **box, sbx_error *e)
+{
+    sbx_backend_options bo = {.name = o->backend, .cgroup_root = o->cgroup_root};
+    char name[64];
+    snprintf(name, sizeof name, "sbx-run-%ld", (long)getpid());
+    unsigned flags = o->best_effort ? SBX_BEST_EFFORT : 0;
+    int r = sbx_backend_open(&bo, be, e);
+    if (r == 0)
+        r = create_box(*be, name, &o->limits, flags, box, e);
+    if (r < 0 && *be && fall_back_to_rlimit(o, r)) {
+        sbx_backend_close(*be);
+        bo.name = "rlimit";
+        *be = NULL;
+        if ((r = sbx_backend_open(&bo, be, e)) == 0)
+            r = create_box(*be, name, &o->limits, flags, box, e);
+    }
+    return r;
+}
+
+static void free_options(struct options *o)
+{
+    free(o->env_add);
+    free(o->ro);
+    free(o->allow);
+    if (o->result && o->result != stderr)
+        fclose(o->result);
+}
+
 int main(int argc, char **argv)
 {
 #ifdef _WIN32
@@ -458,60 +567,20 @@ int main(int argc, char **argv)
     parse_args(argc, argv, &o);
     if (o.probe) {
         int rc = probe(&o);
-        free(o.env_add);
-        free(o.ro);
-        free(o.allow);
+        free_options(&o);
         return rc;
     }
     open_result(&o);
-#ifdef _WIN32
-    result_iso = NULL;  /* none exists there: refused, or skipped with --best-effort */
-#else
-    if (o.best_effort && sbx_isolation_needs_namespaces(&o.iso) && !sbx_namespaces_available()) {
-        /* Neither root nor user namespaces: run without the namespaces (the
-         * result's isolation list says what is left), as asked. */
-        fprintf(stderr, "sbx-run: warning: no namespaces here (not root, user namespaces "
-                        "refused); running without them%s\n",
-                o.nallow ? " (--allow and --ro held by Landlock)" : "");
-        sbx_isolation left = {.no_new_privs = o.iso.no_new_privs, .seccomp = o.iso.seccomp,
-                              .seccomp_file = o.iso.seccomp_file};
-        if (o.nallow) {  /* what Landlock can give */
-            left.allow = o.iso.allow;
-            left.readonly = o.iso.readonly;
-        }
-        o.iso = left;
-    }
-    result_iso = &o.iso;
-#endif
+    settle_isolation(&o);
     result_user = o.user;
     result_group = o.group;
     sbx_backend *be = NULL;
     sbx_box *box = NULL;
     sbx_error e = {0};
-    sbx_backend_options bo = {.name = o.backend, .cgroup_root = o.cgroup_root};
-    int status;
-    char name[64];
-    snprintf(name, sizeof name, "sbx-run-%ld", (long)getpid());
-    unsigned flags = o.best_effort ? SBX_BEST_EFFORT : 0;
-    int r = sbx_backend_open(&bo, &be, &e);
-    if (r == 0)
-        r = create_box(be, name, &o.limits, flags, &box, &e);
-    if (r < 0 && be && fall_back_to_rlimit(&o, r)) {
-        /* No cgroup of our own to make (an unprivileged user), and nothing
-         * asked for that needs one: a process group will do. */
-        sbx_backend_close(be);
-        bo.name = "rlimit";
-        be = NULL;
-        if ((r = sbx_backend_open(&bo, &be, &e)) == 0)
-            r = create_box(be, name, &o.limits, flags, &box, &e);
-    }
-    status = r < 0 ? setup_failed(&o, be, &e) : run_command(&o, be, box);
+    int r = open_box(&o, &be, &box, &e);
+    int status = r < 0 ? setup_failed(&o, be, &e) : run_command(&o, be, box);
     sbx_box_free(box);
     sbx_backend_close(be);
-    free(o.env_add);
-    free(o.ro);
-    free(o.allow);
-    if (o.result && o.result != stderr)
-        fclose(o.result);
+    free_options(&o);
     return status;
 }

@@ -25,7 +25,9 @@
 #define DEFAULT_SOCKET "/run/sbx/sbxd.sock"
 #endif
 
+#include "limit_options.h"
 #include "sbx.h"
+#include "version.h"
 
 #define MAX_LINE_IN (16u << 20)   /* a status of many units in detail */
 #define MAX_LINE_OUT 65536        /* sbxd's own bound on a request line */
@@ -73,7 +75,8 @@ static const char usage_text[] =
     "  events [-f]                      state changes, exits, OOMs, restarts\n"
     "  run [OPTIONS] -- COMMAND [ARG...]  start COMMAND as a transient unit:\n"
     "      -m, --memory SIZE   --memory-swap SIZE   -c, --cpu PERCENT\n"
-    "      -p, --pids N        --nofile N           -t, --timeout DURATION\n"
+    "      -p, --pids N        --nofile N           --cpu-weight N\n"
+    "      -t, --timeout DURATION\n"
     "      -e, --env NAME=VALUE (repeatable)        -C, --cwd DIR\n"
     "      --name NAME         --wait (wait for the end and print the result)\n"
     "  set UNIT KEY=VALUE...            change memory, memory_swap, cpu, pids live\n"
@@ -82,6 +85,7 @@ static const char usage_text[] =
     "      --json          print the response objects as sent, one per line\n"
     "      --no-color      no colour even on a terminal (also: NO_COLOR set)\n"
     "  -h, --help          this text\n"
+    "      --version       print sbxctl's version\n"
     "Exit status: 0 ok, 1 failed, 3 unit not running, 4 no such unit.\n";
 
 /* ---- errors ---- */
@@ -566,12 +570,10 @@ static const char *fmt_limit(char *out, const char *key, const json_t *v)
         snprintf(out, CELL, "%s", json_string_value(v));
     else if (!json_is_integer(v))
         snprintf(out, CELL, "?");
-    else if (strncmp(key, "memory", 6) == 0)
-        sbx_format_size((uint64_t)i, out, CELL);
+    else if (sbx_limit_find(key))
+        return sbx_limit_format(sbx_limit_find(key), (uint64_t)i, out, CELL);
     else if (is_ms(key))
         fmt_ms(out, i);
-    else if (strcmp(key, "cpu") == 0)
-        snprintf(out, CELL, "%lld%%", (long long)i);
     else if (strstr(key, "signal") && sig)
         snprintf(out, CELL, "%s", sig);
     else
@@ -896,37 +898,18 @@ static int do_events(struct ctl *c, const char *cmd)
 
 /* ---- run and set ---- */
 
-/* The limits of run (options) and set (KEY=VALUE), checked with libsbx's
- * own parsers so that a typo fails here, before anything is sent; sbxd gets
- * the text as written. */
-static const struct limit_key {
-    int option;         /* of run */
-    const char *key;    /* in the protocol, and for set */
-    char kind;          /* 's' size, 'S' size or 0, '%' percent, 'n' count */
-    uint64_t max;       /* of a count */
-    bool settable;      /* live, by set */
-} limit_keys[] = {
-    {'m', "memory", 's', 0, true},
-    {'M', "memory_swap", 'S', 0, true},
-    {'c', "cpu", '%', 0, true},
-    {'p', "pids", 'n', 4194304, true},
-    {'F', "nofile", 'n', 1u << 30, false},
-};
-#define NLIMITS (sizeof limit_keys / sizeof limit_keys[0])
-
-static void add_limit(json_t *limits, const struct limit_key *k, const char *what,
+/* The limits of run (options) and set (KEY=VALUE), by libsbx's table,
+ * checked with its parsers so that a typo fails here, before anything is
+ * sent; sbxd gets the text as written. */
+static void add_limit(json_t *limits, const sbx_limit_info *k, const char *what,
                       const char *value)
 {
     sbx_error e = {0};
-    uint64_t u;
-    uint32_t pct;
-    int r = k->kind == 's' ? sbx_parse_size(value, &u, &e)
-          : k->kind == 'S' ? (strcmp(value, "0") == 0 ? 0 : sbx_parse_size(value, &u, &e))
-          : k->kind == '%' ? sbx_parse_percent(value, &pct, &e)
-          : sbx_parse_count(value, 1, k->max, &u, &e);
-    if (r < 0)
+    sbx_limits scratch;
+    sbx_limits_init(&scratch);
+    if (sbx_limit_parse(k, &scratch, value, &e) < 0)
         die_usage(what, e.msg);
-    json_object_set_new(limits, k->key, json_string(value));
+    json_object_set_new(limits, k->name, json_string(value));
 }
 
 static int do_run(struct ctl *c, const char *cmd)
@@ -965,13 +948,16 @@ static int do_run(struct ctl *c, const char *cmd)
     return reason && strcmp(reason, "exited") == 0 && code == 0 ? EXIT_OK : EXIT_FAILED;
 }
 
-static const struct limit_key *settable_key(const char *arg, size_t len)
+/* "memory, memory_swap, cpu, pids": what set can change. */
+static const char *live_limits(void)
 {
-    for (size_t i = 0; i < NLIMITS; i++)
-        if (limit_keys[i].settable && strncmp(limit_keys[i].key, arg, len) == 0 &&
-            limit_keys[i].key[len] == '\0')
-            return &limit_keys[i];
-    return NULL;
+    static char names[200];
+    const sbx_limit_info *k;
+    size_t at = 0;
+    for (size_t i = 0; (k = sbx_limit_at(i)) && at < sizeof names; i++)
+        if (k->live)
+            at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", at ? ", " : "", k->name);
+    return names;
 }
 
 static int do_set(struct ctl *c, const char *cmd)
@@ -981,10 +967,14 @@ static int do_set(struct ctl *c, const char *cmd)
         char *arg = c->args[i], *eq = strchr(arg, '=');
         for (char *p = arg; eq && p < eq; p++)
             *p = *p == '-' ? '_' : *p;   /* memory-swap as memory_swap */
-        const struct limit_key *k = eq ? settable_key(arg, (size_t)(eq - arg)) : NULL;
-        if (!k)
-            die_usage(arg, "expected KEY=VALUE, KEY one of memory, memory_swap, cpu, pids");
-        *eq = '\0';
+        if (eq)
+            *eq = '\0';
+        const sbx_limit_info *k = eq ? sbx_limit_find(arg) : NULL;
+        if (!k || !k->live) {
+            if (eq)
+                *eq = '=';
+            die_usage(arg, xasprintf("expected KEY=VALUE, KEY one of %s", live_limits()));
+        }
         add_limit(limits, k, arg, eq + 1);
     }
     json_object_set_new(req, "limits", limits);
@@ -998,7 +988,7 @@ static int do_set(struct ctl *c, const char *cmd)
 
 /* The options each verb takes, by their short or internal letters; the
  * global ones (--socket, --json, --no-color, --help) go everywhere. */
-#define GLOBAL_OPTIONS "SJNh"
+#define GLOBAL_OPTIONS "SJNhV"
 
 static const struct verb {
     const char *name;       /* also the protocol's cmd */
@@ -1017,11 +1007,11 @@ static const struct verb {
     {"reload", do_reload, "", 0, 0, "no arguments"},
     {"logs", do_logs, "fn", 1, 1, "one UNIT"},
     {"events", do_events, "f", 0, 0, "no arguments"},
-    {"run", do_run, "mMcpFteCaw", 1, -1, "-- COMMAND [ARG...]"},
+    {"run", do_run, "LteCaw", 1, -1, "-- COMMAND [ARG...]"},
     {"set", do_set, "", 2, -1, "UNIT KEY=VALUE..."},
 };
 
-static const struct option longs[] = {
+static const struct option base_options[] = {
     {"socket", required_argument, NULL, 'S'},
     {"json", no_argument, NULL, 'J'},
     {"no-color", no_argument, NULL, 'N'},
@@ -1031,17 +1021,22 @@ static const struct option longs[] = {
     {"signal", required_argument, NULL, 's'},
     {"follow", no_argument, NULL, 'f'},
     {"lines", required_argument, NULL, 'n'},
-    {"memory", required_argument, NULL, 'm'},
-    {"memory-swap", required_argument, NULL, 'M'},
-    {"cpu", required_argument, NULL, 'c'},
-    {"pids", required_argument, NULL, 'p'},
-    {"nofile", required_argument, NULL, 'F'},
     {"env", required_argument, NULL, 'e'},
     {"cwd", required_argument, NULL, 'C'},
     {"name", required_argument, NULL, 'a'},
     {"wait", no_argument, NULL, 'w'},
-    {NULL, 0, NULL, 0},
+    {"version", no_argument, NULL, 'V'},
 };
+#define NBASE (sizeof base_options / sizeof base_options[0])
+
+/* base_options and the limits of run, ended by a zero entry. */
+static struct option longs[NBASE + SBX_LIMITS_MAX + 1];
+
+/* The letter a verb's options list for getopt's value: 'L' for every limit. */
+static int option_letter(int val)
+{
+    return limit_option_row(val) ? 'L' : val;
+}
 
 static const char *option_name(int val)
 {
@@ -1083,10 +1078,10 @@ static void set_option(struct ctl *c, int val, const char *arg)
     case 'C': c->cwd = arg; break;
     case 'a': c->name = arg; break;
     case 'w': c->wait = true; break;
+    case 'V': puts("sbxctl " SBX_VERSION); exit(EXIT_OK);
     default:
-        for (size_t i = 0; i < NLIMITS; i++)
-            if (limit_keys[i].option == val)
-                add_limit(c->limits, &limit_keys[i], opt, arg);
+        if (limit_option_row(val))
+            add_limit(c->limits, limit_option_row(val), opt, arg);
         break;
     }
 }
@@ -1104,7 +1099,7 @@ static void parse_options(struct ctl *c, int argc, char **argv, const struct ver
                               longs, NULL)) != -1) {
         if (val == '?')
             die_usage(argv[optind - 1], "unknown option or missing value");
-        if (!strchr(GLOBAL_OPTIONS, val) && (!v || !strchr(v->options, val)))
+        if (!strchr(GLOBAL_OPTIONS, val) && (!v || !strchr(v->options, option_letter(val))))
             die_usage(xasprintf("--%s", option_name(val)),
                       v ? xasprintf("not an option of %s", v->name) : "goes after the command");
         set_option(c, val, optarg);
@@ -1151,6 +1146,7 @@ int main(int argc, char **argv)
         .limits = json_object(),
         .env = json_array(),
     };
+    limit_options_build(longs, base_options, NBASE);
     const struct verb *v = parse_args(&c, argc, argv);
     int status = v->fn(&c, v->name);
     if (fflush(stdout) != 0)

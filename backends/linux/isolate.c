@@ -256,8 +256,8 @@ static int landlock_plan(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *
 {
     if (iso->no_net || iso->pid_ns || iso->private_tmp || iso->hostname || !p->nallow)
         return sbx_error_set(err, -EPERM, "sandbox: no namespace can be made here (not root, "
-                             "user namespaces refused), and Landlock can only give --allow "
-                             "(with --ro): use --best-effort to run without the rest");
+                             "user namespaces refused), and Landlock can only hold the allowed "
+                             "and read-only paths");
     long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
     if (abi < 1)
         return sbx_error_set(err, -EPERM, "sandbox: no namespace can be made here and the "
@@ -312,8 +312,8 @@ int sbx__iso_prepare(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *err)
     if (p->wait_all && iso->pid_ns == SBX_PID_NS_PROGRAM)
         return sbx_error_set(err, -EINVAL, "sandbox: waiting for leftovers with the program as "
                              "PID 1 of its PID namespace: the kernel ends every process "
-                             "inside when PID 1 exits (--pidns-init, pid_namespace = init, "
-                             "make sbx's init PID 1)");
+                             "inside when PID 1 exits; sbx's init as PID 1 can wait for "
+                             "them");
     p->hostname = iso->hostname;
     p->mount_ns = p->nro || p->nallow || p->private_tmp || p->pid_ns;
     p->clone_flags = (p->mount_ns ? CLONE_NEWNS : 0) | (p->no_net ? CLONE_NEWNET : 0) |

@@ -459,8 +459,8 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
         goto fail;
     }
     if (cmd->set_ids && plan.iso.userns) {
-        r = sbx_error_set(err, -EPERM, "sandbox: --user/--group need root (not possible "
-                          "inside an unprivileged user namespace)");
+        r = sbx_error_set(err, -EPERM, "sandbox: switching user and group needs root (not "
+                          "possible inside an unprivileged user namespace)");
         goto fail;
     }
     if (pipe2(report, O_CLOEXEC) < 0 || (plan.iso.pid_init && pipe2(status, O_CLOEXEC) < 0) ||

@@ -391,8 +391,7 @@ static int check_supported(sbx_box *box, const sbx_command *cmd, sbx_process *pr
         proc->failed_stage = SBX_STAGE_SANDBOX;
         proc->failed_errno = EOPNOTSUPP;
         return sbx_error_set(err, -EOPNOTSUPP, "sandbox: filesystem, network and namespace "
-                             "isolation are not available on Windows (use --best-effort to "
-                             "run without them)");
+                             "isolation are not available on Windows");
     }
     return 0;
 }

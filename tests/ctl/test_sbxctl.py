@@ -164,6 +164,18 @@ class Control(Base):
         self.assertEqual(req["cwd"], os.path.join(os.getcwd(), "sub"))
         self.assertEqual((req["env"], req["wait"]), (["A=b"], False))
 
+    def test_run_takes_every_limit_of_the_table(self):
+        # Each row of libsbx's limits table is an option of run, checked here
+        # before anything is sent; sbxd gets the text as written.
+        rc, _, _ = self.ctl("run", "--memory-swap", "0", "--cpu-weight", "200", "-p", "8",
+                            "--nofile", "64", "--", "true")
+        self.assertEqual(rc, 0)
+        self.assertEqual(self.last_request()["limits"],
+                         {"memory_swap": "0", "cpu_weight": "200", "pids": "8", "nofile": "64"})
+        rc, _, err = self.ctl("run", "--cpu-weight", "0", "--", "true")
+        self.assertEqual(rc, 1)
+        self.assertIn("--cpu-weight: '0' must be between 1 and 10000", err)
+
     def test_run_wait_returns_the_result(self):
         rc, out, _ = self.ctl("run", "--wait", "-t", "2s", "--", "sleep", "10")
         self.assertEqual(rc, 1)
@@ -264,6 +276,11 @@ class WithoutServer(Base):
         rc, out, _ = self.ctl("--help")
         self.assertEqual(rc, 0)
         self.assertIn("usage: sbxctl", out)
+
+    def test_version(self):
+        rc, out, _ = self.ctl("--version")
+        self.assertEqual(rc, 0)
+        self.assertRegex(out, r"^sbxctl \d+\.\d+\.\d+\n$")
 
 
 if __name__ == "__main__":

@@ -133,6 +133,40 @@ static const char *const handler_keys[] = {
     "command", "name", "limits", "timeout", "env", "cwd",
 };
 
+/* The parsers of whole fields: limits (as run and set read them, by
+ * libsbx's table), a run's unit definition and the kill signal. */
+static void try_request_parsers(const proto_request *r)
+{
+    char why[WHY_LEN];
+    for (int live = 0; live < 2; live++) {
+        sbx_limits l;
+        sbx_limits_init(&l);
+        why[0] = '\0';
+        if (proto_get_limits(r, live, live, &l, why, sizeof why)) {
+            json_t *back = proto_limits_json(&l, live);
+            FUZZ_CHECK(json_is_object(back));
+            json_decref(back);
+        } else {
+            FUZZ_CHECK(why[0] && terminated(why));
+        }
+    }
+    unit_def d;
+    unsigned seq = 0;
+    memset(&d, 0, sizeof d);
+    why[0] = '\0';
+    if (proto_get_run(r, &seq, &d, why, sizeof why))
+        FUZZ_CHECK(d.argv.n > 0 && unit_name_valid(d.name));
+    else
+        FUZZ_CHECK(why[0] && terminated(why));
+    unit_def_free(&d);
+    int sig = 0;
+    why[0] = '\0';
+    if (proto_get_signal(r, "signal", 15, &sig, why, sizeof why))
+        FUZZ_CHECK(sig > 0 && sig < 65);
+    else
+        FUZZ_CHECK(why[0] && terminated(why));
+}
+
 static void one_line(const char *line, size_t len)
 {
     proto_request r;
@@ -162,6 +196,7 @@ static void one_line(const char *line, size_t len)
 
     for (size_t i = 0; i < sizeof handler_keys / sizeof handler_keys[0]; i++)
         try_getters(&r, handler_keys[i]);
+    try_request_parsers(&r);
     const char *key;
     json_t *value;
     json_object_foreach(r.root, key, value)

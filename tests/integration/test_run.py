@@ -231,6 +231,22 @@ class BadOptions(sbxtest.TestCase):
                     b"--backend", b"--best-effort", b"--probe"):
             self.assertIn(opt, r.stdout)
 
+    def test_version(self):
+        r = sbx_plain(["--version"])
+        self.assertStatus(r, 0)
+        self.assertRegex(r.stdout, rb"^sbx-run \d+\.\d+\.\d+\n$")
+
+    def test_every_limit_of_the_table_is_an_option(self):
+        # libsbx's limits table gives sbx-run its options: a bad value is
+        # refused by the table's parser, named by the option.
+        for opt, bad, text in (("--memory-swap", "1X", b"unknown unit"),
+                               ("--cpu-weight", "0", b"between 1 and 10000"),
+                               ("--nofile", "0", b"between 1 and 1073741824")):
+            r = sbx_plain([opt, bad, "--", "true"])
+            self.assertStatus(r, EXIT_SETUP)
+            self.assertIn(opt.encode() + b": ", r.stderr, r)
+            self.assertIn(text, r.stderr, r)
+
 
 class Unprivileged(sbxtest.TestCase):
     """sbx-run run by an ordinary user (here: nobody), where cgroups cannot

@@ -60,6 +60,12 @@ class CheckTest(sbxdtest.TestCase):
                    % child_cmd("touch", self.marker + "%i"))
         return d
 
+    def test_version(self):
+        p = subprocess.run([SBXD, "--version"], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
+        self.assertEqual(p.returncode, 0, p)
+        self.assertRegex(p.stdout.decode(), r"^sbxd \d+\.\d+\.\d+\n$")
+
     def test_good_units_exit_0_and_start_nothing(self):
         d = self.good_dir()
         status, out, err = check(d)

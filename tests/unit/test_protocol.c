@@ -5,6 +5,7 @@
  * and which commands a read-only client may use. No socket: the server
  * (control.c) only frames lines and calls these. */
 #include <limits.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include "fixture.h"
 
 #include "protocol.h"
 
@@ -31,11 +34,7 @@ typedef struct fixture {
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    *state = f;
-    return 0;
+    return fixture_new(state, sizeof(fixture));
 }
 
 static void drop_reply(fixture *f)
@@ -660,6 +659,101 @@ static void getters_refuse_embedded_nul(void **state)
     assert_null(list);
 }
 
+/* "limits" by libsbx's table: parsed into the given limits, errors named
+ * by key, and set's live check after every value is parsed. */
+static void get_limits(void **state)
+{
+    fixture *f = *state;
+    sbx_limits l;
+    char why[200];
+    sbx_limits_init(&l);
+    expect_code(f, "{\"v\":1,\"cmd\":\"run\",\"limits\":{\"memory\":\"64M\",\"cpu_weight\":\"5\"}}", PROTO_OK);
+    assert_true(proto_get_limits(&f->req, false, false, &l, why, sizeof why));
+    assert_int_equal(l.memory, 64ull << 20);
+    assert_int_equal(l.cpu_weight, 5);
+    assert_false(proto_get_limits(&f->req, false, true, &l, why, sizeof why));
+    assert_string_equal(why, "only memory, memory_swap, cpu and pids can be changed live");
+
+    expect_code(f, "{\"v\":1,\"cmd\":\"set\",\"limits\":{\"nofile\":\"5\",\"pids\":\"0\"}}", PROTO_OK);
+    assert_false(proto_get_limits(&f->req, true, true, &l, why, sizeof why));
+    assert_string_equal(why, "pids: '0' must be between 1 and 4194304");
+    expect_code(f, "{\"v\":1,\"cmd\":\"set\",\"limits\":{\"swap\":\"5\"}}", PROTO_OK);
+    assert_false(proto_get_limits(&f->req, true, true, &l, why, sizeof why));
+    assert_string_equal(why, "unknown limit \"swap\"");
+    expect_code(f, "{\"v\":1,\"cmd\":\"set\",\"limits\":{\"pids\":5}}", PROTO_OK);
+    assert_false(proto_get_limits(&f->req, true, true, &l, why, sizeof why));
+    assert_string_equal(why, "limit \"pids\" must be a string");
+    expect_code(f, "{\"v\":1,\"cmd\":\"set\",\"limits\":[]}", PROTO_OK);
+    assert_false(proto_get_limits(&f->req, true, true, &l, why, sizeof why));
+    assert_string_equal(why, "\"limits\" must be an object");
+    expect_code(f, "{\"v\":1,\"cmd\":\"set\"}", PROTO_OK);
+    assert_false(proto_get_limits(&f->req, true, true, &l, why, sizeof why));
+    assert_string_equal(why, "missing \"limits\"");
+    assert_true(proto_get_limits(&f->req, false, false, &l, why, sizeof why));
+
+    json_t *o = proto_limits_json(&l, true);
+    assert_true(json_is_integer(json_object_get(o, "memory")));
+    assert_true(json_is_integer(json_object_get(o, "memory_swap")));   /* 0: no swap */
+    assert_true(json_is_null(json_object_get(o, "pids")));
+    assert_null(json_object_get(o, "nofile"));
+    json_decref(o);
+}
+
+static void get_signal(void **state)
+{
+    fixture *f = *state;
+    int sig = 0;
+    char why[100];
+    expect_code(f, "{\"v\":1,\"cmd\":\"kill\",\"a\":\"SIGHUP\",\"b\":9,\"c\":65,\"d\":\"NOPE\",\"e\":true}", PROTO_OK);
+    assert_true(proto_get_signal(&f->req, "a", SIGTERM, &sig, why, sizeof why));
+    assert_int_equal(sig, SIGHUP);
+    assert_true(proto_get_signal(&f->req, "b", SIGTERM, &sig, why, sizeof why));
+    assert_int_equal(sig, 9);
+    assert_true(proto_get_signal(&f->req, "none", SIGTERM, &sig, why, sizeof why));
+    assert_int_equal(sig, SIGTERM);
+    for (const char *k = "cde"; *k; k++) {
+        char key[2] = {*k, 0};
+        assert_false(proto_get_signal(&f->req, key, SIGTERM, &sig, why, sizeof why));
+        assert_string_equal(why + 4, "must be a signal name or number");
+    }
+}
+
+/* A run request as a transient unit: named run-N when unnamed, limits by
+ * the table, errors for a bad name, env entry or timeout. */
+static void get_run(void **state)
+{
+    fixture *f = *state;
+    unit_def d;
+    unsigned seq = 6;
+    char why[200];
+    memset(&d, 0, sizeof d);
+    expect_code(f, "{\"v\":1,\"cmd\":\"run\",\"command\":[\"/bin/true\",\"x\"],\"timeout\":\"2s\","
+                   "\"env\":[\"A=1\"],\"limits\":{\"pids\":\"8\"}}", PROTO_OK);
+    assert_true(proto_get_run(&f->req, &seq, &d, why, sizeof why));
+    assert_string_equal(d.name, "run-7");
+    assert_int_equal(d.argv.n, 2);
+    assert_int_equal(d.runtime_max_ms, 2000);
+    assert_int_equal(d.limits.pids, 8);
+    assert_int_equal(d.env.n, 1);
+    assert_false(d.autostart);
+    unit_def_free(&d);
+    const char *const bad[][2] = {
+        {"{\"v\":1,\"cmd\":\"run\",\"command\":[\"x\"],\"name\":\"a@1\"}", "invalid unit name 'a@1'"},
+        {"{\"v\":1,\"cmd\":\"run\",\"command\":[\"x\"],\"env\":[\"A\"]}", "env entries are NAME=VALUE"},
+        {"{\"v\":1,\"cmd\":\"run\",\"command\":[\"x\"],\"timeout\":\"0\"}",
+         "timeout: duration '0' must be at least 1ms"},
+        {"{\"v\":1,\"cmd\":\"run\",\"command\":[\"x\"],\"limits\":{\"cpu\":\"0%\"}}",
+         "cpu: CPU '0%' must be between 1% and 102400%"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&d, 0, sizeof d);
+        expect_code(f, bad[i][0], PROTO_OK);
+        assert_false(proto_get_run(&f->req, &seq, &d, why, sizeof why));
+        assert_string_equal(why, bad[i][1]);
+        unit_def_free(&d);
+    }
+}
+
 /* A small message buffer gets a cut, terminated message and nothing past it. */
 static void why_buffer_respected(void **state)
 {
@@ -798,6 +892,9 @@ int main(void)
         T(get_strings),
         T(getters_refuse_embedded_nul),
         T(why_buffer_respected),
+        T(get_limits),
+        T(get_signal),
+        T(get_run),
         T(reply_shapes),
         T(reply_is_one_ascii_line),
         T(code_names),

@@ -37,6 +37,7 @@ typedef struct fake {
     unsigned spawn_guard;       /* spawns after this many succeed (0: none) */
     unsigned stops;
     int deps;                   /* what deps() answers */
+    int start_deps_calls;       /* how often the step before a start ran */
     transition log[LOG_MAX];
     size_t nlog;
 } fake;
@@ -103,6 +104,11 @@ static void fake_stop(service *s)
     fake_of(s)->stops++;
 }
 
+static void fake_start_deps(service *s)
+{
+    fake_of(s)->start_deps_calls++;
+}
+
 static int fake_deps(service *s)
 {
     return fake_of(s)->deps;
@@ -129,6 +135,7 @@ static int setup(void **state)
         .timer_stop = fake_timer_stop,
         .spawn = fake_spawn,
         .stop = fake_stop,
+        .start_deps = fake_start_deps,
         .deps = fake_deps,
         .changed = fake_changed,
         .ctx = &x->fake,
@@ -687,6 +694,7 @@ static void start_in_backoff_waiting_for_deps(void **state)
     x->fake.deps = 0;
     service_event(s, EV_START, NULL);
     expect_state(s, SVC_STARTING);
+    assert_int_equal(x->fake.start_deps_calls, 2);  /* the step before each start */
     assert_false(x->fake.armed);
     if (x->fake.armed) /* what the pending backoff timer then does */
         fire(x);

@@ -147,13 +147,55 @@ static void signals(void **state)
         assert_int_equal(sbx_parse_signal(sbx_signal_name(sig)), sig);
 }
 
+/* The limits table: each row parses into its own field, with its range,
+ * and prints as unit files write it. */
+static void limit_table(void **state)
+{
+    (void)state;
+    sbx_limits l;
+    sbx_error e = {0};
+    char buf[32];
+    sbx_limits_init(&l);
+    assert_int_equal(sbx_limit_set(&l, "memory", "64M", &e), 0);
+    assert_int_equal(l.memory, 64ull << 20);
+    assert_int_equal(sbx_limit_set(&l, "memory_swap", "0", &e), 0);
+    assert_int_equal(l.memory_swap, 0);
+    assert_int_equal(sbx_limit_set(&l, "cpu", "150%", &e), 0);
+    assert_int_equal(l.cpu_percent, 150);
+    assert_int_equal(sbx_limit_set(&l, "cpu_weight", "200", &e), 0);
+    assert_int_equal(l.cpu_weight, 200);
+    assert_int_equal(sbx_limit_set(&l, "pids", "4194304", &e), 0);
+    assert_int_equal(l.pids, 4194304);
+    assert_int_equal(sbx_limit_set(&l, "pids", "4194305", &e), -ERANGE);
+    assert_string_equal(e.msg, "'4194305' must be between 1 and 4194304");
+    assert_int_equal(sbx_limit_set(&l, "nofile", "1024", &e), 0);
+    assert_int_equal(l.nofile, 1024);
+    assert_int_equal(l.core, -1);   /* not a row: untouched */
+    assert_int_equal(sbx_limit_set(&l, "memory", "0", &e), -EINVAL);
+    assert_int_equal(sbx_limit_set(&l, "memory-swap", "1M", &e), -ENOENT);
+    assert_string_equal(e.msg, "unknown limit 'memory-swap'");
+
+    const sbx_limit_info *k;
+    size_t n = 0;
+    for (size_t i = 0; (k = sbx_limit_at(i)); i++, n++)
+        assert_ptr_equal(sbx_limit_find(k->name), k);
+    assert_true(n >= 6 && n <= SBX_LIMITS_MAX);
+    assert_int_equal(sbx_limit_get(sbx_limit_find("cpu_weight"), &l), 200);
+    assert_string_equal(sbx_limit_format(sbx_limit_find("memory"), 64ull << 20, buf, sizeof buf), "64M");
+    assert_string_equal(sbx_limit_format(sbx_limit_find("cpu"), 150, buf, sizeof buf), "150%");
+    assert_string_equal(sbx_limit_format(sbx_limit_find("memory_swap"), 0, buf, sizeof buf), "0");
+    assert_null(sbx_limit_format(sbx_limit_find("pids"), 0, buf, sizeof buf));
+    assert_false(sbx_limit_find("nofile")->live);
+    assert_true(sbx_limit_find("memory")->live);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sizes),     cmocka_unit_test(bad_sizes),
         cmocka_unit_test(durations), cmocka_unit_test(percents),
         cmocka_unit_test(counts),    cmocka_unit_test(format),
-        cmocka_unit_test(signals),
+        cmocka_unit_test(signals),   cmocka_unit_test(limit_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

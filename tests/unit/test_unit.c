@@ -13,6 +13,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "unit.h"
 
 /* Each test owns what it parses, freed by the teardown even when an
@@ -25,11 +27,7 @@ typedef struct fixture {
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    *state = f;
-    return 0;
+    return fixture_new(state, sizeof(fixture));
 }
 
 static int teardown(void **state)
