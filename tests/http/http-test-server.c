@@ -1,9 +1,9 @@
 /* The HTTP listener (supervisor/http.c) on a libuv loop of its own, with
  * a fake provider in place of sbxd's manager: a fixed demo fleet shaped
  * like `sbxctl status --json`, in which "deploy" goes from starting to
- * running and "batch" from running to failed one second after start (so
- * a browser test can watch a state change), or --units N generated units
- * for timing. Prints "listening PORT" on stdout when ready; TERM or INT
+ * running and "batch" from running to failed one second after the units
+ * were first asked for (so a browser test sees both states however slowly
+ * the browser starts), or --units N generated units for timing. Prints "listening PORT" on stdout when ready; TERM or INT
  * stop it.
  *
  *   http-test-server [--listen ADDR:PORT] [--token FILE] [--units N]
@@ -11,6 +11,7 @@
  *                    [--conn-memory BYTES]
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,17 @@ static void on_change(uv_timer_t *t)
 {
     (void)t;
     fake_units_advance();
+}
+
+/* The units, and the first time the clock of the state change. */
+static int units_then_change(void *ctx, outbuf *out)
+{
+    static bool asked;
+    if (!asked) {
+        asked = true;
+        uv_timer_start(&change, on_change, 1000, 0);
+    }
+    return fake_units_json(ctx, out);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -88,7 +100,7 @@ int main(int argc, char **argv)
         return 1;
     }
     uv_loop_t *loop = uv_default_loop();
-    http_provider provider = {NULL, fake_units_json, fake_unit_json, fake_metrics};
+    http_provider provider = {NULL, units_then_change, fake_unit_json, fake_metrics};
     char err[256];
     if (http_start(loop, &cfg, &provider, &server, err, sizeof err)) {
         fprintf(stderr, "http-test-server: %s\n", err);
@@ -99,7 +111,6 @@ int main(int argc, char **argv)
     uv_signal_init(loop, &sig_int);
     uv_signal_start(&sig_int, on_signal, SIGINT);
     uv_timer_init(loop, &change);
-    uv_timer_start(&change, on_change, 1000, 0);
     printf("listening %u\n", (unsigned)http_port(server));
     fflush(stdout);
     uv_run(loop, UV_RUN_DEFAULT);
