@@ -233,6 +233,7 @@ void http_stop(http_server *s)
         MHD_stop_daemon(s->mhd);  /* closes every connection: conn_notify frees them */
     if (s->page)
         MHD_destroy_response(s->page);
+    out_free(&s->spare);
     if (s->token)
         memset(s->token, 0, s->token_len);
     free(s->token);

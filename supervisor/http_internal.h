@@ -29,6 +29,7 @@ struct http_server {
     bool loopback;               /* listening on a loopback address */
     struct MHD_Response *page;   /* the status page, made once */
     http_conn *conns;
+    outbuf spare;                /* the last body's buffer, kept for the next (see http_request.c) */
     unsigned open_handles;       /* uv handles not yet closed */
 };
 

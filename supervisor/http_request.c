@@ -42,12 +42,14 @@ struct MHD_Response *http_page_response(void)
     return r;
 }
 
-/* Sends len bytes of body (taken over: freed by MHD) with status. */
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type, char *body, size_t len)
+/* Sends len bytes of body with status; done(done_cls) frees it. */
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type, char *body, size_t len,
+                             MHD_ContentReaderFreeCallback done, void *done_cls)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(len, body, done, done_cls);
     if (!r) {
-        free(body);
+        if (done)
+            done(done_cls);
         return MHD_NO;  /* MHD closes the connection */
     }
     common_headers(r);
@@ -62,22 +64,55 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
     return ok;
 }
 
+/* ---- bodies from the provider ----
+ * A 10,000-unit /metrics is 12 MB: a fresh buffer for each scrape spends
+ * more time faulting its pages in than writing it. So the buffer of the
+ * last answer is kept for the next (up to SPARE_MAX), and a body being
+ * sent while another is written just gets a new one. */
+
+#define SPARE_MAX (64u << 20)
+
+typedef struct body {
+    http_server *s;
+    outbuf buf;
+} body;
+
+static void keep_spare(http_server *s, outbuf *buf)
+{
+    if (!s->spare.p && buf->cap <= SPARE_MAX && !buf->failed)
+        s->spare = (outbuf){buf->p, 0, buf->cap, false};
+    else
+        out_free(buf);
+}
+
+static void body_done(void *cls)
+{
+    body *b = cls;
+    keep_spare(b->s, &b->buf);
+    free(b);
+}
+
+static outbuf take_spare(http_server *s)
+{
+    outbuf out = s->spare;
+    s->spare = (outbuf){0};
+    return out;
+}
+
 static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status, const char *text)
 {
-    size_t len = strlen(text);
-    char *copy = malloc(len + 1);
-    if (!copy)
-        return MHD_NO;
-    memcpy(copy, text, len + 1);
-    return reply(c, status, "text/plain; charset=utf-8", copy, len);
+    return reply(c, status, "text/plain; charset=utf-8", (char *)text, strlen(text), NULL, NULL);
 }
 
 /* The provider's answer: its body, 404 or 500. */
-static enum MHD_Result reply_out(struct MHD_Connection *c, int r, outbuf *out, const char *type)
+static enum MHD_Result reply_out(http_server *s, struct MHD_Connection *c, int r, outbuf *out, const char *type)
 {
-    if (r == 0 && !out->failed)
-        return reply(c, MHD_HTTP_OK, type, out->p, out->len);
-    out_free(out);
+    body *b = r == 0 && !out->failed ? malloc(sizeof *b) : NULL;
+    if (b) {
+        *b = (body){s, *out};
+        return reply(c, MHD_HTTP_OK, type, out->p, out->len, body_done, b);
+    }
+    keep_spare(s, out);
     if (r == -ENOENT)
         return reply_text(c, MHD_HTTP_NOT_FOUND, "no such unit\n");
     return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
@@ -140,22 +175,33 @@ static bool unit_name_ok(const char *name)
            strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.@-") == n;
 }
 
-static enum MHD_Result route(http_server *s, struct MHD_Connection *c, const char *url)
+typedef enum { UNITS, UNIT, METRICS } provided;
+
+static enum MHD_Result provide(http_server *s, struct MHD_Connection *c, provided what, const char *name)
 {
     const http_provider *p = &s->provider;
-    outbuf out = {0};
+    outbuf out = take_spare(s);
+    if (what == UNITS)
+        return reply_out(s, c, p->units_json(p->ctx, &out), &out, "application/json");
+    if (what == UNIT)
+        return reply_out(s, c, p->unit_json(p->ctx, name, &out), &out, "application/json");
+    return reply_out(s, c, p->metrics(p->ctx, &out), &out, METRICS_CONTENT_TYPE);
+}
+
+static enum MHD_Result route(http_server *s, struct MHD_Connection *c, const char *url)
+{
     if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
         return MHD_queue_response(c, MHD_HTTP_OK, s->page);
     if (strcmp(url, "/api/v1/units") == 0)
-        return reply_out(c, p->units_json(p->ctx, &out), &out, "application/json");
+        return provide(s, c, UNITS, NULL);
     if (strncmp(url, UNITS_PREFIX, strlen(UNITS_PREFIX)) == 0) {
         const char *name = url + strlen(UNITS_PREFIX);
         if (!unit_name_ok(name))
             return reply_text(c, MHD_HTTP_NOT_FOUND, "no such unit\n");
-        return reply_out(c, p->unit_json(p->ctx, name, &out), &out, "application/json");
+        return provide(s, c, UNIT, name);
     }
     if (strcmp(url, "/metrics") == 0)
-        return reply_out(c, p->metrics(p->ctx, &out), &out, METRICS_CONTENT_TYPE);
+        return provide(s, c, METRICS, NULL);
     return reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
