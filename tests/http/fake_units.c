@@ -162,12 +162,20 @@ int fake_units_json(void *ctx, outbuf *out)
 
 static void detail_json(outbuf *b, const fake *u)
 {
-    out_fmt(b, ",\"limits\":{\"memory\":%lld,\"memory_swap\":0,\"cpu\":%d,\"cpu_weight\":null,\"pids\":%d,"
-            "\"nofile\":1024,\"runtime_max_ms\":0,\"stop_timeout_ms\":5000,\"start_timeout_ms\":0,\"stop_signal\":15}",
-            (long long)u->memory_limit, u->cpu_limit, u->tasks_limit);
-    out_str0(b, ",\"policy\":\"on-failure\",\"enforced\":[{\"limit\":\"memory\",\"by\":\"cgroup1 memory.limit_in_bytes\"},"
-                "{\"limit\":\"cpu\",\"by\":\"cgroup1 cpu.cfs_quota_us\"},{\"limit\":\"pids\",\"by\":\"cgroup1 pids.max\"},"
-                "{\"limit\":\"nofile\",\"by\":\"rlimit RLIMIT_NOFILE\"}],\"isolation\":[\"no-new-privs\",\"net\"]");
+    out_str0(b, ",\"limits\":{\"memory_swap\":0,\"cpu_weight\":null,\"nofile\":1024,\"runtime_max_ms\":0,"
+                "\"stop_timeout_ms\":5000,\"start_timeout_ms\":0,\"stop_signal\":15");
+    num_or_null(b, "memory", u->memory_limit, u->memory_limit != 0);
+    num_or_null(b, "cpu", u->cpu_limit, u->cpu_limit != 0);
+    num_or_null(b, "pids", u->tasks_limit, u->tasks_limit != 0);
+    out_raw(b, "}", 1);
+    out_str0(b, ",\"policy\":\"on-failure\",\"enforced\":[");
+    if (u->memory_limit)
+        out_str0(b, "{\"limit\":\"memory\",\"by\":\"cgroup1 memory.limit_in_bytes\"},");
+    if (u->cpu_limit)
+        out_str0(b, "{\"limit\":\"cpu\",\"by\":\"cgroup1 cpu.cfs_quota_us\"},");
+    if (u->tasks_limit)
+        out_str0(b, "{\"limit\":\"pids\",\"by\":\"cgroup1 pids.max\"},");
+    out_str0(b, "{\"limit\":\"nofile\",\"by\":\"rlimit RLIMIT_NOFILE\"}],\"isolation\":[\"no-new-privs\",\"net\"]");
     out_fmt(b, ",\"cgroup\":\"/sys/fs/cgroup/memory/sbxd/%s\",\"command\":[\"/usr/bin/%s\",\"--serve\"]", u->name, u->name);
     out_str0(b, ",\"runs\":[{\"reason\":\"exited\",\"exit_code\":3,\"signal\":null,\"wall_ms\":1130,"
                 "\"peak_memory_bytes\":524288},{\"reason\":\"signaled\",\"exit_code\":null,\"signal\":9,"
