@@ -6,7 +6,7 @@
  * input is sent to both over loopback TCP, the write side is closed, and
  * the loop runs until the server has closed the connection. (libmicrohttpd
  * does not close a kept-alive connection when the client half-closes it,
- * nor answer some garbage at all: the listeners' request deadline, 300 ms
+ * nor answer some garbage at all: the listeners' request deadline, 100 ms
  * here, is what ends those, as it ends a slow client in sbxd.)
  *
  * Beyond what ASan and UBSan catch, it checks: the server ends every
@@ -46,8 +46,8 @@ static void start(void)
     close(fd);
     const http_provider p = {NULL, fake_units_json, fake_unit_json, fake_metrics};
     char err[256];
-    http_config open_cfg = {.listen = "127.0.0.1:0", .request_deadline_ms = 300};
-    http_config token_cfg = {.listen = "127.0.0.1:0", .token_file = token_path, .request_deadline_ms = 300};
+    http_config open_cfg = {.listen = "127.0.0.1:0", .request_deadline_ms = 100};
+    http_config token_cfg = {.listen = "127.0.0.1:0", .token_file = token_path, .request_deadline_ms = 100};
     FUZZ_CHECK(http_start(&loop, &open_cfg, &p, &open_srv, err, sizeof err) == 0);
     FUZZ_CHECK(http_start(&loop, &token_cfg, &p, &token_srv, err, sizeof err) == 0);
     unlink(token_path);
