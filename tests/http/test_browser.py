@@ -99,12 +99,17 @@ class Browser(unittest.TestCase):
         self.assertEqual(self.page.eval("document.querySelectorAll('#detail b').length"), 0)
 
     def test_3_screenshot_of_a_unit_detail(self):
-        self.page.eval("location.hash = '#unit=web'; location.reload()")
+        # all units again, web's detail open, the changes of test 1 listed
+        self.page.eval("document.querySelector('#summary .chip').click();"
+                       "document.querySelector('#units tr[data-unit=\"web\"]').click()")
+        self.assertTrue(self.page.wait_for(
+            "document.getElementById('detail-title').textContent === 'web' &&"
+            " document.getElementById('detail-body').textContent.includes('cgroup1 cpu.cfs_quota_us')", 10))
+        self.assertEqual(self.page.eval("location.hash"), "#unit=web")  # a link to this view
+        # web uses 30% of a core in the fake fleet, against its 50% quota
+        cpu = self.page.eval("document.querySelector('#units tr[data-unit=\"web\"]').children[6].textContent")
+        self.assertRegex(cpu, r"^(2[5-9]|3[0-5])\.\d% / 50%$")
         time.sleep(0.5)
-        self.page.wait_for("document.getElementById('detail-body').textContent.includes('Log tail')"
-                           " || document.querySelector('#detail h3') !== null", 10)
-        self.page.wait_for("document.querySelectorAll('#units tr').length", 10)
-        time.sleep(2.5)  # a second poll, so the CPU column has a rate
         png = self.page.screenshot(SCREENSHOT)
         self.assertEqual(png[:8], b"\x89PNG\r\n\x1a\n")
         self.assertGreater(len(png), 20000)  # a drawn page, not a blank one
