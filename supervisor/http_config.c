@@ -71,8 +71,21 @@ bool http_is_loopback(const struct sockaddr_storage *sa)
     return sa->ss_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
 }
 
-/* The token is the file's first line. A file others may read would hand
- * the token to every unit running as another user: refused. */
+/* What is wrong with a token file, or NULL. */
+static const char *token_file_problem(const struct stat *st, ssize_t n)
+{
+    if (!S_ISREG(st->st_mode))
+        return "not a regular file";
+    if (st->st_mode & S_IROTH)
+        return "readable by others (chmod o-r)";
+    if (n < 0)
+        return "cannot read";
+    return n > TOKEN_MAX ? "longer than 4096 bytes" : NULL;
+}
+
+/* The token is the file's first line, without trailing blanks. A file
+ * others may read would hand the token to every unit running as another
+ * user: refused. */
 int http_read_token(const char *path, char **token, size_t *len, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -85,13 +98,15 @@ int http_read_token(const char *path, char **token, size_t *len, char *err, size
         return -e;
     }
     char *buf = malloc(TOKEN_MAX + 1);
-    ssize_t n = buf && S_ISREG(st.st_mode) && !(st.st_mode & S_IROTH) ? read(fd, buf, TOKEN_MAX + 1) : -1;
+    ssize_t n = -1;
+    if (buf && S_ISREG(st.st_mode) && !(st.st_mode & S_IROTH))
+        n = read(fd, buf, TOKEN_MAX + 1);
     close(fd);
-    const char *why = !buf ? "out of memory" : !S_ISREG(st.st_mode) ? "not a regular file"
-                    : (st.st_mode & S_IROTH) ? "readable by others (chmod o-r)" : n < 0 ? "cannot read"
-                    : n > TOKEN_MAX ? "longer than 4096 bytes" : NULL;
-    size_t l = why ? 0 : strcspn(buf, "\r\n");
+    const char *why = buf ? token_file_problem(&st, n) : "out of memory";
+    size_t l = 0;
     if (!why) {
+        buf[n] = '\0';  /* n <= TOKEN_MAX: buf has room */
+        l = strcspn(buf, "\r\n");
         buf[l] = '\0';
         while (l && (buf[l - 1] == ' ' || buf[l - 1] == '\t'))
             buf[--l] = '\0';

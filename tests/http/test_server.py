@@ -44,6 +44,8 @@ class Routes(unittest.TestCase):
         self.assertEqual(web["name"], "web")
         self.assertIn("limits", web)
         self.assertIn("enforced", web)
+        status, _, body = self.srv.request("/api/v1/units/worker%402")  # as a browser encodes '@'
+        self.assertEqual((status, json.loads(body)["name"]), (200, "worker@2"))
         self.assertEqual(self.srv.request("/api/v1/units/nope")[0], 404)
         self.assertEqual(self.srv.request("/api/v1/units/..%2Fetc")[0], 404)
         self.assertEqual(self.srv.request("/nothing/here")[0], 404)
@@ -128,6 +130,17 @@ class Token(unittest.TestCase):
                                          headers={"Authorization": "Bearer " + TOKEN})[0], 405)
         finally:
             self.assertEqual(srv.stop(), 0)
+
+    def test_first_line_without_trailing_blanks(self):
+        for text in (TOKEN, TOKEN + " \t\r\nsecond line\n"):
+            with open(self.token, "w") as f:
+                f.write(text)
+            srv = Server("--token", self.token)
+            try:
+                ok = srv.request("/metrics", headers={"Authorization": "Bearer " + TOKEN})
+                self.assertEqual(ok[0], 200, repr(text))
+            finally:
+                self.assertEqual(srv.stop(), 0)
 
     def refused(self, *args):
         r = subprocess.run([httptest.SERVER, *args], capture_output=True, text=True, timeout=10)
