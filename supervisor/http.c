@@ -80,8 +80,7 @@ static uint64_t cut_late(http_server *s)
 static void run_mhd(http_server *s)
 {
     MHD_run(s->mhd);
-    cut_late(s);
-    schedule(s);
+    schedule(s);  /* which also cuts the connections past their deadline */
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
