@@ -72,7 +72,8 @@ class Timing(unittest.TestCase):
             print("%5d units: /metrics %.1f ms (first %.1f ms, %d bytes); /api/v1/units %.1f ms "
                   "(first %.1f ms, %d bytes)" % (n, m_best, m_first, m_len, u_best, u_first, u_len))
             if n == 10000:
-                self.assertLess(m_best, 100)  # warm: the buffer of the last scrape is reused
+                # warm: the buffer of the last scrape is reused
+                self.assertLess(m_best, 1000 if httptest.SANITIZED else 100)
 
 
 if __name__ == "__main__":
