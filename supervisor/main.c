@@ -17,6 +17,7 @@
 
 #include "control.h"
 #include "manager.h"
+#include "paths.h"
 #include "portable.h"
 #include "reaper.h"
 
@@ -107,7 +108,8 @@ static void parse_args(int argc, char **argv, struct settings *s)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    s->m.units_dir = "conf.d";
+    s->m.units_dir = paths_default_units();
+    s->m.log_dir = paths_default_log_dir();
     s->m.cgroup_root = "sbxd";
     s->socket_path = DEFAULT_SOCKET;
     int c;
@@ -292,6 +294,8 @@ int main(int argc, char **argv)
         int bad = manager_check_dir(s.check_dir, stderr);
         if (bad == 0)
             printf("%s: all units are valid\n", s.check_dir);
+        for (int i = 0; i < s.nowned; i++)  /* the --config strings */
+            free(s.owned[i]);
         return bad ? 1 : 0;
     }
 #ifndef _WIN32
