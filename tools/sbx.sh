@@ -22,9 +22,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 build_packages=(gcc make cmake pkg-config libuv1-dev libinih-dev libcmocka-dev
-                libseccomp-dev libjansson-dev)
+                libseccomp-dev libjansson-dev libmicrohttpd-dev)
 test_packages=(python3 valgrind qemu-system-x86 busybox-static cpio xz-utils iproute2 procps
-               lintian groff-base)
+               lintian groff-base prometheus chromium)
 
 # Installs the packages that are not installed yet (one apt-get call).
 install_missing() {

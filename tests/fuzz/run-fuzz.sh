@@ -1,5 +1,6 @@
 #!/bin/bash
-# Fuzzes the control protocol's parser and the unit loader with libFuzzer:
+# Fuzzes the control protocol's parser, the unit loader and the HTTP
+# listener's request path with libFuzzer:
 #
 #   tests/fuzz/run-fuzz.sh BUILD_DIR [SECONDS]
 #
@@ -25,7 +26,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
-read -r -a targets <<<"${FUZZ_TARGETS:-fuzz_protocol fuzz_unit}"
+read -r -a targets <<<"${FUZZ_TARGETS:-fuzz_protocol fuzz_unit fuzz_http}"
 
 usage() {
 	sed -n '2,4p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
@@ -42,7 +43,7 @@ case $(cd "$(dirname "$build")" 2>/dev/null && pwd)/$(basename "$build") in
 	;;
 esac
 
-packages=(clang libclang-rt-14-dev cmake make pkg-config libuv1-dev libinih-dev
+packages=(clang libclang-rt-14-dev cmake make pkg-config libuv1-dev libinih-dev libmicrohttpd-dev
           libseccomp-dev libjansson-dev libcmocka-dev)
 missing=()
 for p in "${packages[@]}"; do
