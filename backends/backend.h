@@ -44,6 +44,11 @@ typedef struct sbx__ops {
     int (*freeze)(sbx_box *box, bool frozen, sbx_error *err);
     /* Re-applies box->limits to a live box (NULL: cannot). */
     int (*update)(sbx_box *box, sbx_error *err);
+    /* See sbx_backend_sweep (NULL: no boxes that outlive us). */
+    int (*sweep)(sbx_backend *be, const char *prefix, sbx_stale_fn stale, void *data);
+    /* Reads box->limits back: 1 (what says which changed), 0, or -errno
+     * (NULL: nothing the program could change). */
+    int (*verify)(sbx_box *box, char *what, size_t len);
     int (*is_empty)(sbx_box *box);
     int (*count)(sbx_box *box);   /* NULL: cannot say */
     int (*stats)(sbx_box *box, sbx_stats *st, sbx_error *err);

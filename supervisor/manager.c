@@ -577,6 +577,7 @@ static void describe_result(const run_result *r, char *buf, size_t len)
                               (long long)r->stats.oom_kills); break;
     case RUN_START_FAILED: snprintf(buf, len, "start failed: %s", r->error); break;
     case RUN_CRASHED: snprintf(buf, len, "crashed (NTSTATUS 0x%08X)", (unsigned)r->exit_code); break;
+    case RUN_ESCAPED: snprintf(buf, len, "escaped its sandbox: %s", r->error); break;
     }
 }
 

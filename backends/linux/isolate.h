@@ -6,6 +6,7 @@
 
 #include <linux/filter.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "../sbx.h"
@@ -29,6 +30,11 @@ typedef struct sbx__iso_plan {
         char target[256];        /* symlink target, or "" for a directory */
         bool present;
     } runtime[SBX__RUNTIME_DIRS];
+    bool contained;              /* not privileged: see sbx_isolation */
+    bool hide_proc;              /* contained, no PID namespace: hidepid /proc */
+    bool drop_caps;              /* root or a user namespace: caps can be cut */
+    uint64_t caps_keep;          /* 1 << CAP_* kept */
+    int cap_last;                /* the kernel's highest capability */
     struct sock_fprog filter;    /* len 0: none */
     char cwd[1024];              /* the caller's, to return to in a new root */
 } sbx__iso_plan;
@@ -47,8 +53,26 @@ int sbx__iso_map_ids(const sbx__iso_plan *plan, pid_t pid, sbx_error *err);
 /* In the child, in the new namespaces: mounts, hostname, lo. With a user
  * namespace it first waits on sync_fd for its id maps. */
 int sbx__iso_setup(const sbx__iso_plan *plan, int sync_fd, sbx__iso_failure *f);
-/* In the child, last before dropping privileges and exec: no_new_privs and
- * the seccomp filter. */
-int sbx__iso_lock(const sbx__iso_plan *plan, sbx__iso_failure *f);
+/* In the child, once in its namespaces, last before exec: the capability
+ * bounding set, the ids (when set_ids), the capability sets, the fds above
+ * 2 (close-on-exec but keep), no_new_privs, Landlock and seccomp. The
+ * same steps for every way into a sandbox (a spawn, or a process entering
+ * a running box's namespaces). */
+int sbx__iso_lock(const sbx__iso_plan *plan, const sbx_command *cmd, sbx_stage *stage,
+                  sbx__iso_failure *f);
+
+/* contain.c: the containment of a plan (see sbx_isolation). */
+void sbx__contain_prepare(const sbx_isolation *iso, sbx__iso_plan *plan);
+/* The seccomp rules every contained program gets. */
+int sbx__contain_rules(void *scmp_ctx, sbx_error *err);
+/* In the child, in the new mount namespace, after the rest of the mounts:
+ * /sys read-only, /proc's sensitive files masked, /dev/shm private. */
+int sbx__contain_mounts(const sbx__iso_plan *plan, sbx__iso_failure *f);
+/* In the child: the capability bounding set, then (after the ids) the
+ * effective, permitted, inheritable and ambient sets. */
+int sbx__contain_bound(const sbx__iso_plan *plan, sbx__iso_failure *f);
+int sbx__contain_caps(const sbx__iso_plan *plan, sbx__iso_failure *f);
+/* In the child: every fd above 2 close-on-exec, but those kept. */
+int sbx__contain_fds(const sbx_command *cmd, sbx__iso_failure *f);
 
 #endif
