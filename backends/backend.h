@@ -89,6 +89,11 @@ void sbx__enforce(sbx_box *box, const char *what, const char *how);
  * in which case it is listed with how = NULL. */
 int sbx__cannot_enforce(sbx_box *box, const char *what, const char *why,
                         sbx_error *err);
+/* Tasks of sbx's own in the box, beyond what its pids limit is for. */
+static inline uint64_t sbx__pids_extra(const sbx_box *box)
+{
+    return (box->flags & SBX_BOX_INIT) ? 1 : 0;
+}
 #ifndef _WIN32
 /* The rlimits every backend applies in the child (nofile, core). */
 void sbx__common_rlimits(const sbx_box *box, sbx__join *join);

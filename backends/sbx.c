@@ -317,7 +317,13 @@ int sbx_box_is_empty(sbx_box *box)
 int sbx_box_stats(sbx_box *box, sbx_stats *st, sbx_error *err)
 {
     *st = SBX_STATS_UNKNOWN;
-    return box->be->ops->stats(box, st, err);
+    int r = box->be->ops->stats(box, st, err);
+    int64_t extra = (int64_t)sbx__pids_extra(box);
+    if (st->pids_current > 0)  /* sbx's init is not the program's */
+        st->pids_current -= st->pids_current >= extra ? extra : st->pids_current;
+    if (st->pids_peak > 0)
+        st->pids_peak -= st->pids_peak >= extra ? extra : st->pids_peak;
+    return r;
 }
 
 int sbx_box_event_fd(sbx_box *box)

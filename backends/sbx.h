@@ -139,6 +139,10 @@ sbx_cgroup_mode sbx_detect_cgroup_mode(void);
 
 enum {
     SBX_BEST_EFFORT = 1u << 0,  /* run even if a limit cannot be enforced */
+    SBX_BOX_INIT = 1u << 1,     /* sbx's init will live in the box (a PID
+                                   namespace whose PID 1 it is): the pids
+                                   limit gets one task more for it, and the
+                                   pids figures count it out */
 };
 
 /* One limit and the mechanism that enforces it ("cgroup1 memory.limit_in_bytes"),

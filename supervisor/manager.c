@@ -415,7 +415,8 @@ static int ensure_box(service *s, run_result *res)
     if (rt->box)
         return 0;
     sbx_error e = {0};
-    int r = sbx_box_create(rt->m->be, s->def.name, &s->def.limits, 0, &rt->box, &e);
+    unsigned flags = s->def.pid_ns == SBX_PID_NS_INIT ? SBX_BOX_INIT : 0;  /* its init */
+    int r = sbx_box_create(rt->m->be, s->def.name, &s->def.limits, flags, &rt->box, &e);
     if (r < 0) {
         snprintf(res->error, sizeof res->error, "sandbox: %s", e.msg);
         return r;

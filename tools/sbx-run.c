@@ -251,8 +251,10 @@ static void parse_args(int argc, char **argv, struct options *o)
     o->iso.pid_ns_wait_all = o->run.wait_leftovers;
     /* Contained: sbx's init as PID 1 unless asked otherwise (most programs
      * are not written to be PID 1); privileged: as before, none. */
+#ifndef _WIN32  /* (no PID namespaces there) */
     if (!o->pidns_chosen && !o->iso.privileged)
         o->iso.pid_ns = SBX_PID_NS_INIT;
+#endif
     if (!o->probe && !o->argv[0])
         die_usage(NULL, "no command given");
 }
@@ -615,7 +617,8 @@ int main(int argc, char **argv)
     int status;
     char name[64];
     box_name(name, sizeof name);
-    unsigned flags = o.best_effort ? SBX_BEST_EFFORT : 0;
+    unsigned flags = (o.best_effort ? SBX_BEST_EFFORT : 0) |
+                     (o.iso.pid_ns == SBX_PID_NS_INIT ? SBX_BOX_INIT : 0);
     const char *undoable = undoable_limits(&o);
     int r = sbx_backend_open(&bo, &be, &e);
     if (r == 0 && undoable)

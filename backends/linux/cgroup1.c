@@ -174,7 +174,7 @@ static int apply_pids(sbx_box *box, sbx_error *err)
         return 0;
     if (!dir)
         return sbx__cannot_enforce(box, "pids", "no v1 pids controller", err);
-    snprintf(num, sizeof num, "%" PRIu64, box->limits.pids);
+    snprintf(num, sizeof num, "%" PRIu64, box->limits.pids + sbx__pids_extra(box));
     int r = sbx__write_file(dir, "pids.max", num, err);
     if (r == 0)
         sbx__enforce(box, "pids", "cgroup1 pids.max");
@@ -466,7 +466,7 @@ static int v1_verify(sbx_box *box, char *what, size_t len)
         r = sbx__verify_u64(cpu, "cpu.shares", shares < 2 ? 2 : shares, what, len);
     }
     if (!r && l->pids && pids)
-        r = sbx__verify_u64(pids, "pids.max", l->pids, what, len);
+        r = sbx__verify_u64(pids, "pids.max", l->pids + sbx__pids_extra(box), what, len);
     return r;
 }
 

@@ -199,7 +199,7 @@ static int apply_pids(sbx_box *box, sbx_error *err)
         return 0;
     if (!has(box, SBX_CTRL_PIDS))
         return sbx__cannot_enforce(box, "pids", "no pids controller in the cgroup2 tree", err);
-    snprintf(num, sizeof num, "%" PRIu64, box->limits.pids);
+    snprintf(num, sizeof num, "%" PRIu64, box->limits.pids + sbx__pids_extra(box));
     int r = sbx__write_file(box->path, "pids.max", num, err);
     if (r == 0)
         sbx__enforce(box, "pids", "cgroup2 pids.max");
@@ -395,7 +395,7 @@ static int v2_verify(sbx_box *box, char *what, size_t len)
     if (!r && l->cpu_weight && has(box, SBX_CTRL_CPU))
         r = sbx__verify_u64(box->path, "cpu.weight", l->cpu_weight, what, len);
     if (!r && l->pids && has(box, SBX_CTRL_PIDS))
-        r = sbx__verify_u64(box->path, "pids.max", l->pids, what, len);
+        r = sbx__verify_u64(box->path, "pids.max", l->pids + sbx__pids_extra(box), what, len);
     return r;
 }
 
