@@ -315,6 +315,15 @@ typedef struct sbx_command {
     gid_t gid;
     const int *keep_fds;    /* contained: descriptors passed on, by number */
     size_t nkeep_fds;
+    pid_t enter_pid;        /* > 0: into the namespaces of this process (a
+                               running sandbox's; a health probe) instead of
+                               new ones: with a PID namespace a relay of
+                               sbx's forks the program inside and passes its
+                               status on (as sbx's init does); then the same
+                               last steps as every contained spawn (session,
+                               capabilities, ids, fds, no_new_privs, seccomp).
+                               iso's namespace and mount requests are not
+                               made (the sandbox has its own) */
 } sbx_command;
 
 /* Stages of the child's set-up, reported when one fails. */

@@ -35,6 +35,7 @@ struct options {
     size_t nenv;
     bool clear_env, best_effort, probe;
     bool pidns_chosen;      /* --pidns, --pidns-init or --no-pidns given */
+    pid_t enter_pid;        /* --enter */
     char **argv;
     sbx_isolation iso;
     char **ro, **allow;     /* NULL-terminated, for iso */
@@ -74,6 +75,8 @@ static const char usage_text[] =
     "                             /proc, dropped capabilities, seccomp): the program\n"
     "                             can undo its limits, so they need --best-effort\n"
     "      --cap-add CAP[,CAP]    give capabilities back (NET_ADMIN, CAP_SYS_TIME...)\n"
+    "      --enter PID            run in the namespaces of PID (a running sandbox's\n"
+    "                             process: a probe where it runs), contained as ever\n"
     "      --user USER, --group GROUP   drop to them (supplementary groups cleared)\n"
     "      --no-new-privs         setuid binaries cannot raise privileges (default)\n"
     "      --new-privs            allow them again\n"
@@ -133,6 +136,10 @@ static void parse_value(int c, const char *name, const char *arg, struct options
         break;
     case 't': check(sbx_parse_duration(arg, &o->run.timeout_ms, &e), name, &e); break;
     case 'G': check(sbx_parse_duration(arg, &o->run.kill_grace_ms, &e), name, &e); break;
+    case 'J':
+        check(sbx_parse_count(arg, 1, 4194304, &v, &e), name, &e);
+        o->enter_pid = (pid_t)v;
+        break;
     case 'A':
         check(sbx_parse_capabilities(arg, &v, &e), name, &e);
         o->iso.cap_add |= v;
@@ -180,6 +187,7 @@ static void parse_args(int argc, char **argv, struct options *o)
         {"no-pidns", no_argument, NULL, 'X'},
         {"privileged", no_argument, NULL, 'Z'},
         {"cap-add", required_argument, NULL, 'A'},
+        {"enter", required_argument, NULL, 'J'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -439,7 +447,8 @@ static int setup_failed(const struct options *o, const sbx_backend *be, const sb
 static int run_command(const struct options *o, sbx_backend *be, sbx_box *box)
 {
     char **env = run_env(o->clear_env ? NULL : run_inherited_env(), o->env_add, o->nenv);
-    sbx_command cmd = {.argv = o->argv, .envp = env, .cwd = o->cwd, .iso = &o->iso};
+    sbx_command cmd = {.argv = o->argv, .envp = env, .cwd = o->cwd, .iso = &o->iso,
+                       .enter_pid = o->enter_pid};
     if (!resolve_ids(o, &cmd)) {
         free(env);
         return EXIT_SETUP;

@@ -204,21 +204,17 @@ int sbx__contain_mounts(const sbx__iso_plan *p, sbx__iso_failure *f)
     return 0;
 }
 
-int sbx__contain_bound(const sbx__iso_plan *p, sbx__iso_failure *f)
+static int drop_bound(int last, uint64_t keep, sbx__iso_failure *f)
 {
-    if (!p->drop_caps)
-        return 0;
-    for (int cap = 0; cap <= p->cap_last; cap++)
-        if (!(p->caps_keep & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+    for (int cap = 0; cap <= last; cap++)
+        if (!(keep & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
             errno != EINVAL)
             return fail(f, "drop from the capability bounding set", "");
     return 0;
 }
 
-int sbx__contain_caps(const sbx__iso_plan *p, sbx__iso_failure *f)
+static int cut_caps(uint64_t keep64, sbx__iso_failure *f)
 {
-    if (!p->drop_caps)
-        return 0;
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         return fail(f, "clear the ambient capabilities", "");
     struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
@@ -226,7 +222,7 @@ int sbx__contain_caps(const sbx__iso_plan *p, sbx__iso_failure *f)
     if (syscall(SYS_capget, &hdr, d) < 0)
         return fail(f, "read the capabilities", "");
     for (int i = 0; i < 2; i++) {
-        uint32_t keep = (uint32_t)(p->caps_keep >> (32 * i));
+        uint32_t keep = (uint32_t)(keep64 >> (32 * i));
         d[i].effective &= keep;
         d[i].permitted &= keep;
         d[i].inheritable &= keep;
@@ -234,6 +230,24 @@ int sbx__contain_caps(const sbx__iso_plan *p, sbx__iso_failure *f)
     if (syscall(SYS_capset, &hdr, d) < 0)
         return fail(f, "cut the capability sets", "");
     return 0;
+}
+
+int sbx__contain_bound(const sbx__iso_plan *p, sbx__iso_failure *f)
+{
+    return p->drop_caps ? drop_bound(p->cap_last, p->caps_keep, f) : 0;
+}
+
+int sbx__contain_caps(const sbx__iso_plan *p, sbx__iso_failure *f)
+{
+    return p->drop_caps ? cut_caps(p->caps_keep, f) : 0;
+}
+
+void sbx__contain_init(const sbx__iso_plan *p)
+{
+    sbx__iso_failure f;
+    uint64_t kill_only = 1ull << 5;  /* CAP_KILL: to signal a program that changed uid */
+    if (p->drop_caps && drop_bound(p->cap_last, kill_only, &f) == 0)
+        cut_caps(kill_only, &f);
 }
 
 int sbx__contain_fds(const sbx_command *cmd, sbx__iso_failure *f)

@@ -320,7 +320,7 @@ static int landlock_plan(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *
 int sbx__iso_prepare(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *err)
 {
     memset(p, 0, sizeof *p);
-    p->landlock_fd = -1;
+    p->landlock_fd = p->enter_fd = -1;
     if (!iso)
         return 0;
     p->nnp = iso->no_new_privs;
@@ -374,6 +374,8 @@ void sbx__iso_free(sbx__iso_plan *p)
 {
     if (p->landlock_fd > 0)
         close(p->landlock_fd);
+    if (p->enter_fd >= 0)
+        close(p->enter_fd);
     free_names(p->ro);
     free_names(p->allow);
     free(p->filter.filter);
@@ -616,7 +618,7 @@ int sbx__iso_setup(const sbx__iso_plan *p, int sync_fd, sbx__iso_failure *f)
         }
     }
     /* After joining the box: its cgroup becomes the namespace's root. */
-    if (p->contained && p->drop_caps && unshare(CLONE_NEWCGROUP) < 0)
+    if (p->contained && p->drop_caps && p->enter_fd < 0 && unshare(CLONE_NEWCGROUP) < 0)
         return fail(f, "make a cgroup namespace", "");
     if (p->mount_ns && mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
         return fail(f, "make mounts private", "/");

@@ -31,6 +31,8 @@ typedef struct sbx__iso_plan {
         bool present;
     } runtime[SBX__RUNTIME_DIRS];
     bool contained;              /* not privileged: see sbx_isolation */
+    int enter_fd;                /* a pidfd whose namespaces to enter, or -1 */
+    unsigned long enter_flags;   /* which of them (setns) */
     bool hide_proc;              /* contained, no PID namespace: hidepid /proc */
     bool drop_caps;              /* root or a user namespace: caps can be cut */
     uint64_t caps_keep;          /* 1 << CAP_* kept */
@@ -47,6 +49,11 @@ typedef struct sbx__iso_failure {
 
 int sbx__iso_prepare(const sbx_isolation *iso, sbx__iso_plan *plan, sbx_error *err);
 void sbx__iso_free(sbx__iso_plan *plan);
+/* enter.c: turns a prepared plan into one that enters pid's namespaces
+ * (sbx_command.enter_pid) instead of making new ones. */
+int sbx__iso_enter_prepare(pid_t pid, sbx__iso_plan *plan, sbx_error *err);
+/* In the child, after joining the box: into those namespaces. */
+int sbx__iso_enter(const sbx__iso_plan *plan, sbx__iso_failure *f);
 /* In the parent, right after the fork, with a user namespace: the child's
  * uid and gid maps (then tell the child through the sync pipe). */
 int sbx__iso_map_ids(const sbx__iso_plan *plan, pid_t pid, sbx_error *err);
@@ -72,6 +79,9 @@ int sbx__contain_mounts(const sbx__iso_plan *plan, sbx__iso_failure *f);
  * effective, permitted, inheritable and ambient sets. */
 int sbx__contain_bound(const sbx__iso_plan *plan, sbx__iso_failure *f);
 int sbx__contain_caps(const sbx__iso_plan *plan, sbx__iso_failure *f);
+/* In sbx's init (PID 1 of the namespace), once the program is forked: it
+ * keeps only CAP_KILL, so nothing the program might make it do is root's. */
+void sbx__contain_init(const sbx__iso_plan *plan);
 /* In the child: every fd above 2 close-on-exec, but those kept. */
 int sbx__contain_fds(const sbx_command *cmd, sbx__iso_failure *f);
 

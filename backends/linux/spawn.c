@@ -101,6 +101,7 @@ static void child_become_init(const struct child_plan *p)
         syscall(SYS_close_range, 0, keep - 1, 0);
     syscall(SYS_close_range, keep + 1, ~0u, 0);
     prctl(PR_SET_NAME, "sbx-init", 0, 0, 0);
+    sbx__contain_init(&p->iso);
     struct sigaction fwd;
     memset(&fwd, 0, sizeof fwd);
     fwd.sa_handler = init_forward;
@@ -189,12 +190,14 @@ static void child_enter(const struct child_plan *p)
         for (int i = 0; i < p->join->nprocs; i++)
             if (write_all(p->join->procs_fd[i], "0", 1) < 0)
                 child_fail(p, SBX_STAGE_CGROUP, errno);
+    sbx__iso_failure f;
+    if (sbx__iso_enter(&p->iso, &f) < 0)
+        child_fail_at(p, SBX_STAGE_SANDBOX, errno, &f);
     bool session = p->cmd->new_session || p->iso.contained;
     if (session && setsid() < 0)
         child_fail(p, SBX_STAGE_SESSION, errno);
     if (p->join->own_pgrp && !session && setpgid(0, 0) < 0)
         child_fail(p, SBX_STAGE_SESSION, errno);
-    sbx__iso_failure f;
     if (sbx__iso_setup(&p->iso, p->sync_fd, &f) < 0)
         child_fail_at(p, SBX_STAGE_SANDBOX, errno, &f);
 }
@@ -456,7 +459,8 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
     if (r < 0)
         return r;
     sbx__common_rlimits(box, &join);
-    if ((r = sbx__iso_prepare(cmd->iso, &plan.iso, err)) < 0) {
+    if ((r = sbx__iso_prepare(cmd->iso, &plan.iso, err)) < 0 ||
+        (cmd->enter_pid > 0 && (r = sbx__iso_enter_prepare(cmd->enter_pid, &plan.iso, err)) < 0)) {
         proc->failed_stage = SBX_STAGE_SANDBOX;
         proc->failed_errno = -r;
         goto fail;

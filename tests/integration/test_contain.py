@@ -160,6 +160,37 @@ os.waitpid(pid, 0); out(True)
         self.assertFalse(os.path.exists("/dev/shm/" + name), c)
 
 
+class Enter(sbxtest.TestCase):
+    def test_enter_a_running_sandbox(self):
+        # A probe in a running sandbox's namespaces: its PID namespace, host
+        # name and mounts, contained by the same steps; the sandbox's own
+        # mounts untouched.
+        p = start(["--hostname", "box7"], child=["pid", "sleep", "10"])
+        self.assertTrue(p.proc.stdout.readline().strip().isdigit())
+        with open("/proc/%d/task/%d/children" % (p.proc.pid, p.proc.pid)) as f:
+            init = int(f.read().split()[0])
+        with open("/proc/%d/mountinfo" % init) as f:
+            mounts = f.read()
+        code = r'''
+print(os.getpid(), os.uname().nodename, flush=True)
+print(len([d for d in os.listdir("/proc") if d.isdigit()]), flush=True)
+caps = [int(l.split()[1], 16) for l in open("/proc/self/status") if l.startswith("CapEff")][0]
+print("sysadmin" if caps & (1 << 21) else "nosysadmin", flush=True)
+out(libc.unshare(0x10000000) == 0, ctypes.get_errno())
+'''
+        r = sbx(["--enter", str(init)], cmd=probe(TRY + code))
+        self.assertStatus(r, 0)
+        pid, host, nproc, caps, unshare = words(r)
+        self.assertLess(int(pid), 10, r)            # inside the sandbox's PID namespace
+        self.assertEqual(host, "box7", r)
+        self.assertLessEqual(int(nproc), 5, r)      # its /proc
+        self.assertEqual((caps, unshare), ("nosysadmin", "EPERM"), r)
+        with open("/proc/%d/mountinfo" % init) as f:
+            self.assertEqual(f.read(), mounts, "the probe changed the sandbox's mounts")
+        p.proc.send_signal(signal.SIGTERM)
+        p.finish()
+
+
 class Limits(sbxtest.TestCase):
     def test_privileged_with_limits_refused_unless_best_effort(self):
         r = sbx(["--privileged", "-m", "64M"], cmd=["true"])
