@@ -131,6 +131,61 @@ int sbx__contain_rules(void *scmp_ctx, sbx_error *err)
     return r;
 }
 
+/* ioctl but TIOCSTI (0x5412) and TIOCLINUX (0x541C): below, above, and the
+ * commands between them (one comparison per rule). The comparisons see all
+ * 64 bits, so high garbage gets past them; setsid and the dropped
+ * CAP_SYS_ADMIN still refuse TIOCSTI then. */
+static int allow_ioctl(scmp_filter_ctx ctx)
+{
+    static const struct { enum scmp_compare op; uint64_t a, b; } ok[] = {
+        {SCMP_CMP_LT, TIOCSTI, 0}, {SCMP_CMP_GT, TIOCLINUX, 0},
+        {SCMP_CMP_MASKED_EQ, ~0ull, 0x5413}, {SCMP_CMP_MASKED_EQ, ~3ull, 0x5414},
+        {SCMP_CMP_MASKED_EQ, ~3ull, 0x5418},
+    };
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < sizeof ok / sizeof ok[0]; i++) {
+        struct scmp_arg_cmp c = {1, ok[i].op, ok[i].a, ok[i].b};
+        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, c);
+    }
+    return r;
+}
+
+int sbx__contain_allow_list(void *scmp_ctx, char **names, sbx_error *err)
+{
+    scmp_filter_ctx ctx = scmp_ctx;
+    const uint64_t all_ns = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |
+                            CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
+    size_t w = 0;
+    int r = 0;
+    for (size_t i = 0; names && names[i]; i++) {
+        const char *n = names[i];
+        if (strcmp(n, "clone") == 0 || strcmp(n, "unshare") == 0)
+            r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, seccomp_syscall_resolve_name(n), 1,
+                                 SCMP_A0(SCMP_CMP_MASKED_EQ, all_ns | CLONE_NEWTIME * (n[0] == 'u'),
+                                         0));
+        else if (strcmp(n, "ioctl") == 0)
+            r = allow_ioctl(ctx);
+        else if (strcmp(n, "setns") != 0 && strcmp(n, "clone3") != 0) {
+            names[w++] = names[i];  /* the rest as listed */
+            continue;
+        }
+        if (r < 0)
+            r = sbx_error_set(err, r, "sandbox: seccomp allow list: contained %s: %s", n,
+                              strerror(-r));
+        free(names[i]);  /* handled here (setns and clone3 stay refused) */
+        names[i] = NULL;
+        if (r < 0) {
+            for (size_t j = i + 1; names[j]; j++)  /* the rest is ours to free too */
+                names[w++] = names[j];
+            names[w] = NULL;
+            return r;
+        }
+    }
+    if (names)
+        names[w] = NULL;
+    return 0;
+}
+
 /* ---- in the child: system calls only ---- */
 
 static int fail(sbx__iso_failure *f, const char *step, const char *path)
@@ -146,10 +201,17 @@ static int readonly_in_place(const char *path, bool bind, sbx__iso_failure *f)
 {
     struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
                                         MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
-    if (bind && mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+    if (bind && mount(path, path, "none", MS_BIND | MS_REC, NULL) < 0)
         return errno == ENOENT ? 0 : fail(f, "bind read-only", path);
-    if (syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &ro, sizeof ro) < 0)
-        return errno == ENOENT ? 0 : fail(f, "make read-only", path);
+    if (syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &ro, sizeof ro) == 0)
+        return 0;
+    if (errno == ENOENT)
+        return 0;
+    if (errno != ENOSYS)  /* before 5.12 (or under valgrind): this mount alone */
+        return fail(f, "make read-only", path);
+    if (mount("none", path, "none", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV |
+              MS_NOEXEC, NULL) < 0)
+        return fail(f, "make read-only", path);
     return 0;
 }
 
@@ -169,7 +231,7 @@ static const char *const readonly_proc[] = {
 static int mask_paths(sbx__iso_failure *f)
 {
     for (size_t i = 0; i < N(masked_files); i++)
-        if (mount("/dev/null", masked_files[i], NULL, MS_BIND, NULL) < 0 && errno != ENOENT)
+        if (mount("/dev/null", masked_files[i], "none", MS_BIND, NULL) < 0 && errno != ENOENT)
             return fail(f, "mask", masked_files[i]);
     for (size_t i = 0; i < N(masked_dirs); i++)
         if (mount("tmpfs", masked_dirs[i], "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
@@ -190,9 +252,16 @@ int sbx__contain_mounts(const sbx__iso_plan *p, sbx__iso_failure *f)
         return fail(f, "mount a hidepid", "/proc");
     if (mask_paths(f) < 0)
         return -1;
-    /* The whole of /sys, the cgroup filesystem with it, in one call. */
+    /* The whole of /sys, the cgroup filesystem with it, in one call. Where
+     * that call is missing the remount holds /sys alone: the cgroup
+     * filesystem is then hidden under an empty read-only tmpfs. */
     if (readonly_in_place("/sys", false, f) < 0)
         return -1;
+    struct mount_attr probe = {0};
+    if (syscall(SYS_mount_setattr, -1, "", 0, &probe, sizeof probe) < 0 && errno == ENOSYS &&
+        mount("tmpfs", "/sys/fs/cgroup", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "size=0") < 0 && errno != ENOENT)
+        return fail(f, "hide", "/sys/fs/cgroup");
     if (!p->nallow) {  /* a new root has a /dev of its own already */
         if (mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                   "mode=1777") < 0 && errno != ENOENT)

@@ -202,7 +202,9 @@ static int compile_filter(const sbx_isolation *iso, bool contain, struct sock_fp
     seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);  /* we set it ourselves */
     if (iso->seccomp == SBX_SECCOMP_DEFAULT)
         r = add_rules(ctx, SCMP_ACT_ERRNO(EPERM), default_deny, false, "default", err);
-    else if (iso->seccomp == SBX_SECCOMP_FILE)
+    if (r == 0 && allow_list && contain)
+        r = sbx__contain_allow_list(ctx, names, err);
+    if (r == 0 && iso->seccomp == SBX_SECCOMP_FILE)
         r = add_rules(ctx, allow_list ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(EPERM),
                       (const char *const *)names, true, iso->seccomp_file, err);
     if (r == 0 && allow_list) {  /* what exec and a dynamic loader need, at least */
@@ -648,6 +650,16 @@ int sbx__iso_setup(const sbx__iso_plan *p, int sync_fd, sbx__iso_failure *f)
     return 0;
 }
 
+/* seccomp(2), or the older prctl where that call is missing (valgrind). */
+static int load_filter(const sbx__iso_plan *p)
+{
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p->filter) == 0)
+        return 0;
+    if (errno != ENOSYS)
+        return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->filter, 0, 0);
+}
+
 int sbx__iso_lock(const sbx__iso_plan *p, const sbx_command *cmd, sbx_stage *stage,
                   sbx__iso_failure *f)
 {
@@ -657,7 +669,7 @@ int sbx__iso_lock(const sbx__iso_plan *p, const sbx_command *cmd, sbx_stage *sta
         return -1;
     /* Without no_new_privs a filter needs CAP_SYS_ADMIN: load it while
      * we still have it (root), before the ids and capabilities go. */
-    if (!nnp && p->filter.len && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p->filter) < 0)
+    if (!nnp && p->filter.len && load_filter(p) < 0)
         return fail(f, "load the seccomp filter", "");
     if (cmd->set_ids && (setgroups(0, NULL) < 0 || setgid(cmd->gid) < 0 ||
                          setuid(cmd->uid) < 0)) {
@@ -670,7 +682,7 @@ int sbx__iso_lock(const sbx__iso_plan *p, const sbx_command *cmd, sbx_stage *sta
         return fail(f, "set no_new_privs", "");
     if (p->landlock_fd >= 0 && syscall(SYS_landlock_restrict_self, p->landlock_fd, 0) < 0)
         return fail(f, "enforce the Landlock ruleset", "");
-    if (nnp && p->filter.len && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p->filter) < 0)
+    if (nnp && p->filter.len && load_filter(p) < 0)
         return fail(f, "load the seccomp filter", "");
     return 0;
 }

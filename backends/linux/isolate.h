@@ -70,6 +70,10 @@ int sbx__iso_lock(const sbx__iso_plan *plan, const sbx_command *cmd, sbx_stage *
 
 /* contain.c: the containment of a plan (see sbx_isolation). */
 void sbx__contain_prepare(const sbx_isolation *iso, sbx__iso_plan *plan);
+/* An allow list, contained: clone and unshare allowed without CLONE_NEW*
+ * flags, ioctl but TIOCSTI/TIOCLINUX, setns and clone3 never; those names
+ * are taken out of names (freed), the rest left to be allowed as listed. */
+int sbx__contain_allow_list(void *scmp_ctx, char **names, sbx_error *err);
 /* The seccomp rules every contained program gets. */
 int sbx__contain_rules(void *scmp_ctx, sbx_error *err);
 /* In the child, in the new mount namespace, after the rest of the mounts:

@@ -151,6 +151,23 @@ os.waitpid(pid, 0); out(True)
         p = sbx(["--privileged"], cmd=probe(TRY + code))
         self.assertEqual(words(p)[0], "ok", p)
 
+    def test_allow_list_profile_cannot_allow_namespaces(self):
+        from test_isolation import syscall_names
+        names = syscall_names()
+        if not names:
+            sbxtest.skip("cannot list this machine's system calls (headers, libseccomp)")
+        profile = os.path.join(self.tmp, "all.profile")
+        with open(profile, "w") as f:
+            f.write("allow\n" + "\n".join(names) + "\n")   # every call, unshare too
+        code = r'''
+out(libc.unshare(0x10000000) == 0, ctypes.get_errno())
+out(libc.setns(0, 0) == 0, ctypes.get_errno())
+out(libc.syscall(435, None, 0) == 0, ctypes.get_errno())
+r = libc.ioctl(0, termios.TIOCSTI, ctypes.c_char_p(b"x")); out(r == 0, ctypes.get_errno())
+'''
+        c = sbx(["--seccomp", profile], cmd=probe(TRY + code))
+        self.assertEqual(words(c), ["EPERM", "EPERM", "ENOSYS", "EPERM"], c)
+
     def test_private_dev_shm(self):
         name = "sbx-contain-%d" % os.getpid()
         code = 'open("/dev/shm/%s", "w").write("x"); attempt(lambda: None)' % name

@@ -76,6 +76,7 @@ class CheckTest(sbxdtest.TestCase):
         status, out, err = check(d)
         self.assertEqual(status, 0, "stdout %r\nstderr %r" % (out, err))
         self.assertIn("valid", out)
+        self.assertRegex(out, r"admin\.ini: \[sandbox\] privileged: can undo its own limits")
         self.assertEqual(err.strip(), "")
         self.assertFalse(os.path.exists(self.marker), "--check started a unit")
         for i in (1, 2, 3):
