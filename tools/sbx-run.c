@@ -593,7 +593,11 @@ int main(int argc, char **argv)
     }
     open_result(&o);
 #ifdef _WIN32
-    result_iso = NULL;  /* none exists there: refused, or skipped with --best-effort */
+    /* Namespaces and the like are refused (or skipped with --best-effort):
+     * the result names only what the job gives (isolation_to_json). */
+    static sbx_isolation job_iso;
+    job_iso.privileged = o.iso.privileged;
+    result_iso = &job_iso;
 #else
     /* No namespaces can be made here (not root, user namespaces refused):
      * the default PID namespace goes, the rest of the containment that
