@@ -577,6 +577,40 @@ static bool fall_back_to_rlimit(const struct options *o, int err)
            !l->memory && !l->cpu_percent && !l->cpu_weight && !l->pids;
 }
 
+/* What can be applied here, and what the result will name. */
+static void settle_isolation(struct options *o)
+{
+#ifdef _WIN32
+    /* Namespaces and the like are refused (or skipped with --best-effort):
+     * the result names only what the job gives (isolation_to_json). */
+    static sbx_isolation job_iso;
+    job_iso.privileged = o->iso.privileged;
+    result_iso = &job_iso;
+#else
+    /* No namespaces can be made here (not root, user namespaces refused):
+     * the default PID namespace goes, the rest of the containment that
+     * needs none stays (the result lists what was applied). */
+    if (!o->pidns_chosen && !sbx_namespaces_available())
+        o->iso.pid_ns = SBX_PID_NS_NONE;
+    if (o->best_effort && sbx_isolation_needs_namespaces(&o->iso) && !sbx_namespaces_available()) {
+        /* Neither root nor user namespaces: run without the namespaces (the
+         * result's isolation list says what is left), as asked. */
+        fprintf(stderr, "sbx-run: warning: no namespaces here (not root, user namespaces "
+                        "refused); running without them%s\n",
+                o->nallow ? " (--allow and --ro held by Landlock)" : "");
+        sbx_isolation left = {.no_new_privs = o->iso.no_new_privs, .seccomp = o->iso.seccomp,
+                              .seccomp_file = o->iso.seccomp_file,
+                              .privileged = o->iso.privileged, .cap_add = o->iso.cap_add};
+        if (o->nallow) {  /* what Landlock can give */
+            left.allow = o->iso.allow;
+            left.readonly = o->iso.readonly;
+        }
+        o->iso = left;
+    }
+    result_iso = &o->iso;
+#endif
+}
+
 int main(int argc, char **argv)
 {
 #ifdef _WIN32
@@ -592,35 +626,7 @@ int main(int argc, char **argv)
         return rc;
     }
     open_result(&o);
-#ifdef _WIN32
-    /* Namespaces and the like are refused (or skipped with --best-effort):
-     * the result names only what the job gives (isolation_to_json). */
-    static sbx_isolation job_iso;
-    job_iso.privileged = o.iso.privileged;
-    result_iso = &job_iso;
-#else
-    /* No namespaces can be made here (not root, user namespaces refused):
-     * the default PID namespace goes, the rest of the containment that
-     * needs none stays (the result lists what was applied). */
-    if (!o.pidns_chosen && !sbx_namespaces_available())
-        o.iso.pid_ns = SBX_PID_NS_NONE;
-    if (o.best_effort && sbx_isolation_needs_namespaces(&o.iso) && !sbx_namespaces_available()) {
-        /* Neither root nor user namespaces: run without the namespaces (the
-         * result's isolation list says what is left), as asked. */
-        fprintf(stderr, "sbx-run: warning: no namespaces here (not root, user namespaces "
-                        "refused); running without them%s\n",
-                o.nallow ? " (--allow and --ro held by Landlock)" : "");
-        sbx_isolation left = {.no_new_privs = o.iso.no_new_privs, .seccomp = o.iso.seccomp,
-                              .seccomp_file = o.iso.seccomp_file,
-                              .privileged = o.iso.privileged, .cap_add = o.iso.cap_add};
-        if (o.nallow) {  /* what Landlock can give */
-            left.allow = o.iso.allow;
-            left.readonly = o.iso.readonly;
-        }
-        o.iso = left;
-    }
-    result_iso = &o.iso;
-#endif
+    settle_isolation(&o);
     result_user = o.user;
     result_group = o.group;
     sbx_backend *be = NULL;
