@@ -44,6 +44,11 @@ typedef struct sbx__ops {
     int (*freeze)(sbx_box *box, bool frozen, sbx_error *err);
     /* Re-applies box->limits to a live box (NULL: cannot). */
     int (*update)(sbx_box *box, sbx_error *err);
+    /* See sbx_backend_sweep (NULL: no boxes that outlive us). */
+    int (*sweep)(sbx_backend *be, const char *prefix, sbx_stale_fn stale, void *data);
+    /* Reads box->limits back: 1 (what says which changed), 0, or -errno
+     * (NULL: nothing the program could change). */
+    int (*verify)(sbx_box *box, char *what, size_t len);
     int (*is_empty)(sbx_box *box);
     int (*count)(sbx_box *box);   /* NULL: cannot say */
     int (*stats)(sbx_box *box, sbx_stats *st, sbx_error *err);
@@ -84,6 +89,11 @@ void sbx__enforce(sbx_box *box, const char *what, const char *how);
  * in which case it is listed with how = NULL. */
 int sbx__cannot_enforce(sbx_box *box, const char *what, const char *why,
                         sbx_error *err);
+/* Tasks of sbx's own in the box, beyond what its pids limit is for. */
+static inline uint64_t sbx__pids_extra(const sbx_box *box)
+{
+    return (box->flags & SBX_BOX_INIT) ? 1 : 0;
+}
 #ifndef _WIN32
 /* The rlimits every backend applies in the child (nofile, core). */
 void sbx__common_rlimits(const sbx_box *box, sbx__join *join);

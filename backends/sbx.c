@@ -1,6 +1,7 @@
 /* Backend selection and the box calls every backend shares: dispatch to the
  * operations table, and the record of what is enforced by what. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,6 +239,70 @@ const sbx_limits *sbx_box_limits(const sbx_box *box)
     return &box->limits;
 }
 
+#ifdef __linux__
+/* Whether rel (a path in a cgroup hierarchy) is the box or below it: it has
+ * the box's name as a component and, up to it, ends box->path. */
+static bool below_box(const sbx_box *box, const char *rel)
+{
+    size_t nlen = strlen(box->name), plen = strlen(box->path);
+    for (const char *c = strstr(rel, box->name); c; c = strstr(c + 1, box->name)) {
+        size_t upto = (size_t)(c - rel) + nlen;
+        if (c > rel && c[-1] == '/' && (c[nlen] == '/' || c[nlen] == '\0') && plen >= upto &&
+            strncmp(box->path + plen - upto, rel, upto) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Reads /proc/PID/cgroup: 1 (and what) when pid is outside the box. A
+ * zombie on v1 shows "/" everywhere (the kernel's doing): nothing to say
+ * then; v2's line ("0::") stays true to the end. */
+static int pid_in_box(const sbx_box *box, pid_t pid, char *what, size_t len)
+{
+    char path[64], line[1024], last[512] = "";
+    bool v2 = strcmp(box->be->ops->name, "cgroup2") == 0, found = false, any = false;
+    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;  /* gone already: nothing to say */
+    while (!found && fgets(line, sizeof line, f)) {
+        char *rel = strchr(line, ':');
+        rel = rel ? strchr(rel + 1, ':') : NULL;
+        if (!rel || (v2 != (strncmp(line, "0::", 3) == 0)))
+            continue;
+        rel++;
+        rel[strcspn(rel, "\n")] = '\0';
+        any |= v2 || strcmp(rel, "/") != 0;
+        snprintf(last, sizeof last, "%s", rel);
+        found = below_box(box, rel);
+    }
+    fclose(f);
+    if (found || !any)
+        return 0;
+    snprintf(what, len, "pid %d left the box (now in %s)", (int)pid, last);
+    return 1;
+}
+#endif
+
+int sbx_backend_sweep(sbx_backend *be, const char *prefix, sbx_stale_fn stale, void *data)
+{
+    return be->ops->sweep ? be->ops->sweep(be, prefix, stale, data) : 0;
+}
+
+int sbx_box_verify(sbx_box *box, pid_t pid, char *what, size_t len)
+{
+    if (!box->be->ops->verify)
+        return 0;  /* no cgroup files: nothing to read back */
+    int r = box->be->ops->verify(box, what, len);
+#ifdef __linux__
+    if (r == 0 && pid > 0)
+        r = pid_in_box(box, pid, what, len);
+#else
+    (void)pid;
+#endif
+    return r;
+}
+
 int sbx_box_count(sbx_box *box)
 {
     return box->be->ops->count ? box->be->ops->count(box) : -ENOTSUP;
@@ -251,7 +316,13 @@ int sbx_box_is_empty(sbx_box *box)
 int sbx_box_stats(sbx_box *box, sbx_stats *st, sbx_error *err)
 {
     *st = SBX_STATS_UNKNOWN;
-    return box->be->ops->stats(box, st, err);
+    int r = box->be->ops->stats(box, st, err);
+    int64_t extra = (int64_t)sbx__pids_extra(box);
+    if (st->pids_current > 0)  /* sbx's init is not the program's */
+        st->pids_current -= st->pids_current >= extra ? extra : st->pids_current;
+    if (st->pids_peak > 0)
+        st->pids_peak -= st->pids_peak >= extra ? extra : st->pids_peak;
+    return r;
 }
 
 int sbx_box_event_fd(sbx_box *box)

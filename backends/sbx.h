@@ -169,6 +169,12 @@ void sbx_backend_describe(const sbx_backend *be, sbx_backend_info *info);
  * ended, a limit was hit. Others never call it (their news comes as
  * SIGCHLD and through sbx_box_event_fd). */
 void sbx_backend_set_notify(sbx_backend *be, void (*cb)(void *data), void *data);
+/* Boxes left behind by a supervisor that died (sbx-run killed by SIGKILL):
+ * every box of be whose name starts with prefix and that stale() says is
+ * stale (its owner is gone) has what is left in it killed and is removed.
+ * Returns how many were removed, or -errno. Backends without cgroups: 0. */
+typedef bool (*sbx_stale_fn)(const char *name, void *data);
+int sbx_backend_sweep(sbx_backend *be, const char *prefix, sbx_stale_fn stale, void *data);
 /* The host's cgroup mode, detected without opening a backend. */
 sbx_cgroup_mode sbx_detect_cgroup_mode(void);
 
@@ -176,6 +182,10 @@ sbx_cgroup_mode sbx_detect_cgroup_mode(void);
 
 enum {
     SBX_BEST_EFFORT = 1u << 0,  /* run even if a limit cannot be enforced */
+    SBX_BOX_INIT = 1u << 1,     /* sbx's init will live in the box (a PID
+                                   namespace whose PID 1 it is): the pids
+                                   limit gets one task more for it, and the
+                                   pids figures count it out */
 };
 
 /* One limit and the mechanism that enforces it ("cgroup1 memory.limit_in_bytes");
@@ -213,6 +223,11 @@ int sbx_box_freeze(sbx_box *box, bool frozen, sbx_error *err);
  * (the message says which write failed). */
 int sbx_box_update(sbx_box *box, const sbx_limits *limits, sbx_error *err);
 const sbx_limits *sbx_box_limits(const sbx_box *box);
+/* Whether the box still holds: its limits read back as set, and pid (when
+ * > 0, a zombie not yet reaped, or a live process) still inside it.
+ * Returns 0 when it holds, 1 when it does not (what says why: "pids.max:
+ * set to 32, now 4096", "pid 123 left the box for /other"), or -errno. */
+int sbx_box_verify(sbx_box *box, pid_t pid, char *what, size_t len);
 /* How many processes the box holds, or -errno (-ENOTSUP: it cannot say). */
 int sbx_box_count(sbx_box *box);
 /* 1 when no process is left in the box, 0 when some are, or -errno. */
@@ -268,10 +283,23 @@ typedef enum sbx_seccomp {
     SBX_SECCOMP_FILE,        /* an allow or deny list from a file */
 } sbx_seccomp;
 
-/* Isolation, set up in the child before exec. Namespaces need root or
- * unprivileged user namespaces; without either, the allowed and read-only
- * paths are held by Landlock and the rest is refused with -EPERM (the
- * caller may ask sbx_isolation_by_landlock first, and run without it). */
+/* Isolation, set up in the child before exec. Without root, namespaces
+ * come inside a user namespace of the caller's own; where none can be made
+ * (a chroot), paths are held by Landlock and the rest is refused.
+ *
+ * Containment: unless `privileged`, every spawn given an sbx_isolation is
+ * contained, root or not: a new session (no controlling terminal), every
+ * descriptor above 2 closed (but cmd->keep_fds), an IPC namespace, a
+ * cgroup namespace, a private mount namespace in which /sys (so the cgroup
+ * filesystem) is read-only, /proc/sys and the kernel's sensitive /proc
+ * files read-only or masked, /dev/shm private; without a PID namespace a
+ * /proc that hides the processes the program may not ptrace; the
+ * capability bounding, effective, permitted, inheritable and ambient sets
+ * cut to sbx_caps_default | cap_add; no_new_privs; and a seccomp filter
+ * refusing namespace creation (clone/unshare NEW* flags, setns; clone3
+ * answers ENOSYS so libc falls back to clone) and TIOCSTI/TIOCLINUX,
+ * on top of any profile. The child also dies with its parent thread
+ * (PR_SET_PDEATHSIG, SIGKILL; with a PID namespace that ends all inside). */
 typedef struct sbx_isolation {
     char *const *readonly;   /* NULL-terminated; visible, read-only */
     char *const *allow;      /* when any: only these (rw), readonly, and a
@@ -286,7 +314,25 @@ typedef struct sbx_isolation {
     const char *hostname;    /* a UTS namespace with this name */
     sbx_seccomp seccomp;
     const char *seccomp_file;
+    bool privileged;         /* none of the containment: the program can
+                                undo its own limits (as root) */
+    uint64_t cap_add;        /* capabilities given back, 1 << CAP_* */
 } sbx_isolation;
+
+/* The capabilities a contained root program keeps (Docker's default set
+ * without MKNOD, NET_RAW and AUDIT_WRITE), as 1 << CAP_* bits. */
+extern const uint64_t sbx_caps_default;
+/* Capability names, with or without CAP_, any case, separated by commas
+ * or spaces: "sys_admin,NET_ADMIN" or "CAP_KILL CAP_CHOWN". */
+int sbx_parse_capabilities(const char *text, uint64_t *mask, sbx_error *err);
+/* Why a program spawned with iso could undo limits put on its box
+ * ("privileged: can rewrite its cgroup limits"), or NULL when it cannot.
+ * rlimits: whether the limit is an rlimit (undone by CAP_SYS_RESOURCE). */
+const char *sbx_isolation_undoes_limits(const sbx_isolation *iso, bool rlimits);
+/* The containment pieces iso gets here (root or not, user namespaces or
+ * not), by name: "new-session", "close-fds", "pid-namespace", ... Returns
+ * how many were written to out (at most max). */
+size_t sbx_isolation_pieces(const sbx_isolation *iso, const char **out, size_t max);
 
 /* Whether iso asks for anything beyond no_new_privs. */
 bool sbx_isolation_wanted(const sbx_isolation *iso);
@@ -310,6 +356,17 @@ typedef struct sbx_command {
     bool set_ids;           /* drop to uid/gid, supplementary groups cleared */
     uid_t uid;
     gid_t gid;
+    const int *keep_fds;    /* contained: descriptors passed on, by number */
+    size_t nkeep_fds;
+    pid_t enter_pid;        /* > 0: into the namespaces of this process (a
+                               running sandbox's; a health probe) instead of
+                               new ones: with a PID namespace a relay of
+                               sbx's forks the program inside and passes its
+                               status on (as sbx's init does); then the same
+                               last steps as every contained spawn (session,
+                               capabilities, ids, fds, no_new_privs, seccomp).
+                               iso's namespace and mount requests are not
+                               made (the sandbox has its own) */
 } sbx_command;
 
 /* Stages of the child's set-up, reported when one fails. */

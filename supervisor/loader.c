@@ -270,11 +270,25 @@ void print_errors(const unit_errors *errs, FILE *out)
         fprintf(out, "%s\n", errs->lines.v[i]);
 }
 
+/* What --check says of valid units that are not contained (on stdout:
+ * not an error, but in words). */
+static void print_privileged(const def_list *defs)
+{
+    for (size_t i = 0; i < defs->n; i++) {
+        sbx_isolation iso;
+        unit_isolation(&defs->v[i], &iso);
+        if (iso.privileged)
+            printf("%s: [sandbox] privileged: can undo its own limits (it has none)\n",
+                   defs->v[i].file);
+    }
+}
+
 int loader_check_dir(const char *dir, FILE *errs)
 {
     def_list defs = {0};
     unit_errors e = {0};
     int refused = load_dir(dir, &defs, &e);
+    print_privileged(&defs);
     print_errors(&e, errs);
     unit_errors_free(&e);
     def_list_free(&defs);

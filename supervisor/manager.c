@@ -157,7 +157,8 @@ static int ensure_box(service *s, run_result *res)
     if (rt->box)
         return 0;
     sbx_error e = {0};
-    int r = sbx_box_create(rt->m->be, s->def.name, &s->def.limits, 0, &rt->box, &e);
+    unsigned flags = s->def.pid_ns == SBX_PID_NS_INIT ? SBX_BOX_INIT : 0;  /* its init */
+    int r = sbx_box_create(rt->m->be, s->def.name, &s->def.limits, flags, &rt->box, &e);
     if (r < 0) {
         snprintf(res->error, sizeof res->error, "sandbox: %s", e.msg);
         return r;
@@ -367,6 +368,7 @@ static void describe_result(const run_result *r, char *buf, size_t len)
                               (long long)r->stats.oom_kills); break;
     case RUN_START_FAILED: snprintf(buf, len, "start failed: %s", r->error); break;
     case RUN_CRASHED: snprintf(buf, len, "crashed (NTSTATUS 0x%08X)", (unsigned)r->exit_code); break;
+    case RUN_ESCAPED: snprintf(buf, len, "escaped its sandbox: %s", r->error); break;
     }
 }
 

@@ -37,6 +37,11 @@ int reaper_watch(pid_t pid, reaper_exit_cb cb, void *data);
 void reaper_unwatch(pid_t pid);
 int reaper_add_sweep(reaper_sweep_cb cb, void *data);
 void reaper_remove_sweep(reaper_sweep_cb cb, void *data);
+/* POSIX: cb sees every child before it is reaped, a zombie whose /proc
+ * entry can still be read (sbx-run checks its program did not leave the
+ * box). NULL: none. */
+typedef void (*reaper_inspect_cb)(void *data, pid_t pid);
+void reaper_set_inspect(reaper_inspect_cb cb, void *data);
 /* Reaps now (also called by the signal handler). */
 void reaper_reap(void);
 /* What a status handed to a reaper_exit_cb says: true and the exit code

@@ -22,13 +22,39 @@ void reaper__release(struct watch *w)
     (void)w;
 }
 
+static struct {
+    reaper_inspect_cb cb;
+    void *data;
+} inspect;
+
+void reaper_set_inspect(reaper_inspect_cb cb, void *data)
+{
+    inspect.cb = cb;
+    inspect.data = data;
+}
+
+/* The next child ready to be reaped, left a zombie so the inspect hook can
+ * still read its /proc entry; -1 when none. */
+static pid_t next_ready(void)
+{
+    siginfo_t si;
+    si.si_pid = 0;
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid <= 0)
+        return -1;
+    inspect.cb(inspect.data, si.si_pid);
+    return si.si_pid;
+}
+
 void reaper_reap(void)
 {
     bool any = false;
     for (;;) {
         int status;
         struct rusage ru;
-        pid_t pid = wait4(-1, &status, WNOHANG, &ru);
+        pid_t next = inspect.cb ? next_ready() : -1;
+        if (inspect.cb && next < 0)
+            break;
+        pid_t pid = wait4(next, &status, WNOHANG, &ru);
         if (pid <= 0)
             break;  /* 0: none ready; -1/ECHILD: no children at all */
         any = true;

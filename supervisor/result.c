@@ -55,11 +55,45 @@ json_t *result_to_json(const run_result *res, const sbx_backend *be,
     return o;
 }
 
+void enforced_mark_undoable(json_t *enforced, const sbx_isolation *iso)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(enforced, i, e) {
+        const char *by = json_string_value(json_object_get(e, "by"));
+        bool rlimit = by && strncmp(by, "setrlimit", 9) == 0;
+        const char *why = by && (rlimit || strncmp(by, "cgroup", 6) == 0)
+                              ? sbx_isolation_undoes_limits(iso, rlimit) : NULL;
+        if (why)
+            json_object_set_new(e, "undoable", json_string(why));
+    }
+}
+
+/* The containment pieces after what was asked for, each named once. */
+static void add_pieces(json_t *l, const sbx_isolation *iso)
+{
+    const char *pieces[24];
+    size_t n = sbx_isolation_pieces(iso, pieces, 24);
+    if (iso->privileged)
+        json_array_append_new(l, json_string("privileged: can undo its own limits"));
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+        size_t j;
+        json_t *v;
+        json_array_foreach(l, j, v)
+            seen |= strcmp(json_string_value(v), pieces[i]) == 0;
+        if (!seen)
+            json_array_append_new(l, json_string(pieces[i]));
+    }
+}
+
 #ifdef _WIN32
 json_t *isolation_to_json(const sbx_isolation *iso)
 {
-    (void)iso;  /* none is applied there: the spawn refuses what would need one */
-    return json_array();
+    json_t *l = json_array();
+    if (iso)  /* the spawn refuses the rest; the job gives these */
+        add_pieces(l, iso);
+    return l;
 }
 #else
 static void add_paths(json_t *list, const char *what, char *const *paths)
@@ -115,6 +149,7 @@ json_t *isolation_to_json(const sbx_isolation *iso)
         snprintf(item, sizeof item, "seccomp %s", iso->seccomp_file);
         json_array_append_new(l, json_string(item));
     }
+    add_pieces(l, iso);
     return l;
 }
 #endif

@@ -22,6 +22,7 @@ const char *run_reason_name(run_reason r)
     case RUN_MEMORY: return "memory";
     case RUN_START_FAILED: return "start-failed";
     case RUN_CRASHED: return "crashed";
+    case RUN_ESCAPED: return "escaped";
     }
     return "?";
 }
@@ -269,6 +270,17 @@ static void less_baseline(int64_t *count, int64_t base)
         *count -= base;
 }
 
+/* The box's limits read back: a program that changed them (it could
+ * write its cgroup files) ended no clean run, whatever its exit. */
+static void check_escape(sbx_box *box, run_result *res)
+{
+    char what[300];
+    if (res->reason == RUN_START_FAILED || sbx_box_verify(box, 0, what, sizeof what) != 1)
+        return;
+    res->reason = RUN_ESCAPED;
+    snprintf(res->error, sizeof res->error, "escaped: %s", what);
+}
+
 static void classify(run *r)
 {
     run_result *res = &r->res;
@@ -317,6 +329,7 @@ static void classify(run *r)
 #endif
     if (r->timed_out && res->reason != RUN_START_FAILED)
         res->reason = RUN_TIMEOUT;
+    check_escape(r->box, res);
 }
 
 static void drain(run *r)

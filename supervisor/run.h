@@ -25,6 +25,7 @@ typedef enum run_reason {
     RUN_MEMORY,
     RUN_START_FAILED,
     RUN_CRASHED,            /* Windows: ended by an exception (NTSTATUS) */
+    RUN_ESCAPED,            /* the program changed its limits or left its box */
 } run_reason;
 
 const char *run_reason_name(run_reason r);

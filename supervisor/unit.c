@@ -67,6 +67,9 @@ void unit_def_init(unit_def *u, const char *name)
     u->log_max_size = 10u << 20;
     u->log_keep = 3;
     u->no_new_privs = true;
+    /* Contained all the same, with a /proc hiding other processes; no PID
+     * namespace unless asked: sbxd names and signals the unit's pid, which
+     * behind sbx's init would be the init's. */
 }
 
 void unit_isolation(const unit_def *u, sbx_isolation *iso)
@@ -79,6 +82,8 @@ void unit_isolation(const unit_def *u, sbx_isolation *iso)
     iso->pid_ns = u->pid_ns;
     iso->no_new_privs = u->no_new_privs;
     iso->hostname = u->hostname;
+    iso->privileged = u->privileged;
+    iso->cap_add = u->cap_add;
     if (u->seccomp) {
         iso->seccomp = strcmp(u->seccomp, "default") == 0 ? SBX_SECCOMP_DEFAULT : SBX_SECCOMP_FILE;
         iso->seccomp_file = u->seccomp;
@@ -153,7 +158,7 @@ int unit_split_command(const char *line, strv *argv, const char **why)
 typedef enum key_type {
     K_TEXT, K_NAMES, K_ENV, K_BOOL, K_SIZE, K_DURATION, K_COUNT,
     K_COMMAND, K_INPUT, K_OUTPUT, K_SIGNAL, K_POLICY, K_CODES, K_ONOOM,
-    K_PATHS, K_NETWORK, K_PIDNS, K_SECCOMP,
+    K_PATHS, K_NETWORK, K_PIDNS, K_SECCOMP, K_CAPS,
 } key_type;
 
 typedef struct key {
@@ -204,6 +209,8 @@ static const key keys[] = {
     {"sandbox", "no_new_privileges", K_BOOL, AT(no_new_privs), false, 0, 0},
     {"sandbox", "seccomp", K_SECCOMP, AT(seccomp), false, 0, 0},
     {"sandbox", "hostname", K_TEXT, AT(hostname), false, 0, 0},
+    {"sandbox", "privileged", K_BOOL, AT(privileged), false, 0, 0},
+    {"sandbox", "capabilities", K_CAPS, AT(cap_add), false, 0, 0},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -432,6 +439,7 @@ static int set_value(const key *k, unit_def *u, const char *v, const char **why,
         return 0;
     case K_INPUT:
     case K_SECCOMP: return set_optional_path(k, field, v, why);
+    case K_CAPS: return sbx_parse_capabilities(v, field, e);
     case K_TEXT: case K_NAMES: case K_ENV: case K_PATHS: case K_SIZE: case K_DURATION:
     case K_COUNT: return set_plain(k, field, v, why, e);
     case K_BOOL: case K_NETWORK: case K_POLICY: case K_ONOOM: case K_PIDNS:
@@ -611,8 +619,30 @@ static int line_of(const struct parse_ctx *c, const char *section, const char *n
     return 0;
 }
 
+/* Privileged (or a capability given back that undoes the sandbox): no
+ * limit it could undo (a unit has no best effort: a limit that cannot hold
+ * is an error). */
+static void validate_privileged(struct parse_ctx *c)
+{
+    unit_def *u = c->u;
+    const sbx_limits *l = &u->limits;
+    sbx_isolation iso;
+    unit_isolation(u, &iso);
+    const char *why = l->memory || l->cpu_percent || l->cpu_weight || l->pids
+                          ? sbx_isolation_undoes_limits(&iso, false) : NULL;
+    if (!why && (l->nofile || l->core >= 0))
+        why = sbx_isolation_undoes_limits(&iso, true);
+    if (!why)
+        return;
+    bool caps = !u->privileged;
+    c->line = line_of(c, "sandbox", caps ? "capabilities" : "privileged");
+    report(c, "sandbox", caps ? "capabilities" : "privileged",
+           "the unit's limits would not hold (%s): drop the limits or this key", why);
+}
+
 static void validate(struct parse_ctx *c)
 {
+    validate_privileged(c);
     unit_def *u = c->u;
     if (u->argv.n == 0) {
         c->line = 0;

@@ -63,6 +63,8 @@ typedef struct unit_def {
     sbx_pid_ns pid_ns;
     char *hostname;
     char *seccomp;              /* "default", a profile path, or NULL */
+    bool privileged;            /* none of the default containment */
+    uint64_t cap_add;           /* capabilities given back, 1 << CAP_* */
 } unit_def;
 
 /* The unit's [sandbox] as libsbx wants it (pointing into u). */

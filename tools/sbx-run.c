@@ -17,6 +17,7 @@
 
 /* Exit statuses, as timeout(1) and env(1). */
 enum {
+    EXIT_ESCAPED = 123,   /* the program changed its limits or left its box */
     EXIT_TIMEOUT = 124,
     EXIT_SETUP = 125,
     EXIT_NOEXEC = 126,
@@ -35,6 +36,8 @@ struct options {
     char **env_add;
     size_t nenv;
     bool clear_env, best_effort, probe;
+    bool pidns_chosen;      /* --pidns, --pidns-init or --no-pidns given */
+    pid_t enter_pid;        /* --enter */
     char **argv;
     sbx_isolation iso;
     char **ro, **allow;     /* NULL-terminated, for iso */
@@ -66,6 +69,16 @@ static const char usage_text[] =
     "      --pidns                a PID namespace whose PID 1 is the program\n"
     "      --pidns-init           a PID namespace whose PID 1 is sbx's init (it reaps\n"
     "                             every zombie, forwards signals); the program is PID 2\n"
+    "                             (the default)\n"
+    "      --no-pidns             no PID namespace: a /proc that hides the processes\n"
+    "                             the program may not ptrace instead\n"
+    "      --privileged           none of the default containment (new session, closed\n"
+    "                             fds, namespaces, read-only /sys and cgroups, masked\n"
+    "                             /proc, dropped capabilities, seccomp): the program\n"
+    "                             can undo its limits, so they need --best-effort\n"
+    "      --cap-add CAP[,CAP]    give capabilities back (NET_ADMIN, CAP_SYS_TIME...)\n"
+    "      --enter PID            run in the namespaces of PID (a running sandbox's\n"
+    "                             process: a probe where it runs), contained as ever\n"
     "      --user USER, --group GROUP   drop to them (supplementary groups cleared)\n"
     "      --no-new-privs         setuid binaries cannot raise privileges (default)\n"
     "      --new-privs            allow them again\n"
@@ -81,8 +94,9 @@ static const char usage_text[] =
     "      --probe                print backend, cgroup mode and controllers as JSON\n"
     "  -h, --help                 this text\n"
     "      --version              print sbx-run's version\n"
-    "Exit status: the program's; 128+N if killed by signal N; 124 on timeout;\n"
-    "125 if the sandbox could not be set up; 126 not executable; 127 not found.\n";
+    "Exit status: the program's; 128+N if killed by signal N; 123 if the program\n"
+    "changed its limits or left its box; 124 on timeout; 125 if the sandbox could\n"
+    "not be set up; 126 not executable; 127 not found.\n";
 
 static _Noreturn void die_usage(const char *opt, const char *msg)
 {
@@ -116,6 +130,14 @@ static void parse_value(int c, const char *name, const char *arg, struct options
         break;
     case 't': check(sbx_parse_duration(arg, &o->run.timeout_ms, &e), name, &e); break;
     case 'G': check(sbx_parse_duration(arg, &o->run.kill_grace_ms, &e), name, &e); break;
+    case 'J':
+        check(sbx_parse_count(arg, 1, 4194304, &v, &e), name, &e);
+        o->enter_pid = (pid_t)v;
+        break;
+    case 'A':
+        check(sbx_parse_capabilities(arg, &v, &e), name, &e);
+        o->iso.cap_add |= v;
+        break;
     default: break;
     }
 }
@@ -149,6 +171,10 @@ static const struct option base_options[] = {
     {"new-privs", no_argument, NULL, 'v'},
     {"seccomp", required_argument, NULL, 's'},
     {"hostname", required_argument, NULL, 'H'},
+    {"no-pidns", no_argument, NULL, 'X'},
+    {"privileged", no_argument, NULL, 'W'},
+    {"cap-add", required_argument, NULL, 'A'},
+    {"enter", required_argument, NULL, 'J'},
     {"version", no_argument, NULL, 'Z'},
     {"help", no_argument, NULL, 'h'},
 };
@@ -198,8 +224,10 @@ static bool set_isolation(int c, char *arg, struct options *o)
     case 'a': o->allow[o->nallow++] = arg; break;
     case 'n': o->iso.no_net = true; break;
     case 'T': o->iso.private_tmp = true; break;
-    case 'I': o->iso.pid_ns = SBX_PID_NS_PROGRAM; break;
-    case 'i': o->iso.pid_ns = SBX_PID_NS_INIT; break;
+    case 'I': o->iso.pid_ns = SBX_PID_NS_PROGRAM; o->pidns_chosen = true; break;
+    case 'i': o->iso.pid_ns = SBX_PID_NS_INIT; o->pidns_chosen = true; break;
+    case 'X': o->iso.pid_ns = SBX_PID_NS_NONE; o->pidns_chosen = true; break;
+    case 'W': o->iso.privileged = true; break;
     case 'u': o->user = arg; break;
     case 'g': o->group = arg; break;
     case 'V': o->iso.no_new_privs = true; break;
@@ -245,6 +273,12 @@ static void finish_options(struct options *o, char **argv)
     o->iso.readonly = o->ro;
     o->iso.allow = o->allow;
     o->iso.pid_ns_wait_all = o->run.wait_leftovers;
+    /* Contained: sbx's init as PID 1 unless asked otherwise (most programs
+     * are not written to be PID 1); privileged: as before, none. */
+#ifndef _WIN32  /* (no PID namespaces there) */
+    if (!o->pidns_chosen && !o->iso.privileged)
+        o->iso.pid_ns = SBX_PID_NS_INIT;
+#endif
     if (!o->probe && !o->argv[0])
         die_usage(NULL, "no command given");
 }
@@ -332,7 +366,29 @@ struct ctx {
     uv_signal_t sig[3];
     run_result res;
     bool done;
+    char left[300];         /* how the program left its box, or "" */
 };
+
+#ifndef _WIN32
+/* The program, a zombie about to be reaped: was it still in the box? */
+static void inspect_exit(void *data, pid_t pid)
+{
+    struct ctx *c = data;
+    if (pid == c->run.pid && !c->left[0] &&
+        sbx_box_verify(c->run.box, pid, c->left, sizeof c->left) != 1)
+        c->left[0] = '\0';
+}
+#endif
+
+/* A box left or changed is never a clean run (run.c reads the limits
+ * back; the main process's whereabouts are ours to check). */
+static void mark_escaped(struct ctx *c)
+{
+    if (!c->left[0] || c->res.reason == RUN_ESCAPED || c->res.reason == RUN_START_FAILED)
+        return;
+    c->res.reason = RUN_ESCAPED;
+    snprintf(c->res.error, sizeof c->res.error, "escaped: %s", c->left);
+}
 
 static void on_stop_signal(uv_signal_t *h, int signum)
 {
@@ -359,6 +415,7 @@ static int exit_status(const run_result *res)
     case RUN_MEMORY: return 128 + res->signal;
     case RUN_TIMEOUT: return EXIT_TIMEOUT;
     case RUN_CRASHED: return res->exit_code;  /* the NTSTATUS, as Windows reports it */
+    case RUN_ESCAPED: return EXIT_ESCAPED;
     case RUN_START_FAILED:
         if (res->failed_stage != SBX_STAGE_EXEC)
             return EXIT_SETUP;
@@ -390,6 +447,8 @@ static void write_result(FILE *f, const run_result *res, const sbx_backend *be,
         json_array_append_new(iso, json_string("supplementary groups cleared"));
     }
     json_object_set_new(j, "isolation", iso);
+    json_object_set_new(j, "privileged", json_boolean(result_iso && result_iso->privileged));
+    enforced_mark_undoable(json_object_get(j, "enforced"), result_iso);
     json_dumpf(j, f, JSON_COMPACT | JSON_PRESERVE_ORDER);
     fputc('\n', f);
     fflush(f);
@@ -441,7 +500,8 @@ static int setup_failed(const struct options *o, const sbx_backend *be, const sb
 static int run_command(const struct options *o, sbx_backend *be, sbx_box *box)
 {
     char **env = run_env(o->clear_env ? NULL : run_inherited_env(), o->env_add, o->nenv);
-    sbx_command cmd = {.argv = o->argv, .envp = env, .cwd = o->cwd, .iso = &o->iso};
+    sbx_command cmd = {.argv = o->argv, .envp = env, .cwd = o->cwd, .iso = &o->iso,
+                       .enter_pid = o->enter_pid};
     if (!resolve_ids(o, &cmd)) {
         free(env);
         return EXIT_SETUP;
@@ -459,6 +519,9 @@ static int run_command(const struct options *o, sbx_backend *be, sbx_box *box)
         uv_signal_start(&c.sig[i], on_stop_signal, sigs[i]);
     }
     c.run.data = &c;
+#ifndef _WIN32
+    reaper_set_inspect(inspect_exit, &c);
+#endif
     int r = run_start(&c.run, c.loop, box, &cmd, &o->run, on_done, &c.res);
     if (r < 0) {
         add_hint(o, r, c.res.error, sizeof c.res.error);
@@ -468,6 +531,10 @@ static int run_command(const struct options *o, sbx_backend *be, sbx_box *box)
     }
     c.run.data = &c;
     uv_run(c.loop, UV_RUN_DEFAULT);
+#ifndef _WIN32
+    reaper_set_inspect(NULL, NULL);
+#endif
+    mark_escaped(&c);
 
     sbx_error e = {0};
     if (sbx_box_destroy(box, &e) < 0) {
@@ -497,35 +564,72 @@ static int create_box(sbx_backend *be, const char *name, const sbx_limits *l,
     return r;
 }
 
+/* Limits a program spawned with o's isolation could undo (privileged, or
+ * a capability given back) hold only with --best-effort: NULL, or why not. */
+static const char *undoable_limits(const struct options *o)
+{
+    const sbx_limits *l = &o->limits;
+    bool cgroup = l->memory || l->cpu_percent || l->cpu_weight || l->pids;
+    bool rlimit = l->nofile || l->core >= 0;
+    const char *why = cgroup ? sbx_isolation_undoes_limits(&o->iso, false) : NULL;
+    if (!why && rlimit)
+        why = sbx_isolation_undoes_limits(&o->iso, true);
+    return o->best_effort ? NULL : why;
+}
+
+#ifndef _WIN32
+/* A process's start time (clock ticks since boot), or 0 when it is gone. */
+static unsigned long long start_time(long pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    unsigned long long t = 0;
+    /* After the name: state, then 18 fields, then starttime (field 22). */
+    if (p && sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+                           "%*s %*s %*s %*s %llu", &t) != 1)
+        t = 0;
+    return t;
+}
+
+/* sbx-run-PID-START: stale when no process PID started at START (it died,
+ * and its pid may have been reused). Names without a start time (older
+ * runs) only when PID is gone. */
+static bool box_stale(const char *name, void *data)
+{
+    long pid = 0;
+    unsigned long long started = 0;
+    (void)data;
+    int n = sscanf(name, "sbx-run-%ld-%llu", &pid, &started);
+    if (n < 1 || pid <= 0 || pid == (long)getpid())
+        return false;
+    unsigned long long now = start_time(pid);
+    return now == 0 || (n == 2 && now != started);
+}
+#endif
+
+/* The box's name records its owner: the next run removes the boxes of an
+ * sbx-run that died before it could (killed by SIGKILL). */
+static void box_name(char *name, size_t len)
+{
+#ifdef _WIN32
+    snprintf(name, len, "sbx-run-%ld", (long)getpid());
+#else
+    snprintf(name, len, "sbx-run-%ld-%llu", (long)getpid(), start_time((long)getpid()));
+#endif
+}
+
 static bool fall_back_to_rlimit(const struct options *o, int err)
 {
     const sbx_limits *l = &o->limits;
     return !o->backend && (err == -EACCES || err == -EPERM || err == -EROFS) &&
            !l->memory && !l->cpu_percent && !l->cpu_weight && !l->pids;
-}
-
-/* What isolation the run gets, and the result says: with --best-effort
- * and neither root nor user namespaces, what can be had without them. */
-static void settle_isolation(struct options *o)
-{
-#ifdef _WIN32
-    (void)o;
-    result_iso = NULL;  /* none exists there: refused, or skipped with --best-effort */
-#else
-    if (o->best_effort && sbx_isolation_needs_namespaces(&o->iso) && !sbx_namespaces_available()) {
-        fprintf(stderr, "sbx-run: warning: no namespaces here (not root, user namespaces "
-                        "refused); running without them%s\n",
-                o->nallow ? " (--allow and --ro held by Landlock)" : "");
-        sbx_isolation left = {.no_new_privs = o->iso.no_new_privs, .seccomp = o->iso.seccomp,
-                              .seccomp_file = o->iso.seccomp_file};
-        if (o->nallow) {  /* what Landlock can give */
-            left.allow = o->iso.allow;
-            left.readonly = o->iso.readonly;
-        }
-        o->iso = left;
-    }
-    result_iso = &o->iso;
-#endif
 }
 
 /* The backend and the box: the best backend, or rlimits when no cgroup of
@@ -534,9 +638,18 @@ static int open_box(const struct options *o, sbx_backend **be, sbx_box **box, sb
 {
     sbx_backend_options bo = {.name = o->backend, .cgroup_root = o->cgroup_root};
     char name[64];
-    snprintf(name, sizeof name, "sbx-run-%ld", (long)getpid());
-    unsigned flags = o->best_effort ? SBX_BEST_EFFORT : 0;
+    box_name(name, sizeof name);
+    unsigned flags = (o->best_effort ? SBX_BEST_EFFORT : 0) |
+                     (o->iso.pid_ns == SBX_PID_NS_INIT ? SBX_BOX_INIT : 0);
+    const char *undoable = undoable_limits(o);
     int r = sbx_backend_open(&bo, be, e);
+    if (r == 0 && undoable)
+        r = sbx_error_set(e, -EPERM, "the limits would not hold: %s (--best-effort to run "
+                          "anyway, or drop --privileged / the capability)", undoable);
+#ifndef _WIN32
+    if (r == 0)
+        sbx_backend_sweep(*be, "sbx-run-", box_stale, NULL);
+#endif
     if (r == 0)
         r = create_box(*be, name, &o->limits, flags, box, e);
     if (r < 0 && *be && fall_back_to_rlimit(o, r)) {
@@ -556,6 +669,41 @@ static void free_options(struct options *o)
     free(o->allow);
     if (o->result && o->result != stderr)
         fclose(o->result);
+}
+
+/* What isolation the run gets, and the result says: with --best-effort
+ * and neither root nor user namespaces, what can be had without them. */
+static void settle_isolation(struct options *o)
+{
+#ifdef _WIN32
+    /* Namespaces and the like are refused (or skipped with --best-effort):
+     * the result names only what the job gives (isolation_to_json). */
+    static sbx_isolation job_iso;
+    job_iso.privileged = o->iso.privileged;
+    result_iso = &job_iso;
+#else
+    /* No namespaces can be made here (not root, user namespaces refused):
+     * the default PID namespace goes, the rest of the containment that
+     * needs none stays (the result lists what was applied). */
+    if (!o->pidns_chosen && !sbx_namespaces_available())
+        o->iso.pid_ns = SBX_PID_NS_NONE;
+    if (o->best_effort && sbx_isolation_needs_namespaces(&o->iso) && !sbx_namespaces_available()) {
+        /* Neither root nor user namespaces: run without the namespaces (the
+         * result's isolation list says what is left), as asked. */
+        fprintf(stderr, "sbx-run: warning: no namespaces here (not root, user namespaces "
+                        "refused); running without them%s\n",
+                o->nallow ? " (--allow and --ro held by Landlock)" : "");
+        sbx_isolation left = {.no_new_privs = o->iso.no_new_privs, .seccomp = o->iso.seccomp,
+                              .seccomp_file = o->iso.seccomp_file,
+                              .privileged = o->iso.privileged, .cap_add = o->iso.cap_add};
+        if (o->nallow) {  /* what Landlock can give */
+            left.allow = o->iso.allow;
+            left.readonly = o->iso.readonly;
+        }
+        o->iso = left;
+    }
+    result_iso = &o->iso;
+#endif
 }
 
 int main(int argc, char **argv)

@@ -1,5 +1,6 @@
 /* Small helpers for cgroup files: whole-buffer reads and writes, flat-keyed
  * values, mkdir below a base, signalling every listed process. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -171,4 +172,42 @@ bool sbx__host_has_swap(void)
         return true;  /* unknown: assume the worst */
     const char *p = strstr(buf, "SwapTotal:");
     return !p || sscanf(p, "SwapTotal: %" SCNu64, &kb) != 1 || kb > 0;
+}
+
+int sbx__verify_u64(const char *dir, const char *file, uint64_t expect, char *what, size_t len)
+{
+    uint64_t v = 0;
+    int r = sbx__read_u64(dir, file, NULL, &v);
+    if (r == 0 && v == expect)
+        return 0;
+    if (r < 0)
+        snprintf(what, len, "%s: cannot be read back (%s)", file, strerror(-r));
+    else if (v == UINT64_MAX)
+        snprintf(what, len, "%s: set to %" PRIu64 ", now max", file, expect);
+    else
+        snprintf(what, len, "%s: set to %" PRIu64 ", now %" PRIu64, file, expect, v);
+    return 1;
+}
+
+int sbx__sweep_stale(const char *base, const char *prefix, sbx_stale_fn stale, void *data)
+{
+    DIR *d = opendir(base);
+    if (!d)
+        return -errno;
+    int removed = 0;
+    size_t plen = strlen(prefix);
+    for (struct dirent *e; (e = readdir(d));) {
+        char dir[PATH_MAX];
+        if (e->d_type != DT_DIR || strncmp(e->d_name, prefix, plen) != 0 ||
+            !stale(e->d_name, data) || sbx__path(dir, sizeof dir, base, e->d_name) < 0)
+            continue;
+        /* Its owner died before it could clean up: end what is left. */
+        sbx__write_file(dir, "cgroup.kill", "1", NULL);  /* v2; absent on v1 */
+        for (int i = 0; i < 5 && sbx__signal_procs(dir, SIGKILL) > 0; i++)
+            ;
+        if (sbx__rmdir_retry(dir, NULL) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }

@@ -75,6 +75,12 @@ int sbx__signal_procs(const char *dir, int sig);
 int sbx__rmdir_retry(const char *dir, sbx_error *err);
 /* Whether the host has swap a hog could escape into (SwapTotal > 0). */
 bool sbx__host_has_swap(void);
+/* Reads a limit back: 0 when dir/file still holds expect, else 1 and what
+ * changed in what. */
+int sbx__verify_u64(const char *dir, const char *file, uint64_t expect, char *what, size_t len);
+/* Kills what is left in, and removes, every cgroup dir below base whose
+ * name starts with prefix and that stale() calls stale. Returns how many. */
+int sbx__sweep_stale(const char *base, const char *prefix, sbx_stale_fn stale, void *data);
 /* Joins a cgroup dir and a file into buf. */
 int sbx__path(char *buf, size_t len, const char *dir, const char *file);
 

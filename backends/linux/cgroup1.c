@@ -174,7 +174,7 @@ static int apply_pids(sbx_box *box, sbx_error *err)
         return 0;
     if (!dir)
         return sbx__cannot_enforce(box, "pids", "no v1 pids controller", err);
-    snprintf(num, sizeof num, "%" PRIu64, box->limits.pids);
+    snprintf(num, sizeof num, "%" PRIu64, box->limits.pids + sbx__pids_extra(box));
     int r = sbx__write_file(dir, "pids.max", num, err);
     if (r == 0)
         sbx__enforce(box, "pids", "cgroup1 pids.max");
@@ -427,6 +427,49 @@ static int v1_destroy(sbx_box *box, sbx_error *err)
     return 0;
 }
 
+/* Each hierarchy's leftovers (co-mounted ones are one dir: swept once). */
+static int v1_sweep(sbx_backend *be, const char *prefix, sbx_stale_fn stale, void *data)
+{
+    const struct v1_backend *p = priv_of(be);
+    int removed = 0;
+    for (int c = 0; c < SBX_CTRL_COUNT; c++) {
+        bool seen = false;
+        for (int d = 0; d < c; d++)
+            seen |= (p->avail & (1u << d)) && strcmp(p->base[d], p->base[c]) == 0;
+        int r = (p->avail & (1u << c)) && !seen ? sbx__sweep_stale(p->base[c], prefix, stale, data) : 0;
+        if (r > removed)
+            removed = r;
+    }
+    return removed;
+}
+
+/* The limits read back: a program that could write its cgroup files
+ * (privileged) may have raised them. Page-sized limits read back rounded. */
+static int v1_verify(sbx_box *box, char *what, size_t len)
+{
+    const sbx_limits *l = &box->limits;
+    const char *mem = dir_of(box, SBX_CTRL_MEMORY), *cpu = dir_of(box, SBX_CTRL_CPU);
+    const char *pids = dir_of(box, SBX_CTRL_PIDS);
+    uint64_t page = 4096;
+    int r = 0;
+    if (!r && l->memory && mem)
+        r = sbx__verify_u64(mem, "memory.limit_in_bytes", l->memory / page * page, what, len);
+    if (!r && l->memory && mem && sbx__file_exists(mem, "memory.memsw.limit_in_bytes"))
+        r = sbx__verify_u64(mem, "memory.memsw.limit_in_bytes",
+                            (l->memory + l->memory_swap) / page * page, what, len);
+    if (!r && l->cpu_percent && cpu)
+        r = sbx__verify_u64(cpu, "cpu.cfs_quota_us", (uint64_t)l->cpu_percent * 1000, what, len);
+    if (!r && l->cpu_percent && cpu)
+        r = sbx__verify_u64(cpu, "cpu.cfs_period_us", 100000, what, len);
+    if (!r && l->cpu_weight && cpu) {
+        uint64_t shares = (uint64_t)l->cpu_weight * 1024 / 100;
+        r = sbx__verify_u64(cpu, "cpu.shares", shares < 2 ? 2 : shares, what, len);
+    }
+    if (!r && l->pids && pids)
+        r = sbx__verify_u64(pids, "pids.max", l->pids + sbx__pids_extra(box), what, len);
+    return r;
+}
+
 const sbx__ops sbx__cgroup1_ops = {
     .name = "cgroup1",
     .open = v1_open,
@@ -437,6 +480,8 @@ const sbx__ops sbx__cgroup1_ops = {
     .kill = v1_kill,
     .freeze = v1_freeze,
     .update = v1_update,
+    .verify = v1_verify,
+    .sweep = v1_sweep,
     .is_empty = v1_is_empty,
     .count = v1_count,
     .stats = v1_stats,

@@ -199,7 +199,7 @@ static int apply_pids(sbx_box *box, sbx_error *err)
         return 0;
     if (!has(box, SBX_CTRL_PIDS))
         return sbx__cannot_enforce(box, "pids", "no pids controller in the cgroup2 tree", err);
-    snprintf(num, sizeof num, "%" PRIu64, box->limits.pids);
+    snprintf(num, sizeof num, "%" PRIu64, box->limits.pids + sbx__pids_extra(box));
     int r = sbx__write_file(box->path, "pids.max", num, err);
     if (r == 0)
         sbx__enforce(box, "pids", "cgroup2 pids.max");
@@ -374,6 +374,31 @@ static void v2_free(sbx_box *box)
     box->priv = NULL;
 }
 
+static int v2_sweep(sbx_backend *be, const char *prefix, sbx_stale_fn stale, void *data)
+{
+    return sbx__sweep_stale(priv_of(be)->base, prefix, stale, data);
+}
+
+/* The limits read back (see v1_verify). */
+static int v2_verify(sbx_box *box, char *what, size_t len)
+{
+    const sbx_limits *l = &box->limits;
+    uint64_t page = 4096;
+    int r = 0;
+    if (!r && l->memory && has(box, SBX_CTRL_MEMORY))
+        r = sbx__verify_u64(box->path, "memory.max", l->memory / page * page, what, len);
+    if (!r && l->memory && sbx__file_exists(box->path, "memory.swap.max"))
+        r = sbx__verify_u64(box->path, "memory.swap.max", l->memory_swap / page * page,
+                            what, len);
+    if (!r && l->cpu_percent && has(box, SBX_CTRL_CPU))
+        r = sbx__verify_u64(box->path, "cpu.max", (uint64_t)l->cpu_percent * 1000, what, len);
+    if (!r && l->cpu_weight && has(box, SBX_CTRL_CPU))
+        r = sbx__verify_u64(box->path, "cpu.weight", l->cpu_weight, what, len);
+    if (!r && l->pids && has(box, SBX_CTRL_PIDS))
+        r = sbx__verify_u64(box->path, "pids.max", l->pids + sbx__pids_extra(box), what, len);
+    return r;
+}
+
 const sbx__ops sbx__cgroup2_ops = {
     .name = "cgroup2",
     .open = v2_open,
@@ -384,6 +409,8 @@ const sbx__ops sbx__cgroup2_ops = {
     .kill = v2_kill,
     .freeze = v2_freeze,
     .update = v2_update,
+    .verify = v2_verify,
+    .sweep = v2_sweep,
     .is_empty = v2_is_empty,
     .count = v2_count,
     .stats = v2_stats,

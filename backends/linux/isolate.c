@@ -9,6 +9,7 @@
  * the old root is detached and the new one made read-only. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/landlock.h>
 #include <linux/mount.h>
 #include <linux/seccomp.h>
@@ -180,8 +181,10 @@ static void free_names(char **v)
     free(v);
 }
 
-/* Compiles the filter with libseccomp and keeps the BPF for the child. */
-static int build_filter(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *err)
+/* Compiles the filter with libseccomp into out: the profile, and the
+ * containment rules when contain. */
+static int compile_filter(const sbx_isolation *iso, bool contain, struct sock_fprog *out,
+                          sbx_error *err)
 {
     bool allow_list = false;
     char **names = NULL;
@@ -199,7 +202,9 @@ static int build_filter(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *e
     seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);  /* we set it ourselves */
     if (iso->seccomp == SBX_SECCOMP_DEFAULT)
         r = add_rules(ctx, SCMP_ACT_ERRNO(EPERM), default_deny, false, "default", err);
-    else
+    if (r == 0 && allow_list && contain)
+        r = sbx__contain_allow_list(ctx, names, err);
+    if (r == 0 && iso->seccomp == SBX_SECCOMP_FILE)
         r = add_rules(ctx, allow_list ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(EPERM),
                       (const char *const *)names, true, iso->seccomp_file, err);
     if (r == 0 && allow_list) {  /* what exec and a dynamic loader need, at least */
@@ -207,6 +212,8 @@ static int build_filter(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *e
         r = add_rules(ctx, SCMP_ACT_ALLOW, base, false, "", err);
     }
     free_names(names);
+    if (r == 0 && contain)
+        r = sbx__contain_rules(ctx, err);
     int fd = r == 0 ? memfd_create("sbx-seccomp", MFD_CLOEXEC) : -1;
     if (r == 0 && (fd < 0 || (r = seccomp_export_bpf(ctx, fd)) < 0))
         r = sbx_error_set(err, fd < 0 ? -errno : r, "sandbox: seccomp: cannot compile the filter");
@@ -224,8 +231,30 @@ static int build_filter(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *e
         return sbx_error_set(err, -EIO, "sandbox: seccomp: cannot read the filter back");
     }
     close(fd);
-    p->filter.filter = prog;
-    p->filter.len = (unsigned short)((size_t)size / sizeof *prog);
+    out->filter = prog;
+    out->len = (unsigned short)((size_t)size / sizeof *prog);
+    return 0;
+}
+
+/* The filter for the child. Without a profile file it is one of four, each
+ * compiled once per process (libseccomp takes longer than the spawn). */
+static int build_filter(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *err)
+{
+    bool contain = p->contained || iso->seccomp == SBX_SECCOMP_DEFAULT;
+    if (iso->seccomp == SBX_SECCOMP_FILE)
+        return compile_filter(iso, contain, &p->filter, err);
+    static struct sock_fprog cache[2][2];
+    struct sock_fprog *c = &cache[iso->seccomp == SBX_SECCOMP_DEFAULT][contain];
+    int r;
+    if (!c->len && (r = compile_filter(iso, contain, c, err)) < 0)
+        return r;
+    if (!c->len)
+        return 0;
+    size_t size = c->len * sizeof *c->filter;
+    if (!(p->filter.filter = malloc(size)))
+        return sbx_error_set(err, -ENOMEM, "out of memory");
+    memcpy(p->filter.filter, c->filter, size);
+    p->filter.len = c->len;
     return 0;
 }
 
@@ -293,20 +322,19 @@ static int landlock_plan(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *
 int sbx__iso_prepare(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *err)
 {
     memset(p, 0, sizeof *p);
-    p->landlock_fd = -1;
+    p->landlock_fd = p->enter_fd = -1;
     if (!iso)
         return 0;
     p->nnp = iso->no_new_privs;
-    p->active = sbx_isolation_wanted(iso) || p->nnp;
-    if (!sbx_isolation_wanted(iso))
-        return 0;
+    p->active = true;
+    p->pid_ns = iso->pid_ns != SBX_PID_NS_NONE;
+    sbx__contain_prepare(iso, p);
     int r;
     if ((r = canonical_list(iso->readonly, &p->ro, &p->nro, "--ro", err)) < 0 ||
         (r = canonical_list(iso->allow, &p->allow, &p->nallow, "--allow", err)) < 0)
         return r;
     p->no_net = iso->no_net;
     p->private_tmp = iso->private_tmp;
-    p->pid_ns = iso->pid_ns != SBX_PID_NS_NONE;
     p->pid_init = iso->pid_ns == SBX_PID_NS_INIT;
     p->wait_all = iso->pid_ns_wait_all;
     if (p->wait_all && iso->pid_ns == SBX_PID_NS_PROGRAM)
@@ -315,8 +343,8 @@ int sbx__iso_prepare(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *err)
                              "inside when PID 1 exits; sbx's init as PID 1 can wait for "
                              "them");
     p->hostname = iso->hostname;
-    p->mount_ns = p->nro || p->nallow || p->private_tmp || p->pid_ns;
-    p->clone_flags = (p->mount_ns ? CLONE_NEWNS : 0) | (p->no_net ? CLONE_NEWNET : 0) |
+    p->mount_ns |= p->nro || p->nallow || p->private_tmp || p->pid_ns;
+    p->clone_flags |= (p->mount_ns ? CLONE_NEWNS : 0) | (p->no_net ? CLONE_NEWNET : 0) |
                      (p->pid_ns ? CLONE_NEWPID | CLONE_NEWIPC : 0) |
                      (p->hostname ? CLONE_NEWUTS : 0);
     /* Without root, namespaces come with a user namespace of our own, in
@@ -339,7 +367,7 @@ int sbx__iso_prepare(const sbx_isolation *iso, sbx__iso_plan *p, sbx_error *err)
         if (!getcwd(p->cwd, sizeof p->cwd))
             p->cwd[0] = '\0';
     }
-    if (iso->seccomp != SBX_SECCOMP_NONE && (r = build_filter(iso, p, err)) < 0)
+    if ((iso->seccomp != SBX_SECCOMP_NONE || p->contained) && (r = build_filter(iso, p, err)) < 0)
         return r;
     return 0;
 }
@@ -348,6 +376,8 @@ void sbx__iso_free(sbx__iso_plan *p)
 {
     if (p->landlock_fd > 0)
         close(p->landlock_fd);
+    if (p->enter_fd >= 0)
+        close(p->enter_fd);
     free_names(p->ro);
     free_names(p->allow);
     free(p->filter.filter);
@@ -455,7 +485,8 @@ static int make_dev(sbx__iso_failure *f)
     static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
     char src[64], dst[64];
     if (mkdir("/dev", 0755) < 0 ||
-        mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
+        mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV,
+              "mode=0755,size=64k") < 0)
         return fail(f, "mount /dev", "/dev");
     for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
         join(src, sizeof src, OLD "/dev/", nodes[i]);
@@ -588,6 +619,9 @@ int sbx__iso_setup(const sbx__iso_plan *p, int sync_fd, sbx__iso_failure *f)
             return fail(f, "set up the user namespace", "");
         }
     }
+    /* After joining the box: its cgroup becomes the namespace's root. */
+    if (p->contained && p->drop_caps && p->enter_fd < 0 && unshare(CLONE_NEWCGROUP) < 0)
+        return fail(f, "make a cgroup namespace", "");
     if (p->mount_ns && mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
         return fail(f, "make mounts private", "/");
     if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
@@ -606,6 +640,8 @@ int sbx__iso_setup(const sbx__iso_plan *p, int sync_fd, sbx__iso_failure *f)
                                mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0))
             return fail(f, "mount a private", "/tmp");
     }
+    if (sbx__contain_mounts(p, f) < 0)
+        return -1;
     if (p->nallow && mount("none", "/", "none", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
         return fail(f, "make read-only", "/");
     /* Back to the caller's directory when it is visible, else the root. */
@@ -614,13 +650,39 @@ int sbx__iso_setup(const sbx__iso_plan *p, int sync_fd, sbx__iso_failure *f)
     return 0;
 }
 
-int sbx__iso_lock(const sbx__iso_plan *p, sbx__iso_failure *f)
+/* seccomp(2), or the older prctl where that call is missing (valgrind). */
+static int load_filter(const sbx__iso_plan *p)
 {
-    if ((p->nnp || p->landlock_fd >= 0) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p->filter) == 0)
+        return 0;
+    if (errno != ENOSYS)
+        return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->filter, 0, 0);
+}
+
+int sbx__iso_lock(const sbx__iso_plan *p, const sbx_command *cmd, sbx_stage *stage,
+                  sbx__iso_failure *f)
+{
+    bool nnp = p->nnp || p->landlock_fd >= 0;
+    *stage = SBX_STAGE_SANDBOX;
+    if (sbx__contain_bound(p, f) < 0)
+        return -1;
+    /* Without no_new_privs a filter needs CAP_SYS_ADMIN: load it while
+     * we still have it (root), before the ids and capabilities go. */
+    if (!nnp && p->filter.len && load_filter(p) < 0)
+        return fail(f, "load the seccomp filter", "");
+    if (cmd->set_ids && (setgroups(0, NULL) < 0 || setgid(cmd->gid) < 0 ||
+                         setuid(cmd->uid) < 0)) {
+        *stage = SBX_STAGE_USER;
+        return fail(f, "set ids", "");
+    }
+    if (sbx__contain_caps(p, f) < 0 || (p->contained && sbx__contain_fds(cmd, f) < 0))
+        return -1;
+    if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return fail(f, "set no_new_privs", "");
     if (p->landlock_fd >= 0 && syscall(SYS_landlock_restrict_self, p->landlock_fd, 0) < 0)
         return fail(f, "enforce the Landlock ruleset", "");
-    if (p->filter.len && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p->filter) < 0)
+    if (nnp && p->filter.len && load_filter(p) < 0)
         return fail(f, "load the seccomp filter", "");
     return 0;
 }

@@ -9,7 +9,6 @@
  * parent reports a start failure, never an exit code. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -102,6 +101,7 @@ static void child_become_init(const struct child_plan *p)
         syscall(SYS_close_range, 0, keep - 1, 0);
     syscall(SYS_close_range, keep + 1, ~0u, 0);
     prctl(PR_SET_NAME, "sbx-init", 0, 0, 0);
+    sbx__contain_init(&p->iso);
     struct sigaction fwd;
     memset(&fwd, 0, sizeof fwd);
     fwd.sa_handler = init_forward;
@@ -178,31 +178,44 @@ static void child_stdio(const struct child_plan *p)
             child_fail(p, SBX_STAGE_STDIO, errno);
 }
 
-static _Noreturn void child_main(const struct child_plan *p)
+/* Into the box, the session, the namespaces' set-up. */
+static void child_enter(const struct child_plan *p)
 {
-    child_reset_signals();
+    /* Contained: the run ends with its supervisor's thread, even by
+     * SIGKILL (with a PID namespace the kernel then ends all inside). A
+     * parent gone before this is caught by the next run's stale-box sweep. */
+    if (p->iso.contained && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        child_fail(p, SBX_STAGE_SESSION, errno);
     if (!p->joined)
         for (int i = 0; i < p->join->nprocs; i++)
             if (write_all(p->join->procs_fd[i], "0", 1) < 0)
                 child_fail(p, SBX_STAGE_CGROUP, errno);
-    if (p->cmd->new_session && setsid() < 0)
-        child_fail(p, SBX_STAGE_SESSION, errno);
-    if (p->join->own_pgrp && !p->cmd->new_session && setpgid(0, 0) < 0)
-        child_fail(p, SBX_STAGE_SESSION, errno);
     sbx__iso_failure f;
+    if (sbx__iso_enter(&p->iso, &f) < 0)
+        child_fail_at(p, SBX_STAGE_SANDBOX, errno, &f);
+    bool session = p->cmd->new_session || p->iso.contained;
+    if (session && setsid() < 0)
+        child_fail(p, SBX_STAGE_SESSION, errno);
+    if (p->join->own_pgrp && !session && setpgid(0, 0) < 0)
+        child_fail(p, SBX_STAGE_SESSION, errno);
     if (sbx__iso_setup(&p->iso, p->sync_fd, &f) < 0)
         child_fail_at(p, SBX_STAGE_SANDBOX, errno, &f);
+}
+
+static _Noreturn void child_main(const struct child_plan *p)
+{
+    child_reset_signals();
+    child_enter(p);
     if (p->iso.pid_init)
         child_become_init(p);
     child_stdio(p);
     for (int i = 0; i < p->join->nrlimit; i++)
         if (setrlimit(p->join->rlimit[i].resource, &p->join->rlimit[i].lim) < 0)
             child_fail(p, SBX_STAGE_RLIMIT, errno);
-    if (sbx__iso_lock(&p->iso, &f) < 0)
-        child_fail_at(p, SBX_STAGE_SANDBOX, errno, &f);
-    if (p->cmd->set_ids && (setgroups(0, NULL) < 0 || setgid(p->cmd->gid) < 0 ||
-                            setuid(p->cmd->uid) < 0))
-        child_fail(p, SBX_STAGE_USER, errno);
+    sbx__iso_failure f;
+    sbx_stage stage;
+    if (sbx__iso_lock(&p->iso, p->cmd, &stage, &f) < 0)
+        child_fail_at(p, stage, errno, stage == SBX_STAGE_SANDBOX ? &f : NULL);
     if (p->cmd->cwd && chdir(p->cmd->cwd) < 0)
         child_fail(p, SBX_STAGE_CWD, errno);
     /* As execvp: remember EACCES, go on past ENOENT/ENOTDIR, stop at others. */
@@ -446,7 +459,8 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
     if (r < 0)
         return r;
     sbx__common_rlimits(box, &join);
-    if ((r = sbx__iso_prepare(cmd->iso, &plan.iso, err)) < 0) {
+    if ((r = sbx__iso_prepare(cmd->iso, &plan.iso, err)) < 0 ||
+        (cmd->enter_pid > 0 && (r = sbx__iso_enter_prepare(cmd->enter_pid, &plan.iso, err)) < 0)) {
         proc->failed_stage = SBX_STAGE_SANDBOX;
         proc->failed_errno = -r;
         goto fail;

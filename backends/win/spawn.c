@@ -510,3 +510,18 @@ sbx_cgroup_mode sbx_detect_cgroup_mode(void)
 {
     return SBX_CGROUP_NONE;
 }
+
+/* What a job object gives of the containment (see README, Windows): the
+ * whole job ends when sbx's handle closes (its supervisor died), and only
+ * the three standard handles are inherited. No namespaces, capabilities
+ * or seccomp exist there; `privileged` changes nothing of it. */
+size_t sbx_isolation_pieces(const sbx_isolation *iso, const char **out, size_t max)
+{
+    static const char *const pieces[] = {"close-fds", "die-with-parent"};
+    size_t n = 0;
+    if (!iso)
+        return 0;
+    for (; n < 2 && n < max; n++)
+        out[n] = pieces[n];
+    return n;
+}

@@ -50,6 +50,7 @@ MUST_WORK = os.environ.get("SBX_MUST_WORK") == "1"
 MiB = 1 << 20
 
 # Exit statuses of sbx-run (like timeout(1) and env(1)).
+EXIT_ESCAPED = 123
 EXIT_TIMEOUT = 124
 EXIT_SETUP = 125
 EXIT_NOEXEC = 126
@@ -204,25 +205,28 @@ def own_cgroups():
 
 
 def find_cgroup_dirs(names):
-    """Every directory called one of names in any cgroup hierarchy."""
+    """Every directory called one of names in any cgroup hierarchy; a name
+    ending in "-" stands for every name it starts."""
     names, found = set(names), []
+    prefixes = tuple(n for n in names if n.endswith("-"))
     for m in cgroup_mounts():
         for top, dirs, _ in os.walk(m.point):
-            found += [os.path.join(top, d) for d in dirs if d in names]
+            found += [os.path.join(top, d) for d in dirs
+                      if d in names or (prefixes and d.startswith(prefixes))]
     return found
 
 
 def box_names(runs):
     """The cgroup names of runs' boxes: the last part of the result's
-    `cgroup`, and sbx-run-<pid> (how sbx-run names them) for runs that
-    reported none."""
+    `cgroup`, and sbx-run-<pid>-<start time> (how sbx-run names them) for
+    runs that reported none."""
     names = set()
     for r in runs:
         path = (r.result or {}).get("cgroup")
         if isinstance(path, str) and path.startswith("/"):
             names.add(os.path.basename(path))
         if r.pid:
-            names.add("sbx-run-%d" % r.pid)
+            names.add("sbx-run-%d-" % r.pid)
     return names
 
 
@@ -287,7 +291,7 @@ class Run:
         self.wall = wall        # seconds, as we saw it
         self.result = result    # the --result JSON, or None
         self.tag = tag
-        self.pid = pid          # sbx-run's pid: its box is sbx-run-<pid>
+        self.pid = pid          # sbx-run's pid: its box is sbx-run-<pid>-<start>
 
     def text(self):
         return self.stdout.decode(errors="replace")
@@ -384,6 +388,14 @@ def start(opts=(), child=None, cmd=None, input=None, stdin=None, env=None,
     proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=penv)
     return Pending(argv, proc, result_path, run_tag, input, timeout)
+
+
+# The program's own pids as the host sees them: without the default PID
+# namespace (a test that checks from outside that a pid it was told is gone).
+HOST_PIDS = ("--no-pidns",)
+# Where the program's /proc/self/cgroup names its real box: no cgroup
+# namespace, so none of the containment (limits then need --best-effort).
+PRIVILEGED = ("--privileged", "--best-effort")
 
 
 def sbx(opts=(), child=None, **kw):

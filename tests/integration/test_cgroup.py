@@ -7,7 +7,7 @@ import json
 import os
 
 import sbxtest
-from sbxtest import MiB, machine, own_cgroups, parse_proc_cgroup, sbx, start
+from sbxtest import PRIVILEGED, MiB, machine, own_cgroups, parse_proc_cgroup, sbx, start
 
 
 def cgroup_rel(mount, path):
@@ -23,7 +23,8 @@ class Placement(sbxtest.TestCase):
 
     def test_target_starts_in_its_box(self):
         before = own_cgroups()
-        r = sbx(["-m", "64M", "-c", "50%", "-p", "100"], child=["cgroup"])
+        # Privileged: the contained default's cgroup namespace shows "/".
+        r = sbx(["-m", "64M", "-c", "50%", "-p", "100", *PRIVILEGED], child=["cgroup"])
         self.assertStatus(r, 0)
         box = r.result["cgroup"]
         self.assertTrue(box and box.startswith("/"), "no cgroup in the result\n%s" % r)
@@ -61,7 +62,7 @@ class Placement(sbxtest.TestCase):
         # --cgroup-root PATH: boxes below PATH inside our own cgroup.
         root = "sbx-it-%d" % os.getpid()
         self.addCleanup(self.remove_root, root)
-        r = sbx(["--cgroup-root", root, "-m", "32M", "-p", "10"], child=["cgroup"])
+        r = sbx(["--cgroup-root", root, "-m", "32M", "-p", "10", *PRIVILEGED], child=["cgroup"])
         self.assertStatus(r, 0)
         box = r.result["cgroup"]
         m = machine()

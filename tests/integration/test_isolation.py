@@ -589,7 +589,7 @@ class Seccomp(IsolationCase):
         # The control: without the filter, root may mount and trace, and
         # init_module gets past the permission check (EPERM would be the
         # kernel's own answer, not the filter's).
-        r = sbx(["--seccomp", "none"], child=probes)
+        r = sbx(["--seccomp", "none", "--privileged"], child=probes)
         self.assertStatus(r, 0)
         out = lines(r)
         self.assertEqual(out[:2], ["ok", "ok"], r)
@@ -725,14 +725,15 @@ class ResultList(IsolationCase):
         self.assertNamed(r, "group")
 
     def test_nothing_asked_nothing_named(self):
-        r = sbx(child=["exit", "0"])
+        # Privileged: none of the default containment (test_contain.py).
+        r = sbx(["--privileged"], child=["exit", "0"])
         self.assertStatus(r, 0)
         for what in ("readonly", "allow", "no-net", "private-tmp", "pidns", "hostname",
                      "seccomp", "user"):
             self.assertNotNamed(r, what)
         self.assertNamed(r, "no-new-privs")   # on by default
-        r = sbx(["--new-privs"], child=["exit", "0"])
-        self.assertEqual(isolation(r), [], r)
+        r = sbx(["--privileged", "--new-privs"], child=["exit", "0"])
+        self.assertEqual(isolation(r), ["privileged: can undo its own limits"], r)
 
 
 # --- as an unprivileged user -------------------------------------------------

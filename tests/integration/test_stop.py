@@ -7,7 +7,7 @@ import signal
 import time
 
 import sbxtest
-from sbxtest import EXIT_TIMEOUT, process_gone, sbx, start
+from sbxtest import EXIT_TIMEOUT, HOST_PIDS, process_gone, sbx, start
 
 
 class Timeout(sbxtest.TestCase):
@@ -46,7 +46,7 @@ class WholeTree(sbxtest.TestCase):
         # The main process keeps running; the grandchild is in a session of
         # its own, outside the main process's process group.
         pidfile = os.path.join(self.tmp, "pid")
-        r = sbx(["-t", "1s"], child=["double-fork", pidfile, "pid", "sleep", "10"])
+        r = sbx(["-t", "1s", *HOST_PIDS], child=["double-fork", pidfile, "pid", "sleep", "10"])
         self.assertStatus(r, EXIT_TIMEOUT)
         self.assertResult(r, reason="timeout")
         self.assertWall(r, 1.0, 1.5)
@@ -58,7 +58,7 @@ class WholeTree(sbxtest.TestCase):
         # The main process exits at once; --wait-leftovers waits for the
         # orphaned grandchild, which the timeout then ends.
         pidfile = os.path.join(self.tmp, "pid")
-        r = sbx(["-t", "1s", "--wait-leftovers"], child=["double-fork", pidfile])
+        r = sbx(["-t", "1s", "--wait-leftovers", *HOST_PIDS], child=["double-fork", pidfile])
         self.assertStatus(r, EXIT_TIMEOUT)
         self.assertResult(r, reason="timeout")
         self.assertGone(self.pid_from(pidfile), r)
@@ -71,7 +71,7 @@ class WholeTree(sbxtest.TestCase):
     def test_leftovers_killed_when_main_exits(self):
         # Default: when the main process exits, the rest of the tree goes.
         pidfile = os.path.join(self.tmp, "pid")
-        r = sbx(child=["double-fork", pidfile, "exit", "5"])
+        r = sbx(HOST_PIDS, child=["double-fork", pidfile, "exit", "5"])
         self.assertStatus(r, 5)
         self.assertResult(r, reason="exited", exit_code=5)
         self.assertWall(r, 0, 1.0)
@@ -124,7 +124,7 @@ class StopBySignal(sbxtest.TestCase):
 
     def test_sigterm_stops_the_tree(self):
         pidfile = os.path.join(self.tmp, "pid")
-        r, took, main_pid = self.stop(signal.SIGTERM, [],
+        r, took, main_pid = self.stop(signal.SIGTERM, HOST_PIDS,
                                       ["double-fork", pidfile, "pid", "sleep", "10"])
         self.assertStatus(r, 143)
         self.assertResult(r, reason="signaled", signal=15, stopped=True)

@@ -33,6 +33,13 @@ BROKEN = [
      3, "unit", "requires", r"ghost"),
     ("missingafter", "[exec]\ncommand = /bin/true\n[unit]\nafter = phantom\n",
      4, "unit", "after", r"phantom"),
+    # A privileged program could rewrite its limits: they would not hold.
+    ("privlimits", "[exec]\ncommand = /bin/true\n[limits]\nmemory = 64M\n[sandbox]\n"
+     "privileged = yes\n", 6, "sandbox", "privileged", r"privileged: can rewrite"),
+    ("capundo", "[exec]\ncommand = /bin/true\n[limits]\npids = 4\n[sandbox]\n"
+     "capabilities = net_admin, CAP_SYS_ADMIN\n", 6, "sandbox", "capabilities", r"undo"),
+    ("badcap", "[exec]\ncommand = /bin/true\n[sandbox]\ncapabilities = SYS_FROB\n",
+     4, "sandbox", "capabilities", r"unknown capability"),
 ]
 
 
@@ -58,6 +65,10 @@ class CheckTest(sbxdtest.TestCase):
                    "[log]\nmax_size = 1M\nkeep = 2\n" % child_cmd("touch", self.marker))
         self.write(d, "pool", "[unit]\ninstances = 3\n[exec]\ncommand = %s\n"
                    % child_cmd("touch", self.marker + "%i"))
+        # Privileged without limits, or given back what undoes nothing: fine.
+        self.write(d, "admin", "[exec]\ncommand = /bin/true\n[sandbox]\nprivileged = yes\n")
+        self.write(d, "net", "[exec]\ncommand = /bin/true\n[limits]\nmemory = 8M\n"
+                   "[sandbox]\ncapabilities = NET_ADMIN cap_net_raw\n")
         return d
 
     def test_version(self):
@@ -71,6 +82,7 @@ class CheckTest(sbxdtest.TestCase):
         status, out, err = check(d)
         self.assertEqual(status, 0, "stdout %r\nstderr %r" % (out, err))
         self.assertIn("valid", out)
+        self.assertRegex(out, r"admin\.ini: \[sandbox\] privileged: can undo its own limits")
         self.assertEqual(err.strip(), "")
         self.assertFalse(os.path.exists(self.marker), "--check started a unit")
         for i in (1, 2, 3):

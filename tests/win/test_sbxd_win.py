@@ -208,7 +208,7 @@ class SbxdWine(unittest.TestCase):
         # and the program never ran.
         d.wait_line(r"jailed: .*sandbox: .*not available on Windows")
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "ran")))
-        self.assertEqual(self.status("jailed")["isolation"], [])
+        self.assertEqual(self.status("jailed")["isolation"], ["close-fds", "die-with-parent"])
         rc, _, err = self.ctl("status", "broken")
         self.assertEqual(rc, 4, err)                 # no such unit
         # Mended, it comes in with a reload over the pipe.
