@@ -1,5 +1,6 @@
 #!/bin/sh
-# The integration suite inside the pure cgroup v2 VM, as one ctest test.
+# The integration and escape suites inside the pure cgroup v2 VM, as one
+# ctest test.
 # usage: run-suite.sh BUILD_DIR
 build=$1
 if [ "$(id -u)" != 0 ] || [ ! -r /dev/null ]; then
@@ -10,4 +11,4 @@ fi
 exec "$(dirname "$0")/vm-run.sh" --cache "${SBX_VM_CACHE:-$build/vm-cache}" --cwd "$build" \
 	--env SBX_MUST_WORK="${SBX_MUST_WORK:-0}" --env SBX_IN_VM=1 \
 	--env ASAN_OPTIONS="${ASAN_OPTIONS:-}" --env UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" \
-	-- ctest -L integration --output-on-failure
+	-- ctest -L '^(integration|escape)$' --output-on-failure
