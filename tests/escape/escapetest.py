@@ -195,14 +195,21 @@ class EscapeCase(sbxdtest.TestCase):
             launch["started"](o)
         r = sbxtest.Pending(full, proc, result, tag, None, timeout).finish()
         o.output, o.stderr = r.text(), r.stderr.decode(errors="replace")
-        if files:
-            with open(files[0], "rb") as f:
-                o.output = f.read().decode(errors="replace")
-            with open(files[1], "rb") as f:
-                o.stderr = f.read().decode(errors="replace")
         o.status, o.result, o.run = r.status, r.result, r
+        o.files, o.parser = files, parser
         o.tries = parser(o.output)
         return o
+
+    @staticmethod
+    def read_files(o):
+        """The output of a run that wrote to files: read after the host's
+        checks, as the program may still be writing when sbx-run died."""
+        if getattr(o, "files", None):
+            with open(o.files[0], "rb") as f:
+                o.output = f.read().decode(errors="replace")
+            with open(o.files[1], "rb") as f:
+                o.stderr = f.read().decode(errors="replace")
+            o.tries = o.parser(o.output)
 
     def in_unit(self, ctx, probe, launch, timeout, privileged=False):
         argv, parser = probe
@@ -273,6 +280,7 @@ class EscapeCase(sbxdtest.TestCase):
                 o = self.in_run(ctx, probe, launch, timeout)
             if launch.get("after"):
                 launch["after"](o)
+            self.read_files(o)
             verdict, why = self.judged(ctx, o, judge, privileged, privileged_unit)
             if (reported and verdict.startswith("succeeded") and
                     (o.result or {}).get("reason") != "escaped"):
@@ -292,7 +300,8 @@ class EscapeCase(sbxdtest.TestCase):
             return "NOT RUN", "the probe reported no attempt (exit %s): %s" % (
                 o.status, (said or ["no message"])[0][:300])
         escaped, why = judge(o)
-        if ctx == PRIVILEGED and not privileged_unit and (o.result or {}).get("privileged") is not True:
+        says_privileged = (o.result or {}).get("privileged") is True
+        if ctx == PRIVILEGED and not privileged_unit and not says_privileged:
             return "NOT PRIVILEGED", "the result does not say \"privileged\": true: " + why
         if escaped is None:
             return "n/a", why
@@ -315,6 +324,18 @@ class EscapeCase(sbxdtest.TestCase):
                              process_group=0)
         self.addCleanup(lambda: (p.poll() is None and p.kill(), p.wait()))
         return p
+
+    def secret_file(self, directory, dir_mode, file_mode):
+        """A file holding a unique token in a directory of self.tmp:
+        (path, token)."""
+        token = "sbx-secret-" + uuid.uuid4().hex
+        d = os.path.join(self.tmp, directory)
+        os.mkdir(d, dir_mode)
+        path = os.path.join(d, "secret")
+        with open(path, "w") as f:
+            f.write(token)
+        os.chmod(path, file_mode)
+        return path, token
 
     def terminal(self):
         """A pty whose input we can read back without running anything:

@@ -247,7 +247,8 @@ def tiocsti(text):
     attempt("ioctl(0, TIOCSTI)", lambda: push(0))
     attempt("ioctl(open(/dev/tty), TIOCSTI)", lambda: via("/dev/tty"))
     if os.getppid():
-        attempt("ioctl(open(/proc/PPID/fd/0), TIOCSTI)", lambda: via("/proc/%d/fd/0" % os.getppid()))
+        parent_tty = "/proc/%d/fd/0" % os.getppid()
+        attempt("ioctl(open(/proc/PPID/fd/0), TIOCSTI)", lambda: via(parent_tty))
 
 
 def fds(relative):

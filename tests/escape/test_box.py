@@ -62,6 +62,7 @@ class SupervisorDeath(escapetest.EscapeCase):
         o.host["died"] = o.status == -signal.SIGKILL
         if not o.host["died"]:
             return
+        o.host["observed"] = True   # even if the program died before saying so
         o.host["survivors"] = survivors(o)
         nxt = sbxtest.sbx_plain(RUN_TRUE)
         o.host["next run"] = nxt.status
@@ -72,6 +73,7 @@ class SupervisorDeath(escapetest.EscapeCase):
         died = self.d.eof and sbxdtest.wait_until(lambda: self.d.proc.poll() is not None, 1.0)
         o.host["died"] = died
         if died:
+            o.host["observed"] = True
             o.host["survivors"] = survivors(o)
 
     def death_judge(self, o, killed_by):
@@ -83,7 +85,8 @@ class SupervisorDeath(escapetest.EscapeCase):
             parts.append("%d process(es) of the run alive 2 s later%s"
                          % (len(left), " (%s)" % left if left else ""))
             if "box left" in o.host:
-                parts.append("box %s after the next sbx-run" % ("LEFT: %s" % box if box else "removed"))
+                parts.append("box %s after the next sbx-run"
+                             % ("LEFT: %s" % box if box else "removed"))
         return bool(left or box), "; ".join(parts)
 
     def test_kill_the_parent(self):

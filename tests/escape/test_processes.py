@@ -12,10 +12,6 @@ import uuid
 import escapetest
 
 
-def secret():
-    return "sbx-secret-" + uuid.uuid4().hex
-
-
 def died(p, within=0.5):
     """True when our host process p ended (by a signal) within `within` s."""
     deadline = time.monotonic() + within
@@ -57,9 +53,9 @@ class Signals(escapetest.EscapeCase):
             caller = o.host["caller_status"] == -signal.SIGUSR2
             # kill(0) itself may work: in a session of its own it reaches
             # only the sandbox's own group. What counts is who got it.
-            return leader or caller, "%s; the host process in the caller's group %s, the caller %s" % (
-                o.said(), "DIED" if leader else "lives",
-                "DIED of SIGUSR2" if caller else "lives")
+            return leader or caller, ("%s; the host process in the caller's group %s, "
+                                      "the caller %s" % (o.said(), "DIED" if leader else "lives",
+                                                         "DIED of SIGUSR2" if caller else "lives"))
         self.row("kill(0, SIG) the caller's process group", plan, judge)
 
 
@@ -72,7 +68,7 @@ class Inspect(escapetest.EscapeCase):
         self.row("ptrace a host process", plan)
 
     def test_read_the_environment_of_a_host_process(self):
-        token = secret()
+        token = "sbx-secret-" + uuid.uuid4().hex
 
         def plan(ctx):
             target = self.canary(SBX_ESCAPE_SECRET=token)
@@ -86,13 +82,7 @@ class Inspect(escapetest.EscapeCase):
     def test_reach_host_files_through_proc_pid_root(self):
         # A file that nobody may read (0644 in a 0755 directory): only the
         # sandbox's view of /proc can keep it out of reach this way.
-        token = secret()
-        hidden = os.path.join(self.tmp, "hidden")
-        os.mkdir(hidden, 0o755)
-        path = os.path.join(hidden, "secret")
-        with open(path, "w") as f:
-            f.write(token)
-        os.chmod(path, 0o644)
+        path, token = self.secret_file("hidden", 0o755, 0o644)
 
         def plan(ctx):
             target = self.canary()
@@ -131,13 +121,7 @@ class Descriptors(escapetest.EscapeCase):
     def test_descriptors_the_caller_holds(self):
         # The caller holds a descriptor on / and one on a file only root
         # may read, both inheritable: the program must get neither.
-        token = secret()
-        private = os.path.join(self.tmp, "private")
-        os.mkdir(private, 0o700)
-        path = os.path.join(private, "secret")
-        with open(path, "w") as f:
-            f.write(token)
-        os.chmod(path, 0o600)
+        path, token = self.secret_file("private", 0o700, 0o600)
         fds = [os.open("/", os.O_RDONLY | os.O_DIRECTORY), os.open(path, os.O_RDONLY)]
         for fd in fds:
             self.addCleanup(os.close, fd)
