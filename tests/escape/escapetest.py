@@ -282,15 +282,26 @@ class EscapeCase(sbxdtest.TestCase):
                 launch["after"](o)
             self.read_files(o)
             verdict, why = self.judged(ctx, o, judge, privileged, privileged_unit)
-            if (reported and verdict.startswith("succeeded") and
-                    (o.result or {}).get("reason") != "escaped"):
-                verdict, why = "NOT REPORTED", "the result's reason is %r, not \"escaped\": %s" % (
-                    (o.result or {}).get("reason"), why)
+            if reported and verdict.startswith("succeeded"):
+                verdict, why = self.reported(o, verdict, why)
             print("  %-15s %s: %s" % (ctx, verdict, why), file=sys.stderr, flush=True)
             if verdict.isupper():
                 wrong.append("%s %s: %s\n%s" % (ctx, verdict, why, o.dump()))
         if wrong:
             self.fail("%s:\n%s" % (name, "\n".join(wrong)))
+
+    @staticmethod
+    def reported(o, verdict, why):
+        """A privileged run that changed or left its box: its result says
+        so (reason "escaped", every enforced limit marked "undoable")."""
+        result = o.result or {}
+        if result.get("reason") != "escaped":
+            return "NOT REPORTED", "the result's reason is %r, not \"escaped\": %s" % (
+                result.get("reason"), why)
+        plain = [e for e in result.get("enforced") or [] if not e.get("undoable")]
+        if plain:
+            return "NOT REPORTED", "enforced entries without \"undoable\": %s: %s" % (plain, why)
+        return verdict, why
 
     def judged(self, ctx, o, judge, privileged, privileged_unit):
         """(verdict, why): lower case when as it must be, upper case not."""
@@ -356,8 +367,8 @@ class EscapeCase(sbxdtest.TestCase):
         key = "memory" if "memory" in m.v1_controllers else ""
         mount = [x for x in m.mounts if (key and key in x.controllers)
                  or (not key and x.fstype == "cgroup2")][0]
-        path = os.path.join(mount.point, os.path.relpath(own[key], mount.root),
-                            "sbx-escape-%s" % uuid.uuid4().hex[:12])
+        path = os.path.normpath(os.path.join(mount.point, os.path.relpath(own[key], mount.root),
+                                             "sbx-escape-%s" % uuid.uuid4().hex[:12]))
         os.mkdir(path)
         os.chmod(os.path.join(path, "cgroup.procs"), 0o666)
         self.addCleanup(self.remove_cgroup, path)

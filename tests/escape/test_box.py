@@ -97,8 +97,10 @@ class SupervisorDeath(escapetest.EscapeCase):
                                                "after": self.after_death}
 
         def judge(o):
+            # The kill itself is the escape (the program may not live to
+            # say it worked when the box ends with its supervisor).
             escaped, why = self.death_judge(o, "the program")
-            return bool(o.worked()) or escaped, "%s; %s" % (o.said(), why)
+            return bool(o.worked() or o.host.get("died")) or escaped, "%s; %s" % (o.said(), why)
         self.row("kill -9 the parent (sbx-run / sbxd)", plan, judge)
 
     def test_supervisor_killed_from_outside(self):
