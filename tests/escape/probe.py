@@ -1,4 +1,4 @@
-"""The attacks, run inside the sandbox: python3 -I probe.py VERB [ARG...]
+"""The attacks, run inside the sandbox: python3 -I -S probe.py VERB [ARG...]
 (or @FILE, see main).
 
 Each attempt prints one line "TRY<TAB>what<TAB>outcome", where outcome is
@@ -198,6 +198,13 @@ def open_for_write(*paths):
             attempt("open(%s, O_WRONLY)" % path, lambda p=path: os.close(os.open(p, os.O_WRONLY)))
 
 
+def oom_immune():
+    """-1000 in our own oom_score_adj: the OOM killer would then pick host
+    processes instead of us (lowering it needs CAP_SYS_RESOURCE)."""
+    attempt("write -1000 /proc/self/oom_score_adj",
+            lambda: write_existing("/proc/self/oom_score_adj", "-1000"))
+
+
 def read_some(*paths):
     def read(path):
         fd = os.open(path, os.O_RDONLY)
@@ -377,6 +384,7 @@ def control(path, unit):
 VERBS = {"cg-raise": cg_raise, "cg-move": cg_move, "kill": kill, "kill-group": kill_group,
          "kill-parent": kill_parent, "ptrace": ptrace, "read": read_text,
          "open-for-write": open_for_write, "read-some": read_some, "mknod": mknod,
+         "oom-immune": oom_immune,
          "tiocsti": tiocsti, "fds": fds, "shm": shm, "setns": setns, "caps": caps,
          "nnp-seccomp": nnp_seccomp, "control": control}
 
