@@ -312,7 +312,8 @@ class EscapeCase(sbxdtest.TestCase):
             return "NOT RUN", "the probe reported no attempt (exit %s): %s" % (
                 o.status, (said or ["no message"])[0][:300])
         escaped, why = judge(o)
-        says_privileged = (o.result or {}).get("privileged") is True
+        # (An sbx-run killed in the row writes no result at all.)
+        says_privileged = (o.result or {}).get("privileged") is True or o.host.get("died")
         if ctx == PRIVILEGED and not privileged_unit and not says_privileged:
             return "NOT PRIVILEGED", "the result does not say \"privileged\": true: " + why
         if escaped is None:
