@@ -213,7 +213,7 @@ def read_some(*paths):
         finally:
             os.close(fd)
         if not data:
-            raise OSError(errno.ENODATA, "empty (masked)")
+            raise OSError(errno.ENODATA, "empty (masked, or nothing for us)")
         return "%d bytes" % len(data)
     for path in paths:
         attempt("read %s" % path, lambda p=path: read(p))
