@@ -50,6 +50,13 @@
  *                        the first (then detaches); both are ended after
  *   init-module          init_module(NULL, 0, ""): EPERM when refused before
  *                        the kernel looks at it (ENOSYS, EFAULT... otherwise)
+ *   reboot-bad-magic     reboot(2) with an invalid magic number, which the
+ *                        kernel checks only after CAP_SYS_BOOT: EPERM when
+ *                        refused, EINVAL when it would have been allowed
+ *   unshare NS           in a child: unshare(CLONE_NEW<NS>), NS one of user,
+ *                        mnt, net, cgroup, ipc, uts, pid
+ *   clone NS, clone3 NS  a child made by clone (clone3) with CLONE_NEW<NS>,
+ *                        which exits at once
  *   zombie               make an orphaned zombie: fork a child that forks a
  *                        grandchild; the grandchild exits, the child waits
  *                        until it is a zombie and exits without reaping it,
@@ -85,6 +92,8 @@
 #include <sys/types.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <linux/sched.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -546,6 +555,66 @@ static void do_init_module(void)
     report(rc < 0 ? -1 : 0);
 }
 
+static void do_reboot_bad_magic(void)
+{
+    report((int)syscall(SYS_reboot, 0, 0, 0, NULL));
+}
+
+static int namespace_flag(const char *name)
+{
+    static const struct {
+        const char *name;
+        int flag;
+    } ns[] = {
+        {"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS}, {"net", CLONE_NEWNET},
+        {"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
+        {"pid", CLONE_NEWPID},
+    };
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+        if (strcmp(ns[i].name, name) == 0)
+            return ns[i].flag;
+    usage("expected a namespace: user, mnt, net, cgroup, ipc, uts or pid");
+}
+
+/* The outcome of a child that exits 0 on success, else with errno. */
+static void report_child(pid_t pid)
+{
+    if (pid < 0) {
+        report(-1);
+        return;
+    }
+    int status;
+    reap(pid, &status);
+    errno = WIFEXITED(status) ? WEXITSTATUS(status) : EINVAL;
+    report(errno ? -1 : 0);
+}
+
+static void do_unshare(const char *name)
+{
+    int flag = namespace_flag(name);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(unshare(flag) < 0 ? errno & 0xff : 0);
+    report_child(pid);
+}
+
+/* Raw clone and clone3 without CLONE_VM: the child runs on a copy of our
+ * stack, like fork, and exits at once. */
+static void do_clone(const char *name, bool three)
+{
+    int flag = namespace_flag(name);
+    long rc;
+    if (three) {
+        struct clone_args args = {.flags = (uint64_t)flag, .exit_signal = SIGCHLD};
+        rc = syscall(SYS_clone3, &args, sizeof args);
+    } else {
+        rc = syscall(SYS_clone, (unsigned long)flag | SIGCHLD, 0UL, 0UL, 0UL, 0UL);
+    }
+    if (rc == 0)
+        _exit(0);
+    report_child((pid_t)rc);
+}
+
 static char proc_state_of(pid_t pid)
 {
     char path[64], buf[512];
@@ -756,6 +825,10 @@ static void v_connect(char **a) { do_connect(a[0], number(a[1])); }
 static void v_mount(char **a) { do_mount(a[0]); }
 static void v_ptrace_sibling(char **a) { (void)a; do_ptrace_sibling(); }
 static void v_init_module(char **a) { (void)a; do_init_module(); }
+static void v_reboot_bad_magic(char **a) { (void)a; do_reboot_bad_magic(); }
+static void v_unshare(char **a) { do_unshare(a[0]); }
+static void v_clone(char **a) { do_clone(a[0], false); }
+static void v_clone3(char **a) { do_clone(a[0], true); }
 static void v_zombie(char **a) { (void)a; fflush(stdout); do_zombie(); }
 static void v_no_zombies(char **a) { do_no_zombies(seconds(a[0])); }
 static void v_procs(char **a) { (void)a; do_procs(); }
@@ -789,6 +862,8 @@ static const struct verb {
     {"no-zombies", 1, v_no_zombies}, {"procs", 0, v_procs},
     {"ppid", 0, v_ppid},          {"ids", 0, v_ids},
     {"hostname", 0, v_hostname},
+    {"reboot-bad-magic", 0, v_reboot_bad_magic}, {"unshare", 1, v_unshare},
+    {"clone", 1, v_clone},        {"clone3", 1, v_clone3},
 };
 
 int main(int argc, char **argv)

@@ -216,11 +216,14 @@ class Event:
 class Sbxd:
     """A running sbxd whose stderr is read by a thread into lines/events."""
 
-    def __init__(self, args, env, cwd=None):
+    def __init__(self, args, env, cwd=None, popen=None):
+        """popen: more subprocess.Popen arguments (a terminal as stdin, a
+        process group, descriptors to pass)."""
         self.argv = [SBXD] + list(args)
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=env, cwd=cwd)
+        kw = dict(stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                  stderr=subprocess.PIPE, env=env, cwd=cwd)
+        kw.update(popen or {})
+        self.proc = subprocess.Popen(self.argv, **kw)
         self.pid = self.proc.pid
         self.lines = []       # every stderr line, decoded
         self.events = []      # the JSON ones, parsed
@@ -473,14 +476,14 @@ class TestCase(unittest.TestCase):
     def remove_unit(self, name):
         os.unlink(os.path.join(self.units, name + ".ini"))
 
-    def start_sbxd(self, extra=(), wait_loaded=True):
+    def start_sbxd(self, extra=(), wait_loaded=True, popen=None):
         become_subreaper()
         env = dict(os.environ)
         env["SBX_TEST_TAG"] = self.tag
         args = ["--units", self.units, "--log-dir", self.logs,
                 "--cgroup-root", self.root, "--log-format", "json",
                 "--socket", os.path.join(self.tmp, "sbxd.sock")] + list(extra)
-        self.d = Sbxd(args, env)
+        self.d = Sbxd(args, env, popen=popen)
         if wait_loaded:
             line = self.d.wait_line(r"unit\(s\) loaded from", 10)
             self.assertTrue(line)
