@@ -1,8 +1,11 @@
-/* A JSON writer straight into one growing buffer, for big answers (the
+/* JSON written straight into an outbuf (outbuf.h), for big answers (the
  * status of 10,000 units is 2.5 MB): no jansson tree is built. Strings go
  * through jansson's encoder (escapes, invalid UTF-8), as do the small
- * nested values other modules make as jansson trees. A failed allocation
- * is remembered; the caller checks `failed` once at the end. */
+ * nested values other modules make as jansson trees. The buffer is the
+ * same one the HTTP listener and the Prometheus writer fill, so the status
+ * JSON of `sbxctl status` and of /api/v1/units is one encoder's output. A
+ * failed allocation is remembered; the caller checks `failed` once at the
+ * end. */
 #ifndef SBX_JSONOUT_H
 #define SBX_JSONOUT_H
 
@@ -11,14 +14,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct json_out {
-    char *p;
-    size_t len, cap;
-    bool failed;
-} json_out;
+#include "outbuf.h"
 
-void json_out_raw(json_out *b, const char *text, size_t len);
-void json_out_fmt(json_out *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+typedef outbuf json_out;
+
+static inline void json_out_raw(json_out *b, const char *text, size_t len)
+{
+    out_raw(b, text, len);
+}
+
+#define json_out_fmt out_fmt
 /* A JSON string (bytes that are not UTF-8 become U+FFFD), or null. */
 void json_out_str(json_out *b, const char *text);
 /* ,"key":123 or ,"key":null when not known. */
