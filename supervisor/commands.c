@@ -355,6 +355,25 @@ static void do_set(client *c, const proto_request *r)
     send_msg(c, msg);
 }
 
+/* The Prometheus text, as GET /metrics serves it, in "text". */
+static void do_metrics(client *c, const proto_request *r)
+{
+    const control_settings *cfg = &c->ctl->cfg;
+    if (!cfg->metrics)
+        return send_error(c, r->id, PROTO_FAILED, "metrics are not available on this platform");
+    outbuf text = {0};
+    int rc = cfg->metrics(cfg->views, &text);
+    json_t *msg = proto_ok(r->id);
+    if (rc == 0)
+        json_object_set_new(msg, "text", json_stringn(text.p, text.len));
+    out_free(&text);
+    if (rc < 0 || !json_object_get(msg, "text")) {
+        json_decref(msg);
+        return send_error(c, r->id, PROTO_FAILED, "out of memory");
+    }
+    send_msg(c, msg);
+}
+
 static void do_run(client *c, const proto_request *r)
 {
     char why[300];
@@ -416,6 +435,7 @@ void control_handle_line(client *c, const char *line, size_t len)
     case CMD_EVENTS: do_events(c, &r); break;
     case CMD_RUN: do_run(c, &r); break;
     case CMD_SET: do_set(c, &r); break;
+    case CMD_METRICS: do_metrics(c, &r); break;
     case CMD__COUNT: break;
     }
     proto_request_free(&r);

@@ -11,12 +11,17 @@
 #include <uv.h>
 
 #include "manager.h"
+#include "outbuf.h"
 
 typedef struct control_settings {
     const char *path;
     bool has_control_gid, has_read_gid;
     gid_t control_gid;      /* members may control */
     gid_t read_gid;         /* members may query */
+    /* The Prometheus text of the units, for the metrics verb (observe.c
+     * writes it); NULL: the verb answers that there is none here. */
+    int (*metrics)(void *views, outbuf *out);
+    void *views;
 } control_settings;
 
 typedef struct control control;

@@ -76,16 +76,18 @@ static const char *token_file_problem(const struct stat *st, ssize_t n)
 {
     if (!S_ISREG(st->st_mode))
         return "not a regular file";
-    if (st->st_mode & S_IROTH)
-        return "readable by others (chmod o-r)";
+    if (st->st_mode & 077)
+        return "readable by others or its group (chmod 600)";
+    if (st->st_uid != geteuid())
+        return "not owned by the user sbxd runs as (chown)";
     if (n < 0)
         return "cannot read";
     return n > TOKEN_MAX ? "longer than 4096 bytes" : NULL;
 }
 
 /* The token is the file's first line, without trailing blanks. A file
- * others may read would hand the token to every unit running as another
- * user: refused. */
+ * others may read, or one another user owns (and may loosen later), would
+ * hand the token to units running as other users: refused. */
 int http_read_token(const char *path, char **token, size_t *len, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -99,7 +101,7 @@ int http_read_token(const char *path, char **token, size_t *len, char *err, size
     }
     char *buf = malloc(TOKEN_MAX + 1);
     ssize_t n = -1;
-    if (buf && S_ISREG(st.st_mode) && !(st.st_mode & S_IROTH))
+    if (buf && !token_file_problem(&st, 0))
         n = read(fd, buf, TOKEN_MAX + 1);
     close(fd);
     const char *why = buf ? token_file_problem(&st, n) : "out of memory";

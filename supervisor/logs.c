@@ -75,6 +75,7 @@ static void ring_put(unit_log *log, const char *buf, size_t len)
 void log_append(unit_log *log, const char *buf, size_t len)
 {
     ring_put(log, buf, len);
+    log->written += len;
     open_file(log);
     if (log->fd >= 0) {
         /* Regular-file writes do not block for long; a unit that writes
@@ -83,6 +84,8 @@ void log_append(unit_log *log, const char *buf, size_t len)
         ssize_t n = write(log->fd, buf, len);
         if (n > 0)
             log->size += (uint64_t)n;
+        if ((size_t)(n > 0 ? n : 0) < len)
+            log->dropped += len - (size_t)(n > 0 ? n : 0);
         if (log->max_size && log->size >= log->max_size)
             rotate(log);
     }

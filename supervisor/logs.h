@@ -18,6 +18,8 @@ typedef struct unit_log {
     unsigned keep;
     char *ring;
     size_t head, len;       /* ring: next write position, bytes held */
+    uint64_t written;       /* bytes captured since loaded */
+    uint64_t dropped;       /* of those, bytes the file refused (disk full, I/O error) */
     uv_loop_t *loop;
     uv_pipe_t *pipe;        /* the current run's output; freed when closed */
     void (*on_data)(struct unit_log *log, const char *buf, size_t len);

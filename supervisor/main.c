@@ -22,6 +22,10 @@
 #include "portable.h"
 #include "reaper.h"
 #include "version.h"
+#ifndef _WIN32
+#include "http.h"
+#include "observe.h"
+#endif
 
 #ifdef _WIN32
 #define DEFAULT_SOCKET "\\\\.\\pipe\\sbxd"
@@ -41,7 +45,8 @@ struct settings {
     const char *check_dir;
     const char *socket_path;
     const char *control_group, *read_group;
-    char *owned[8];           /* strings read from sbxd.ini */
+    const char *http_listen, *http_token;  /* the HTTP view: off when NULL */
+    char *owned[16];           /* strings read from sbxd.ini */
     int nowned;
 };
 
@@ -57,6 +62,9 @@ static const char usage_text[] =
     "      --control-group G   members of group G may control sbxd (socket mode 0660)\n"
     "      --read-group G      members of group G may query status, logs, events\n"
     "      --log-format FMT    text (default) or json: sbxd's own events on stderr\n"
+    "      --http ADDR:PORT    serve the status page, /api/v1/units and /metrics (read-only;\n"
+    "                          PORT alone: 127.0.0.1:PORT)\n"
+    "      --http-token FILE   every HTTP request needs the token of FILE (mode 0600)\n"
     "  -f, --foreground        (sbxd always runs in the foreground)\n"
     "  -h, --help\n"
     "      --version\n"
@@ -65,7 +73,7 @@ static const char usage_text[] =
 static int on_config(void *data, const char *section, const char *name, const char *value)
 {
     struct settings *s = data;
-    if (strcmp(section, "sbxd") != 0 || s->nowned == 8) {
+    if (strcmp(section, "sbxd") != 0 || s->nowned == 16) {
         fprintf(stderr, "sbxd: config: unknown section [%s]\n", section);
         return 0;
     }
@@ -85,6 +93,10 @@ static int on_config(void *data, const char *section, const char *name, const ch
         s->control_group = v;
     else if (strcmp(name, "read_group") == 0)
         s->read_group = v;
+    else if (strcmp(name, "http") == 0)
+        s->http_listen = v;
+    else if (strcmp(name, "http_token") == 0)
+        s->http_token = v;
     else if (strcmp(name, "log_format") == 0)
         s->m.json_log = strcmp(v, "json") == 0;
     else {
@@ -107,6 +119,8 @@ static void parse_args(int argc, char **argv, struct settings *s)
         {"log-format", required_argument, NULL, 'F'},
         {"control-group", required_argument, NULL, 'G'},
         {"read-group", required_argument, NULL, 'R'},
+        {"http", required_argument, NULL, 'H'},
+        {"http-token", required_argument, NULL, 'T'},
         {"foreground", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -143,6 +157,8 @@ static void parse_args(int argc, char **argv, struct settings *s)
             break;
         case 'G': s->control_group = optarg; break;
         case 'R': s->read_group = optarg; break;
+        case 'H': s->http_listen = optarg; break;
+        case 'T': s->http_token = optarg; break;
         case 'f': break;
         case 'h': fputs(usage_text, stdout); exit(0);
         case 'V': puts("sbxd " SBX_VERSION); exit(0);
@@ -159,6 +175,10 @@ static struct {
     uv_loop_t *loop;
     manager m;
     control *ctl;
+#ifndef _WIN32
+    observe *view;
+    http_server *http;
+#endif
     uv_signal_t sig[NHANDLED];
     bool stopping;
 } D;
@@ -168,6 +188,11 @@ static void on_idle(manager *m)
     (void)m;
     control_close(D.ctl);
     D.ctl = NULL;
+#ifndef _WIN32
+    if (D.http)
+        http_stop(D.http);
+    D.http = NULL;
+#endif
 #ifndef _WIN32
     /* Closing a signal handle puts back SIG_DFL: a second TERM arriving
      * during the last clean-up would kill us. Hold the signals while the
@@ -261,9 +286,41 @@ static bool group_id(const char *name, gid_t *gid)
 #endif
 }
 
+#ifndef _WIN32
+/* The HTTP view, when asked for: a bad address or token file is a clear
+ * refusal to start, not a silent listener-less sbxd. */
+static int start_http(const struct settings *s)
+{
+    if (!s->http_listen)
+        return 0;
+    http_config cfg = {.listen = s->http_listen, .token_file = s->http_token};
+    http_provider p = observe_provider(D.view);
+    char err[512];
+    if (http_start(D.loop, &cfg, &p, &D.http, err, sizeof err) < 0) {
+        fprintf(stderr, "sbxd: http: %s\n", err);
+        return -1;
+    }
+    fprintf(stderr, "sbxd: http: listening on port %u%s\n", (unsigned)http_port(D.http),
+            s->http_token ? " (token required)" : "");
+    return 0;
+}
+#else
+static int start_http(const struct settings *s)
+{
+    if (!s->http_listen)
+        return 0;
+    fprintf(stderr, "sbxd: http: not available on Windows\n");
+    return -1;
+}
+#endif
+
 static int start_control(const struct settings *s)
 {
     control_settings cs = {.path = s->socket_path};
+#ifndef _WIN32
+    cs.metrics = observe_metrics;
+    cs.views = D.view;
+#endif
     if (strcmp(s->socket_path, "none") == 0)
         return 0;
     if ((s->control_group && !(cs.has_control_gid = group_id(s->control_group, &cs.control_gid))) ||
@@ -321,7 +378,18 @@ int main(int argc, char **argv)
         uv_signal_init(D.loop, &D.sig[i]);
         uv_signal_start(&D.sig[i], on_signal, handled[i]);
     }
-    if (start_control(&s) < 0) {
+#ifndef _WIN32
+    if (s.http_token && !s.http_listen) {
+        fprintf(stderr, "sbxd: --http-token without --http\n");
+        return 2;
+    }
+    if (!(D.view = observe_new(&D.m, NULL, NULL))) {
+        fprintf(stderr, "sbxd: out of memory\n");
+        return 1;
+    }
+#endif
+    if (start_control(&s) < 0 || start_http(&s) < 0) {
+        control_close(D.ctl);
         manager_free(&D.m);
         return 1;
     }
@@ -336,6 +404,9 @@ int main(int argc, char **argv)
     reaper_close();
     uv_run(D.loop, UV_RUN_DEFAULT);
     uv_loop_close(D.loop);
+#ifndef _WIN32
+    observe_free(D.view);
+#endif
     for (int i = 0; i < s.nowned; i++)
         free(s.owned[i]);
     fprintf(stderr, "sbxd: stopped\n");

@@ -818,6 +818,13 @@ size_t manager_log_tail(const service *s, char *buf, size_t len)
     return log_tail(&((const service_rt *)s->owner)->log, buf, len);
 }
 
+void manager_log_counts(const service *s, uint64_t *written, uint64_t *dropped)
+{
+    const unit_log *log = &((const service_rt *)s->owner)->log;
+    *written = log->written;
+    *dropped = log->dropped;
+}
+
 service *manager_add_transient(manager *m, unit_def *def)
 {
     if (manager_find(m, def->name) || m->shutting_down) {

@@ -87,6 +87,8 @@ uint64_t manager_since(const service *s);
 sbx_box *manager_box(const service *s);
 int manager_box_count(const service *s);
 size_t manager_log_tail(const service *s, char *buf, size_t len);
+/* Bytes of output captured, and of those lost (the log file refused them). */
+void manager_log_counts(const service *s, uint64_t *written, uint64_t *dropped);
 void manager_free(manager *m);
 
 #endif

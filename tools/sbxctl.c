@@ -29,7 +29,7 @@
 #include "sbx.h"
 #include "version.h"
 
-#define MAX_LINE_IN (16u << 20)   /* a status of many units in detail */
+#define MAX_LINE_IN (64u << 20)   /* a status of many units in detail; metrics of 10,000 */
 #define MAX_LINE_OUT 65536        /* sbxd's own bound on a request line */
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_NOT_RUNNING = 3, EXIT_NO_UNIT = 4 };
@@ -80,6 +80,7 @@ static const char usage_text[] =
     "      -e, --env NAME=VALUE (repeatable)        -C, --cwd DIR\n"
     "      --name NAME         --wait (wait for the end and print the result)\n"
     "  set UNIT KEY=VALUE...            change memory, memory_swap, cpu, pids live\n"
+    "  metrics                          the Prometheus text of GET /metrics\n"
     "Options:\n"
     "      --socket PATH   sbxd's socket (default: $SBX_SOCKET, else " DEFAULT_SOCKET ")\n"
     "      --json          print the response objects as sent, one per line\n"
@@ -825,6 +826,16 @@ static void show_log_chunk(const json_t *m)
     write_string(json_object_get(m, "log"));
 }
 
+/* The same text sbxd's GET /metrics serves, for hosts where no port may
+ * be opened (a textfile collector, a cron job). */
+static int do_metrics(struct ctl *c, const char *cmd)
+{
+    json_t *r = call(c, request(cmd));
+    if (!c->json)
+        write_string(json_object_get(r, "text"));
+    return EXIT_OK;
+}
+
 static int do_logs(struct ctl *c, const char *cmd)
 {
     json_t *req = unit_request(c, cmd);
@@ -1009,6 +1020,7 @@ static const struct verb {
     {"events", do_events, "f", 0, 0, "no arguments"},
     {"run", do_run, "LteCaw", 1, -1, "-- COMMAND [ARG...]"},
     {"set", do_set, "", 2, -1, "UNIT KEY=VALUE..."},
+    {"metrics", do_metrics, "", 0, 0, "no arguments"},
 };
 
 static const struct option base_options[] = {

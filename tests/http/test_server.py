@@ -151,7 +151,7 @@ class Token(unittest.TestCase):
         if not httptest.SERVER:
             httptest.skip("HTTP_TEST_SERVER not set (run through ctest)")
         os.chmod(self.token, 0o644)
-        self.assertIn("readable by others", self.refused("--token", self.token))
+        self.assertIn("readable by others or its group", self.refused("--token", self.token))
         self.assertIn("No such file", self.refused("--token", self.token + ".missing"))
         with open(self.token, "w") as f:
             f.write("short\n")
