@@ -182,9 +182,13 @@ static void do_status(client *c, const proto_request *r)
     json_t *names;
     bool detail;
     char why[200];
+    bool watch;
     if (!proto_get_strings(r, "units", false, &names, why, sizeof why) ||
-        !proto_get_bool(r, "detail", false, &detail, why, sizeof why))
+        !proto_get_bool(r, "detail", false, &detail, why, sizeof why) ||
+        !proto_get_bool(r, "watch", false, &watch, why, sizeof why))
         return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", why);
+    if (watch && c->ctl->cfg.watched)
+        c->ctl->cfg.watched(c->ctl->cfg.watch_ctx);
     if (names && !units_exist(c, r, names))
         return;
     manager *m = c->ctl->m;

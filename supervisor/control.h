@@ -22,6 +22,10 @@ typedef struct control_settings {
      * writes it); NULL: the verb answers that there is none here. */
     int (*metrics)(void *views, outbuf *out);
     void *views;
+    /* A status request with "watch":true (sbxctl top): someone looks at
+     * the units, so their trends are sampled for a while. NULL: ignored. */
+    void (*watched)(void *watch_ctx);
+    void *watch_ctx;
 } control_settings;
 
 typedef struct control control;

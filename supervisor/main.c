@@ -21,6 +21,7 @@
 #include "paths.h"
 #include "portable.h"
 #include "reaper.h"
+#include "sampler.h"
 #include "version.h"
 #ifndef _WIN32
 #include "http.h"
@@ -46,6 +47,7 @@ struct settings {
     const char *socket_path;
     const char *control_group, *read_group;
     const char *http_listen, *http_token;  /* the HTTP view: off when NULL */
+    const char *sample;       /* --sample INTERVAL: trends always; NULL: when watched */
     char *owned[16];           /* strings read from sbxd.ini */
     int nowned;
 };
@@ -65,6 +67,8 @@ static const char usage_text[] =
     "      --http ADDR:PORT    serve the status page, /api/v1/units and /metrics (read-only;\n"
     "                          PORT alone: 127.0.0.1:PORT)\n"
     "      --http-token FILE   every HTTP request needs the token of FILE (mode 0600)\n"
+    "      --sample INTERVAL   sample every unit's memory and CPU for trends at INTERVAL\n"
+    "                          (default: every 2s, only while the page or top is open)\n"
     "  -f, --foreground        (sbxd always runs in the foreground)\n"
     "  -h, --help\n"
     "      --version\n"
@@ -97,6 +101,8 @@ static int on_config(void *data, const char *section, const char *name, const ch
         s->http_listen = v;
     else if (strcmp(name, "http_token") == 0)
         s->http_token = v;
+    else if (strcmp(name, "sample") == 0)
+        s->sample = v;
     else if (strcmp(name, "log_format") == 0)
         s->m.json_log = strcmp(v, "json") == 0;
     else {
@@ -121,6 +127,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
         {"read-group", required_argument, NULL, 'R'},
         {"http", required_argument, NULL, 'H'},
         {"http-token", required_argument, NULL, 'T'},
+        {"sample", required_argument, NULL, 'P'},
         {"foreground", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -159,6 +166,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
         case 'R': s->read_group = optarg; break;
         case 'H': s->http_listen = optarg; break;
         case 'T': s->http_token = optarg; break;
+        case 'P': s->sample = optarg; break;
         case 'f': break;
         case 'h': fputs(usage_text, stdout); exit(0);
         case 'V': puts("sbxd " SBX_VERSION); exit(0);
@@ -175,6 +183,7 @@ static struct {
     uv_loop_t *loop;
     manager m;
     control *ctl;
+    sampler sampler;
 #ifndef _WIN32
     observe *view;
     http_server *http;
@@ -188,6 +197,7 @@ static void on_idle(manager *m)
     (void)m;
     control_close(D.ctl);
     D.ctl = NULL;
+    sampler_close(&D.sampler);
 #ifndef _WIN32
     if (D.http)
         http_stop(D.http);
@@ -314,9 +324,29 @@ static int start_http(const struct settings *s)
 }
 #endif
 
+static void on_watched(void *ctx)
+{
+    sampler_watch(ctx);
+}
+
+/* The sampler of trends: --sample INTERVAL runs it always. */
+static int start_sampler(const struct settings *s)
+{
+    uint64_t ms = 0;
+    sbx_error err = {0};
+    if (s->sample && (sbx_parse_duration(s->sample, &ms, &err) < 0 || ms < 100)) {
+        fprintf(stderr, "sbxd: --sample %s: %s\n", s->sample,
+                err.msg[0] ? err.msg : "at least 100ms");
+        return -1;
+    }
+    sampler_init(&D.sampler, &D.m, ms);
+    return 0;
+}
+
 static int start_control(const struct settings *s)
 {
-    control_settings cs = {.path = s->socket_path};
+    control_settings cs = {.path = s->socket_path, .watched = on_watched,
+                           .watch_ctx = &D.sampler};
 #ifndef _WIN32
     cs.metrics = observe_metrics;
     cs.views = D.view;
@@ -383,12 +413,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "sbxd: --http-token without --http\n");
         return 2;
     }
-    if (!(D.view = observe_new(&D.m, NULL, NULL))) {
+    if (!(D.view = observe_new(&D.m, on_watched, &D.sampler))) {
         fprintf(stderr, "sbxd: out of memory\n");
         return 1;
     }
 #endif
-    if (start_control(&s) < 0 || start_http(&s) < 0) {
+    if (start_sampler(&s) < 0 || start_control(&s) < 0 || start_http(&s) < 0) {
         control_close(D.ctl);
         manager_free(&D.m);
         return 1;

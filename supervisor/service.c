@@ -250,5 +250,6 @@ int service_init(service *s, const service_env *env)
 void service_free(service *s)
 {
     free(s->start_times);
+    free(s->samples);
     unit_def_free(&s->def);
 }

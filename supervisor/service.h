@@ -107,6 +107,7 @@ struct service {
     bool in_spawn;              /* deciding after a failed start */
     const char *why;            /* the reason of the last transition */
     void *owner;                /* the manager's data (box, run, logs) */
+    struct sample_ring *samples; /* recent memory/CPU while watched (sampler.h); NULL */
 };
 
 /* Inactive, exited or failed: nothing runs and nothing is pending. */

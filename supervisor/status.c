@@ -6,6 +6,7 @@
 
 #include "protocol.h"
 #include "result.h"
+#include "sampler.h"
 #include "status.h"
 
 static json_t *figure(int64_t v)
@@ -53,6 +54,7 @@ static void write_brief(json_out *b, manager *m, service *s)
         json_out_value(b, run_summary_to_json(&s->history[(s->nhistory - 1) % SVC_HISTORY]));
     else
         json_out_raw(b, "null", 4);
+    sampler_write_trend(b, s);
 }
 
 /* The limits of the definition: libsbx's table, then the times. */

@@ -194,6 +194,50 @@ class Views(Base):
         self.assertEqual(sample(over_socket, "sbx_unit_last_exit_code", "b"), 1)
 
 
+def cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])   # utime + stime
+
+
+class Trend(Base):
+
+    def trend(self, unit, watch=False):
+        units = json.loads(self.get("/api/v1/units") if watch else self.ctl("--json", "status"))
+        return {u["name"]: u for u in units["units"]}[unit]["trend"]
+
+    def test_samples_only_while_watched_then_no_timer(self):
+        self.write_unit("a", {"exec": {"command": child_cmd("spin", 1, 1000)},
+                              "limits": {"cpu": "20%"}})
+        d = self.start_http()
+        d.wait_running(10, "a")
+        time.sleep(2.5)
+        self.assertIsNone(self.trend("a"), "sampled before anyone watched")
+        self.assertEqual(len(self.trend("a", watch=True)["memory"]), 1)
+        self.assertTrue(wait_until(lambda: len(self.trend("a")["memory"]) >= 3, 10))
+        t = self.trend("a")
+        self.assertEqual(t["interval_ms"], 2000)
+        self.assertEqual(len(t["cpu_percent"]), len(t["memory"]) - 1)
+        self.assertTrue(all(0 < c <= 40 for c in t["cpu_percent"]), t)  # under its 20% quota
+        # Nobody looks for 30 s: the timer stops, and sbxd does nothing.
+        time.sleep(32)
+        n = len(self.trend("a")["memory"])
+        ticks = cpu_ticks(d.pid)
+        time.sleep(4.5)
+        self.assertEqual(len(self.trend("a")["memory"]), n, "sampled with nobody watching")
+        self.assertLessEqual(cpu_ticks(d.pid) - ticks, 2)
+
+    def test_a_fixed_interval_samples_always(self):
+        self.write_unit("a", {"exec": {"command": child_cmd("sleep", 100)}})
+        d = self.start_http("--sample", "300ms")
+        d.wait_running(10, "a")
+        self.assertTrue(wait_until(lambda: (self.trend("a") or {}).get("memory", []) and
+                                   len(self.trend("a")["memory"]) >= 5, 10))
+        self.assertEqual(self.trend("a")["interval_ms"], 300)
+        self.assertTrue(wait_until(lambda: len(self.trend("a")["memory"]) == 30, 15),
+                        "the ring keeps the last 30")
+
+
 class Token(Base):
 
     def token_file(self, mode=0o600, text=TOKEN):
