@@ -24,7 +24,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 build_packages=(gcc make cmake pkg-config libuv1-dev libinih-dev libcmocka-dev
                 libseccomp-dev libjansson-dev libmicrohttpd-dev)
 test_packages=(python3 valgrind qemu-system-x86 busybox-static cpio xz-utils iproute2 procps
-               lintian groff-base prometheus chromium)
+               lintian groff-base prometheus chromium tmux)
 
 # Installs the packages that are not installed yet (one apt-get call).
 install_missing() {

@@ -27,6 +27,7 @@
 
 #include "limit_options.h"
 #include "sbx.h"
+#include "sbxctl_top.h"
 #include "version.h"
 
 #define MAX_LINE_IN (64u << 20)   /* a status of many units in detail; metrics of 10,000 */
@@ -81,6 +82,8 @@ static const char usage_text[] =
     "      --name NAME         --wait (wait for the end and print the result)\n"
     "  set UNIT KEY=VALUE...            change memory, memory_swap, cpu, pids live\n"
     "  metrics                          the Prometheus text of GET /metrics\n"
+    "  top                              a live table sorted by CPU or memory (keys c, m, n;\n"
+    "                                   q quits); the status table when not on a terminal\n"
     "Options:\n"
     "      --socket PATH   sbxd's socket (default: $SBX_SOCKET, else " DEFAULT_SOCKET ")\n"
     "      --json          print the response objects as sent, one per line\n"
@@ -711,6 +714,29 @@ static int do_status(struct ctl *c, const char *cmd)
     return EXIT_OK;
 }
 
+/* One status for top, on a connection of its own, marked "watch" so that
+ * sbxd samples the units' trends while top runs. */
+static json_t *top_fetch(void *ctx)
+{
+    struct ctl *c = ctx;
+    conn_close(&c->conn);
+    free(c->conn.buf);
+    c->conn = (struct conn){0};
+    json_decref(c->reply);
+    c->reply = NULL;
+    json_t *req = request("status");
+    json_object_set_new(req, "watch", json_true());
+    return json_incref(json_object_get(call(c, req), "units"));
+}
+
+static int do_top(struct ctl *c, const char *cmd)
+{
+    (void)cmd;
+    if (c->json || top_run(top_fetch, c, 1000, c->color) < 0)
+        return do_status(c, "status");  /* not a terminal: the plain table */
+    return EXIT_OK;
+}
+
 /* ---- control verbs ---- */
 
 /* start, stop, restart: each unit and the state it reached. */
@@ -1021,6 +1047,7 @@ static const struct verb {
     {"run", do_run, "LteCaw", 1, -1, "-- COMMAND [ARG...]"},
     {"set", do_set, "", 2, -1, "UNIT KEY=VALUE..."},
     {"metrics", do_metrics, "", 0, 0, "no arguments"},
+    {"top", do_top, "", 0, 0, "no arguments"},
 };
 
 static const struct option base_options[] = {
