@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "sampler.h"
 #include "status.h"
 
 struct observe {
@@ -111,7 +112,7 @@ static void fill_unit(observe *o, size_t i, uint64_t now, int64_t wall)
         .memory_bytes = st.memory_current,
         .memory_peak_bytes = st.memory_peak,
         .memory_limit_bytes = l->memory,
-        .cpu_usage_us = st.user_us >= 0 ? st.user_us + (st.sys_us > 0 ? st.sys_us : 0) : -1,
+        .cpu_usage_us = sampler_cpu_us(&st),
         .cpu_limit_percent = l->cpu_percent,
         .tasks = st.pids_current,
         .tasks_limit = l->pids,

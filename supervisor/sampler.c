@@ -13,7 +13,7 @@ static void push(service *s, const sbx_stats *st, uint32_t interval_ms)
     r->interval_ms = interval_ms;
     uint32_t i = r->n++ % SAMPLER_RING;
     r->memory[i] = st->memory_current;
-    r->cpu_us[i] = st->user_us >= 0 ? st->user_us + (st->sys_us > 0 ? st->sys_us : 0) : -1;
+    r->cpu_us[i] = sampler_cpu_us(st);
 }
 
 static uint64_t interval(const sampler *sp)

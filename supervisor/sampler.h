@@ -37,6 +37,12 @@ typedef struct sampler {
     bool ticking;
 } sampler;
 
+/* User + system CPU of st in microseconds; -1 when not known. */
+static inline int64_t sampler_cpu_us(const sbx_stats *st)
+{
+    return st->user_us >= 0 ? st->user_us + (st->sys_us > 0 ? st->sys_us : 0) : -1;
+}
+
 void sampler_init(sampler *sp, manager *m, uint64_t fixed_ms);
 /* Someone looks at the units: sample for the next SAMPLER_WATCH_MS. */
 void sampler_watch(sampler *sp);
