@@ -63,6 +63,7 @@ struct sbx_backend {
     sbx_cgroup_mode mode;
     char *cgroup_root;
     void *priv;
+    int watch_fd;       /* die_with_parent: the watcher's pipe (watch.c), or -1 */
 };
 
 struct sbx_box {
@@ -75,6 +76,7 @@ struct sbx_box {
     sbx_enforced enforced[SBX_MAX_ENFORCED];
     size_t nenforced;
     void *priv;
+    int watch_fd;       /* die_with_parent: the watcher's pipe (watch.c), or -1 */
 };
 
 extern const sbx__ops sbx__cgroup2_ops;
@@ -94,6 +96,12 @@ static inline uint64_t sbx__pids_extra(const sbx_box *box)
 {
     return (box->flags & SBX_BOX_INIT) ? 1 : 0;
 }
+#ifdef __linux__
+/* Starts the box's watcher once (sbx_isolation.die_with_parent): a
+ * process outside the box that kills and removes it when this process
+ * ends, however it ends. */
+int sbx__box_watch(sbx_box *box, sbx_error *err);
+#endif
 #ifndef _WIN32
 /* The rlimits every backend applies in the child (nofile, core). */
 void sbx__common_rlimits(const sbx_box *box, sbx__join *join);

@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "backend.h"
+#ifdef __linux__
+#include <unistd.h>
+#endif
 
 /* The best first. */
 static const sbx__ops *const all_backends[] = {
@@ -170,6 +173,7 @@ int sbx_box_create(sbx_backend *be, const char *name, const sbx_limits *limits,
     strcpy(box->name, name);
     box->limits = *limits;
     box->flags = flags;
+    box->watch_fd = -1;
     int r = be->ops->create(box, err);
     if (r < 0) {
         free(box);
@@ -189,6 +193,10 @@ void sbx_box_free(sbx_box *box)
 {
     if (!box)
         return;
+#ifdef __linux__
+    if (box->watch_fd >= 0)  /* the watcher sees its end: the box is gone */
+        close(box->watch_fd);
+#endif
     box->be->ops->free(box);
     free(box);
 }

@@ -273,6 +273,8 @@ static void finish_options(struct options *o, char **argv)
     o->iso.readonly = o->ro;
     o->iso.allow = o->allow;
     o->iso.pid_ns_wait_all = o->run.wait_leftovers;
+    /* Nothing of the run outlives sbx-run, however it ends. */
+    o->iso.die_with_parent = true;
     /* Contained: sbx's init as PID 1 unless asked otherwise (most programs
      * are not written to be PID 1); privileged: as before, none. */
 #ifndef _WIN32  /* (no PID namespaces there) */
@@ -360,10 +362,21 @@ static int probe(const struct options *o)
     return rc == 0 ? 0 : EXIT_SETUP;
 }
 
+/* Signals sbx-run handles: the first three stop the run, the others (not
+ * on Windows) are passed on to the program, so a program that signals its
+ * process group (a privileged one shares ours) cannot end sbx-run. */
+#ifdef _WIN32
+#define N_SIGNALS 3
+static const int handled_signals[N_SIGNALS] = {SIGINT, SIGTERM, SIGHUP};
+#else
+#define N_SIGNALS 5
+static const int handled_signals[N_SIGNALS] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+#endif
+
 struct ctx {
     uv_loop_t *loop;
     run run;
-    uv_signal_t sig[3];
+    uv_signal_t sig[N_SIGNALS];
     run_result res;
     bool done;
     char left[300];         /* how the program left its box, or "" */
@@ -393,6 +406,13 @@ static void mark_escaped(struct ctx *c)
 static void on_stop_signal(uv_signal_t *h, int signum)
 {
     struct ctx *c = h->data;
+#ifndef _WIN32
+    if (signum == SIGUSR1 || signum == SIGUSR2) {
+        if (c->run.pid > 0)  /* sbx's init passes these on to the program */
+            kill(c->run.pid, signum);
+        return;
+    }
+#endif
     (void)signum;
     run_stop(&c->run);
 }
@@ -402,7 +422,7 @@ static void on_done(run *r, const run_result *res)
     struct ctx *c = r->data;
     c->res = *res;
     c->done = true;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < N_SIGNALS; i++)
         uv_close((uv_handle_t *)&c->sig[i], NULL);
     run_close(r);
 }
@@ -512,11 +532,10 @@ static int run_command(const struct options *o, sbx_backend *be, sbx_box *box)
     struct ctx c = {.loop = uv_default_loop()};
     reaper_init(c.loop);
     reaper_attach(be);
-    static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N_SIGNALS; i++) {
         uv_signal_init(c.loop, &c.sig[i]);
         c.sig[i].data = &c;
-        uv_signal_start(&c.sig[i], on_stop_signal, sigs[i]);
+        uv_signal_start(&c.sig[i], on_stop_signal, handled_signals[i]);
     }
     c.run.data = &c;
 #ifndef _WIN32
@@ -526,7 +545,7 @@ static int run_command(const struct options *o, sbx_backend *be, sbx_box *box)
     if (r < 0) {
         add_hint(o, r, c.res.error, sizeof c.res.error);
         fprintf(stderr, "sbx-run: %s\n", c.res.error);
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < N_SIGNALS; i++)
             uv_close((uv_handle_t *)&c.sig[i], NULL);
     }
     c.run.data = &c;
