@@ -49,6 +49,10 @@ typedef struct sbx__ops {
     /* Reads box->limits back: 1 (what says which changed), 0, or -errno
      * (NULL: nothing the program could change). */
     int (*verify)(sbx_box *box, char *what, size_t len);
+    /* cgroup v1: the box's directory in the hierarchy of these controllers
+     * ("cpu,cpuacct", a line of /proc/PID/cgroup), or NULL when the box has
+     * none there (NULL op: one hierarchy, box->path). */
+    const char *(*dir_for)(const sbx_box *box, const char *controllers, size_t len);
     int (*is_empty)(sbx_box *box);
     int (*count)(sbx_box *box);   /* NULL: cannot say */
     int (*stats)(sbx_box *box, sbx_stats *st, sbx_error *err);

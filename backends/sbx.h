@@ -228,7 +228,8 @@ const sbx_limits *sbx_box_limits(const sbx_box *box);
  * Returns 0 when it holds, 1 when it does not (what says why: "pids.max:
  * set to 32, now 4096", "pid 123 left the box for /other"), or -errno. */
 int sbx_box_verify(sbx_box *box, pid_t pid, char *what, size_t len);
-/* How many processes the box holds, or -errno (-ENOTSUP: it cannot say). */
+/* How many processes of the program the box holds (sbx's init not
+ * counted), or -errno (-ENOTSUP: it cannot say). */
 int sbx_box_count(sbx_box *box);
 /* 1 when no process is left in the box, 0 when some are, or -errno. */
 int sbx_box_is_empty(sbx_box *box);

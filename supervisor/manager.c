@@ -229,7 +229,10 @@ static int env_spawn(service *s, run_result *res)
     /* When starting many at once, let their cgroup migrations overlap (the
      * start is confirmed at exec or learnt failed at exit). Otherwise, and
      * for units others require, "running" means the program has exec'd. */
-    opt.async_spawn = rt->m->bulk && !is_required(rt->m, s);
+    /* Behind sbx's init the program's own pid is known once the init has
+     * forked it, after its cgroup migration: such a start waits for it,
+     * so that "running" names the program's pid. */
+    opt.async_spawn = rt->m->bulk && !is_required(rt->m, s) && d->pid_ns != SBX_PID_NS_INIT;
     r = run_start(&rt->run, rt->m->loop, rt->box, &cmd, &opt, on_run_done, res);
     free(env);
     if (pipefd[1] >= 0)

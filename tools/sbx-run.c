@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/ptrace.h>
+#endif
 
 #include "limit_options.h"
 #include "reaper.h"
@@ -393,6 +396,24 @@ static void inspect_exit(void *data, pid_t pid)
 }
 #endif
 
+#ifdef __linux__
+/* A privileged program on cgroup v1 may move itself out of its box, and
+ * its zombie shows "/" in every v1 hierarchy: traced to its exit (nothing
+ * else), it is inspected at the last moment it still shows where it is
+ * (reaper_posix.c resumes it). Contained programs cannot move at all. */
+static void trace_exit(const struct options *o, sbx_backend *be, pid_t pid)
+{
+    if (o->iso.privileged && o->iso.pid_ns == SBX_PID_NS_NONE &&
+        strcmp(sbx_backend_name(be), "cgroup1") == 0)
+        ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACEEXIT);  /* else the zombie's word */
+}
+#else
+static void trace_exit(const struct options *o, sbx_backend *be, pid_t pid)
+{
+    (void)o, (void)be, (void)pid;
+}
+#endif
+
 /* A box left or changed is never a clean run (run.c reads the limits
  * back; the main process's whereabouts are ours to check). */
 static void mark_escaped(struct ctx *c)
@@ -542,6 +563,8 @@ static int run_command(const struct options *o, sbx_backend *be, sbx_box *box)
     reaper_set_inspect(inspect_exit, &c);
 #endif
     int r = run_start(&c.run, c.loop, box, &cmd, &o->run, on_done, &c.res);
+    if (r == 0)
+        trace_exit(o, be, c.run.pid);
     if (r < 0) {
         add_hint(o, r, c.res.error, sizeof c.res.error);
         fprintf(stderr, "sbx-run: %s\n", c.res.error);

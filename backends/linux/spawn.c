@@ -91,6 +91,10 @@ static void child_become_init(const struct child_plan *p)
     }
     if (pid == 0) {
         close(p->status_fd);
+        /* A session of the program's own, as without an init: it leads
+         * it, and kill(0) reaches its own group, not the init. */
+        if ((p->cmd->new_session || p->iso.contained) && setsid() < 0)
+            child_fail(p, SBX_STAGE_SESSION, errno);
         return;  /* the program goes on to exec */
     }
     init_program = pid;
