@@ -18,6 +18,8 @@ typedef struct control_settings {
     bool has_control_gid, has_read_gid;
     gid_t control_gid;      /* members may control */
     gid_t read_gid;         /* members may query */
+    const char *units_cgroup_root; /* peers in it are refused (peer_cgroup.h);
+                                      NULL: no such check */
     /* The Prometheus text of the units, for the metrics verb (observe.c
      * writes it); NULL: the verb answers that there is none here. */
     int (*metrics)(void *views, outbuf *out);

@@ -345,8 +345,8 @@ static int start_sampler(const struct settings *s)
 
 static int start_control(const struct settings *s)
 {
-    control_settings cs = {.path = s->socket_path, .watched = on_watched,
-                           .watch_ctx = &D.sampler};
+    control_settings cs = {.path = s->socket_path, .units_cgroup_root = s->m.cgroup_root,
+                           .watched = on_watched, .watch_ctx = &D.sampler};
 #ifndef _WIN32
     cs.metrics = observe_metrics;
     cs.views = D.view;
@@ -362,6 +362,19 @@ static int start_control(const struct settings *s)
         return -1;
     }
     return 0;
+}
+
+/* What no unit may see in its mount namespace: the control socket (a
+ * unit that reached it could raise its own limits; control.c refuses such
+ * a peer as well) and every unit's logs. */
+static void hide_from_units(struct settings *s)
+{
+    size_t n = 0;
+    if (strcmp(s->socket_path, "none") != 0)
+        s->m.hide[n++] = s->socket_path;
+    if (s->m.log_dir)
+        s->m.hide[n++] = s->m.log_dir;
+    s->m.hide[n] = NULL;
 }
 
 static void raise_nofile(void)
@@ -396,6 +409,7 @@ int main(int argc, char **argv)
     raise_nofile();
     if (s.m.log_dir)
         mkdir(s.m.log_dir, 0750);
+    hide_from_units(&s);
     D.loop = uv_default_loop();
     reaper_init(D.loop);
     sbx_error err = {0};
