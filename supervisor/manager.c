@@ -369,6 +369,9 @@ static void describe_result(const run_result *r, char *buf, size_t len)
     case RUN_START_FAILED: snprintf(buf, len, "start failed: %s", r->error); break;
     case RUN_CRASHED: snprintf(buf, len, "crashed (NTSTATUS 0x%08X)", (unsigned)r->exit_code); break;
     case RUN_ESCAPED: snprintf(buf, len, "escaped its sandbox: %s", r->error); break;
+    case RUN_NOT_READY: snprintf(buf, len, "not ready within ready_timeout"); break;
+    case RUN_WATCHDOG: snprintf(buf, len, "watchdog: no WATCHDOG=1 in time"); break;
+    case RUN_UNHEALTHY: snprintf(buf, len, "unhealthy: health probe failed"); break;
     }
 }
 
