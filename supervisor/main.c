@@ -25,11 +25,13 @@
 
 #ifdef _WIN32
 #define DEFAULT_SOCKET "\\\\.\\pipe\\sbxd"
+#define DEFAULT_RUN_DIR ""  /* no notify sockets on Windows */
 #define SIGNALS_HELP "Console: Ctrl-C, Ctrl-Break or closing it stops every unit, then sbxd exits.\n"
 /* Console events as libuv delivers them; every one is a stop. */
 static const int handled[] = {SIGINT, SIGBREAK, SIGHUP};
 #else
 #define DEFAULT_SOCKET "/run/sbx/sbxd.sock"
+#define DEFAULT_RUN_DIR "/run/sbx"
 #define SIGNALS_HELP "Signals: TERM/INT stop every unit in reverse dependency order, then exit;\n" \
                      "HUP reloads the units; USR1 reopens the log files.\n"
 static const int handled[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGQUIT};
@@ -41,7 +43,7 @@ struct settings {
     const char *check_dir;
     const char *socket_path;
     const char *control_group, *read_group;
-    char *owned[8];           /* strings read from sbxd.ini */
+    char *owned[16];          /* strings read from sbxd.ini */
     int nowned;
 };
 
@@ -54,6 +56,7 @@ static const char usage_text[] =
     "      --cgroup-root NAME  make unit cgroups below NAME in our own cgroup (default: sbxd)\n"
     "      --backend NAME      cgroup2 | cgroup1 | rlimit (default: best available)\n"
     "      --socket PATH       control socket (default: " DEFAULT_SOCKET "; \"none\": no socket)\n"
+    "      --run-dir DIR       units' notify sockets in DIR/notify/NAME/ (default: " DEFAULT_RUN_DIR ")\n"
     "      --control-group G   members of group G may control sbxd (socket mode 0660)\n"
     "      --read-group G      members of group G may query status, logs, events\n"
     "      --log-format FMT    text (default) or json: sbxd's own events on stderr\n"
@@ -65,7 +68,7 @@ static const char usage_text[] =
 static int on_config(void *data, const char *section, const char *name, const char *value)
 {
     struct settings *s = data;
-    if (strcmp(section, "sbxd") != 0 || s->nowned == 8) {
+    if (strcmp(section, "sbxd") != 0 || s->nowned == 16) {
         fprintf(stderr, "sbxd: config: unknown section [%s]\n", section);
         return 0;
     }
@@ -81,6 +84,8 @@ static int on_config(void *data, const char *section, const char *name, const ch
         s->m.backend = v;
     else if (strcmp(name, "socket") == 0)
         s->socket_path = v;
+    else if (strcmp(name, "run_dir") == 0)
+        s->m.run_dir = v;
     else if (strcmp(name, "control_group") == 0)
         s->control_group = v;
     else if (strcmp(name, "read_group") == 0)
@@ -104,6 +109,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
         {"cgroup-root", required_argument, NULL, 'r'},
         {"backend", required_argument, NULL, 'b'},
         {"socket", required_argument, NULL, 's'},
+        {"run-dir", required_argument, NULL, 'D'},
         {"log-format", required_argument, NULL, 'F'},
         {"control-group", required_argument, NULL, 'G'},
         {"read-group", required_argument, NULL, 'R'},
@@ -116,6 +122,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
     s->m.log_dir = paths_default_log_dir();
     s->m.cgroup_root = "sbxd";
     s->socket_path = DEFAULT_SOCKET;
+    s->m.run_dir = DEFAULT_RUN_DIR;
     int c;
     while ((c = getopt_long(argc, argv, "u:fh", longs, NULL)) != -1) {
         switch (c) {
@@ -134,6 +141,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
         case 'r': s->m.cgroup_root = optarg; break;
         case 'b': s->m.backend = optarg; break;
         case 's': s->socket_path = optarg; break;
+        case 'D': s->m.run_dir = optarg; break;
         case 'F':
             if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
                 fprintf(stderr, "sbxd: --log-format: expected text or json\n");

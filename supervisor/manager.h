@@ -18,6 +18,7 @@ typedef struct manager_settings {
     const char *cgroup_root;    /* below sbxd's own cgroup */
     const char *backend;        /* NULL: best available */
     bool json_log;              /* sbxd's own events as JSON lines */
+    const char *run_dir;        /* sockets: RUN_DIR/notify/NAME/notify */
 } manager_settings;
 
 typedef struct manager manager;
@@ -87,6 +88,11 @@ uint64_t manager_since(const service *s);
 sbx_box *manager_box(const service *s);
 int manager_box_count(const service *s);
 size_t manager_log_tail(const service *s, char *buf, size_t len);
+/* Readiness and health, for the views: the unit's health ("none",
+ * "starting", "healthy", "unhealthy") and its last probe's output; the
+ * last STATUS= it sent on its notify socket ("" when none). */
+const char *manager_health(const service *s, const char **output);
+const char *manager_status_text(const service *s);
 void manager_free(manager *m);
 
 #endif

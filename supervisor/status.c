@@ -41,6 +41,16 @@ static void write_brief(json_out *b, manager *m, service *s)
     json_out_num(b, "uptime_ms", (int64_t)(now - s->started_ms), running);
     json_out_num(b, "since_ms", (int64_t)(now - manager_since(s)), true);
     json_out_num(b, "restarts", s->restarts, true);
+    const char *health_output, *health = manager_health(s, &health_output);
+    const char *status_text = manager_status_text(s);
+    bool checked = s->def.health.argv.n > 0;
+    json_out_fmt(b, ",\"ready\":%s", s->state == SVC_RUNNING ? "true" : "false");
+    json_out_key(b, "health");
+    json_out_str(b, checked && strcmp(health, "none") != 0 ? health : NULL);
+    json_out_key(b, "health_output");
+    json_out_str(b, checked && health_output[0] ? health_output : NULL);
+    json_out_key(b, "status_text");
+    json_out_str(b, status_text[0] ? status_text : NULL);
     json_out_num(b, "memory", st.memory_current, st.memory_current >= 0);
     json_out_num(b, "memory_peak", st.memory_peak, st.memory_peak >= 0);
     json_out_num(b, "memory_limit", (int64_t)l->memory, l->memory != 0);

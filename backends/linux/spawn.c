@@ -218,6 +218,14 @@ static _Noreturn void child_main(const struct child_plan *p)
         child_fail_at(p, stage, errno, stage == SBX_STAGE_SANDBOX ? &f : NULL);
     if (p->cmd->cwd && chdir(p->cmd->cwd) < 0)
         child_fail(p, SBX_STAGE_CWD, errno);
+    /* Last, so the containment's close-on-exec sweep is behind it. (Should
+     * the number be the report pipe's, a failed exec goes unreported.) */
+    if (p->cmd->pass_fd_as > 2) {
+        const sbx_command *c = p->cmd;
+        if (c->pass_fd == c->pass_fd_as ? fcntl(c->pass_fd, F_SETFD, 0) < 0
+                                        : dup2(c->pass_fd, c->pass_fd_as) < 0)
+            child_fail(p, SBX_STAGE_STDIO, errno);
+    }
     /* As execvp: remember EACCES, go on past ENOENT/ENOTDIR, stop at others. */
     int saved = ENOENT;
     for (char **c = p->candidates; *c; c++) {
