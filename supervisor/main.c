@@ -169,6 +169,8 @@ static struct {
     control *ctl;
     uv_signal_t sig[NHANDLED];
     bool stopping;
+    int exit_status;            /* a critical unit's, else 0 */
+    uv_timer_t critical;        /* the stop after a critical unit's end */
 } D;
 
 static void on_idle(manager *m)
@@ -176,6 +178,7 @@ static void on_idle(manager *m)
     (void)m;
     control_close(D.ctl);
     D.ctl = NULL;
+    uv_close((uv_handle_t *)&D.critical, NULL);
 #ifndef _WIN32
     /* Closing a signal handle puts back SIG_DFL: a second TERM arriving
      * during the last clean-up would kill us. Hold the signals while the
@@ -224,6 +227,26 @@ static void stop_all(void)
     fprintf(stderr, "sbxd: stopping every unit\n");
     D.m.on_idle = on_idle;
     manager_shutdown(&D.m);
+}
+
+static void on_critical_stop(uv_timer_t *t)
+{
+    (void)t;
+    stop_all();
+}
+
+/* A critical unit ended: everything stops, and sbxd exits with its status.
+ * The stop comes on the next turn of the loop, not from inside the
+ * machine that reported the end. */
+static void on_critical(manager *m, service *s)
+{
+    (void)m;
+    if (D.stopping || uv_is_active((uv_handle_t *)&D.critical))
+        return;
+    D.exit_status = manager_exit_status(s);
+    fprintf(stderr, "sbxd: critical unit %s ended (exit status %d): stopping\n", s->def.name,
+            D.exit_status);
+    uv_timer_start(&D.critical, on_critical_stop, 0, 0);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -325,6 +348,8 @@ int main(int argc, char **argv)
         return 1;
     }
     reaper_attach(D.m.be);
+    D.m.on_critical = on_critical;
+    uv_timer_init(D.loop, &D.critical);
     for (size_t i = 0; i < NHANDLED; i++) {
         uv_signal_init(D.loop, &D.sig[i]);
         uv_signal_start(&D.sig[i], on_signal, handled[i]);
@@ -353,5 +378,5 @@ int main(int argc, char **argv)
         reboot(RB_POWER_OFF);
     }
 #endif
-    return 0;
+    return D.exit_status;
 }

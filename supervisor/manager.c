@@ -591,6 +591,9 @@ static void env_changed(service *s, svc_state from, const char *why)
     snprintf(what, sizeof what, "%s (%s)", svc_state_name(s->state), why ? why : "");
     rt_of(s)->since_ms = uv_now(m->loop);
     event(m, s, what, detail);
+    if (s->def.critical && (s->state == SVC_FAILED || s->state == SVC_EXITED) &&
+        !m->shutting_down && m->on_critical)
+        m->on_critical(m, s);
     if (svc_at_rest(s->state) && rt_of(s)->restart) {
         rt_of(s)->restart = false;
         manager_start(m, s);  /* the new run goes in the box it has */
@@ -1016,6 +1019,20 @@ const char *manager_health(const service *s, const char **output)
     const service_rt *rt = s->owner;
     *output = rt->health.output;
     return health_state_name(rt->health.state);
+}
+
+int manager_exit_status(const service *s)
+{
+    if (!s->have_last)
+        return 1;
+    switch (s->last.reason) {
+    case RUN_EXITED: return s->last.exit_code & 0xff;
+    case RUN_SIGNALED:
+    case RUN_MEMORY: return s->last.signal ? 128 + s->last.signal : 1;
+    case RUN_TIMEOUT: case RUN_START_FAILED: case RUN_CRASHED: case RUN_ESCAPED:
+    case RUN_NOT_READY: case RUN_WATCHDOG: case RUN_UNHEALTHY: break;
+    }
+    return 1;
 }
 
 const char *manager_status_text(const service *s)

@@ -48,6 +48,9 @@ struct manager {
     void (*on_idle)(manager *m);  /* all stopped after manager_shutdown */
     manager_event_cb on_event;    /* for the control server's event stream */
     manager_log_cb on_log;        /* new output of any unit */
+    /* A critical unit ended (failed or exited), not at a shutdown: the
+     * caller stops everything and exits with manager_exit_status(s). */
+    void (*on_critical)(manager *m, service *s);
     void *data;
     FILE *events;               /* sbxd's own event log (stderr) */
 };
@@ -93,6 +96,9 @@ size_t manager_log_tail(const service *s, char *buf, size_t len);
  * last STATUS= it sent on its notify socket ("" when none). */
 const char *manager_health(const service *s, const char **output);
 const char *manager_status_text(const service *s);
+/* What a critical unit's end makes sbxd's exit status: its exit code,
+ * 128+N when signal N ended it, 1 when it did not run or sbxd ended it. */
+int manager_exit_status(const service *s);
 void manager_free(manager *m);
 
 #endif
