@@ -54,6 +54,7 @@ struct ctl {
     bool follow, no_wait, wait;
     uint64_t timeout_ms;
     const char *timeout, *signal, *name, *cwd;
+    const char *goal;       /* wait: ready (default), healthy, or a state */
     long lines;             /* -1: the server's default */
     json_t *limits, *env;   /* run */
     char **args;            /* operands after the verb */
@@ -80,6 +81,9 @@ static const char usage_text[] =
     "      -e, --env NAME=VALUE (repeatable)        -C, --cwd DIR\n"
     "      --name NAME         --wait (wait for the end and print the result)\n"
     "  set UNIT KEY=VALUE...            change memory, memory_swap, cpu, pids live\n"
+    "  wait [--ready|--healthy|--state S] [--timeout D] UNIT...\n"
+    "                                   block until every UNIT is ready (default),\n"
+    "                                   healthy or in state S; exit 1 if one cannot be\n"
     "Options:\n"
     "      --socket PATH   sbxd's socket (default: $SBX_SOCKET, else " DEFAULT_SOCKET ")\n"
     "      --json          print the response objects as sent, one per line\n"
@@ -501,13 +505,14 @@ static const char *color_end(const char *color)
 
 /* ---- status ---- */
 
-enum { COL_NAME, COL_STATE, COL_PID, COL_UPTIME, COL_RESTARTS, COL_MEM, COL_CPU,
+enum { COL_NAME, COL_STATE, COL_HEALTH, COL_PID, COL_UPTIME, COL_RESTARTS, COL_MEM, COL_CPU,
        COL_TASKS, COL_LAST, NCOLS };
 
 static void format_row(cell *row, const json_t *u)
 {
     snprintf(row[COL_NAME], CELL, "%s", or(get_str(u, "name"), "?"));
     snprintf(row[COL_STATE], CELL, "%s", or(get_str(u, "state"), "-"));
+    snprintf(row[COL_HEALTH], CELL, "%s", or(get_str(u, "health"), "-"));
     fmt(row[COL_PID], u, "pid", 'n');
     fmt(row[COL_UPTIME], u, "uptime_ms", 'd');
     fmt(row[COL_RESTARTS], u, "restarts", 'n');
@@ -532,7 +537,7 @@ static void print_row(const struct ctl *c, cell *row, const size_t *width, bool 
 static void show_table(const struct ctl *c, const json_t *units)
 {
     static const char *const headers[NCOLS] = {
-        "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "MEM", "CPU", "TASKS", "LAST"};
+        "NAME", "STATE", "HEALTH", "PID", "UPTIME", "RESTARTS", "MEM", "CPU", "TASKS", "LAST"};
     cell row[NCOLS];
     size_t width[NCOLS], i;
     json_t *u;
@@ -718,6 +723,24 @@ static int do_start_stop(struct ctl *c, const char *cmd)
     json_t *req = request(cmd), *u;
     json_object_set_new(req, "units", names(c->args, c->nargs));
     json_object_set_new(req, "wait", json_boolean(!c->no_wait));
+    if (c->timeout)
+        json_object_set_new(req, "timeout_ms", json_integer((json_int_t)c->timeout_ms));
+    json_t *r = call(c, req);
+    size_t i;
+    if (!c->json)
+        json_array_foreach(json_object_get(r, "units"), i, u)
+            printf("%s: %s\n", or(get_str(u, "name"), "?"), or(get_str(u, "state"), "?"));
+    return EXIT_OK;
+}
+
+/* Blocks until the units reach the goal; sbxd answers failed (exit 1)
+ * when one of them cannot (failed; unhealthy for --healthy) or at the
+ * timeout. */
+static int do_wait(struct ctl *c, const char *cmd)
+{
+    json_t *req = request(cmd), *u;
+    json_object_set_new(req, "units", names(c->args, c->nargs));
+    json_object_set_new(req, "goal", json_string(c->goal ? c->goal : "ready"));
     if (c->timeout)
         json_object_set_new(req, "timeout_ms", json_integer((json_int_t)c->timeout_ms));
     json_t *r = call(c, req);
@@ -1009,6 +1032,7 @@ static const struct verb {
     {"events", do_events, "f", 0, 0, "no arguments"},
     {"run", do_run, "LteCaw", 1, -1, "-- COMMAND [ARG...]"},
     {"set", do_set, "", 2, -1, "UNIT KEY=VALUE..."},
+    {"wait", do_wait, "tRHT", 1, -1, "UNIT..."},
 };
 
 static const struct option base_options[] = {
@@ -1026,6 +1050,9 @@ static const struct option base_options[] = {
     {"name", required_argument, NULL, 'a'},
     {"wait", no_argument, NULL, 'w'},
     {"version", no_argument, NULL, 'V'},
+    {"ready", no_argument, NULL, 'R'},
+    {"healthy", no_argument, NULL, 'H'},
+    {"state", required_argument, NULL, 'T'},
 };
 #define NBASE (sizeof base_options / sizeof base_options[0])
 
@@ -1078,6 +1105,9 @@ static void set_option(struct ctl *c, int val, const char *arg)
     case 'C': c->cwd = arg; break;
     case 'a': c->name = arg; break;
     case 'w': c->wait = true; break;
+    case 'R': c->goal = "ready"; break;
+    case 'H': c->goal = "healthy"; break;
+    case 'T': c->goal = arg; break;
     case 'V': puts("sbxctl " SBX_VERSION); exit(EXIT_OK);
     default:
         if (limit_option_row(val))
