@@ -184,7 +184,7 @@ static void on_timeout(uv_timer_t *t)
         probe_reader_drain(p->out);
     int n = snprintf(p->why, sizeof p->why, "timed out after %llu ms",
                      (unsigned long long)p->timeout_ms);
-    if (p->out && n > 0 && (size_t)n + 2 < sizeof p->why)
+    if (p->out && probe_reader_tail(p->out)[0] && n > 0 && (size_t)n + 2 < sizeof p->why)
         snprintf(p->why + n, sizeof p->why - (size_t)n, ": %s", probe_reader_tail(p->out));
     finish(p, false, true);
 }
