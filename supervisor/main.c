@@ -18,6 +18,7 @@
 #include "control.h"
 #include "loader.h"
 #include "manager.h"
+#include "notify.h"
 #include "paths.h"
 #include "portable.h"
 #include "reaper.h"
@@ -219,11 +220,37 @@ static void print_reload(manager *m)
 }
 #endif
 
+/* To systemd (Type=notify): how many units are where. */
+static void notify_counts(const char *first)
+{
+    size_t running = 0, starting = 0, failed = 0;
+    for (size_t i = 0; i < D.m.n; i++) {
+        svc_state st = D.m.svcs[i]->state;
+        running += st == SVC_RUNNING;
+        starting += st == SVC_STARTING || st == SVC_READYING || st == SVC_BACKOFF;
+        failed += st == SVC_FAILED;
+    }
+    char msg[200];
+    snprintf(msg, sizeof msg, "%sSTATUS=%zu units: %zu running, %zu starting, %zu failed",
+             first, D.m.n, running, starting, failed);
+    notify_self(msg);
+}
+
+static void on_reload(manager *m, bool done)
+{
+    (void)m;
+    if (done)
+        notify_counts("READY=1\n");
+    else
+        notify_self("RELOADING=1");
+}
+
 static void stop_all(void)
 {
     if (D.stopping)
         return;
     D.stopping = true;
+    notify_self("STOPPING=1");
     fprintf(stderr, "sbxd: stopping every unit\n");
     D.m.on_idle = on_idle;
     manager_shutdown(&D.m);
@@ -338,6 +365,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 #endif
     raise_nofile();
+    notify_self_init();  /* before any unit can inherit NOTIFY_SOCKET */
     if (s.m.log_dir)
         mkdir(s.m.log_dir, 0750);
     D.loop = uv_default_loop();
@@ -349,6 +377,7 @@ int main(int argc, char **argv)
     }
     reaper_attach(D.m.be);
     D.m.on_critical = on_critical;
+    D.m.on_reload = on_reload;
     uv_timer_init(D.loop, &D.critical);
     for (size_t i = 0; i < NHANDLED; i++) {
         uv_signal_init(D.loop, &D.sig[i]);
@@ -362,6 +391,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "sbxd: %zu unit(s) loaded from %s, %d refused, backend %s\n", D.m.n,
             s.m.units_dir, refused, sbx_backend_name(D.m.be));
     manager_start_all(&D.m);
+    notify_counts("READY=1\n");
     uv_run(D.loop, UV_RUN_DEFAULT);
 
     reaper_attach(NULL);  /* before manager_free closes the backend */

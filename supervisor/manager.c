@@ -896,6 +896,8 @@ int manager_reload(manager *m, reload_report *report)
 {
     def_list defs = {0};
     unit_errors e = {0};
+    if (m->on_reload)
+        m->on_reload(m, false);
     int refused = load_dir(m->cfg.units_dir, &defs, &e);
     report->errors = e.lines;
     /* Units gone from the directory (or now broken) are stopped and removed. */
@@ -949,6 +951,8 @@ int manager_reload(manager *m, reload_report *report)
             !m->svcs[i]->have_last && !rt_of(m->svcs[i])->remove)
             manager_start(m, m->svcs[i]);
     settle(m);
+    if (m->on_reload)
+        m->on_reload(m, true);
     return refused;
 }
 

@@ -51,6 +51,8 @@ struct manager {
     /* A critical unit ended (failed or exited), not at a shutdown: the
      * caller stops everything and exits with manager_exit_status(s). */
     void (*on_critical)(manager *m, service *s);
+    /* A reload begins (done false) and has ended (done true). */
+    void (*on_reload)(manager *m, bool done);
     void *data;
     FILE *events;               /* sbxd's own event log (stderr) */
 };

@@ -47,4 +47,12 @@ const char *notify_path(const notify_sock *n);
 /* Closes the socket and removes its file and directory. */
 void notify_close(notify_sock *n);
 
+/* sbxd's own side, as a service of systemd (or any manager that sets
+ * NOTIFY_SOCKET): notify_self_init takes the variable out of the
+ * environment (the units must not inherit it) and keeps where it points
+ * ("@NAME": the abstract namespace); notify_self sends one message, or
+ * does nothing when there is no such socket. */
+void notify_self_init(void);
+void notify_self(const char *text);
+
 #endif

@@ -1,5 +1,6 @@
 /* A unit's sd_notify socket on the loop: see notify.h. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,4 +169,35 @@ void notify_close(notify_sock *n)
     unlink(n->path);
     rmdir(n->dir);
     uv_close((uv_handle_t *)&n->poll, on_closed);
+}
+
+/* ---- sbxd's own messages ---- */
+
+static struct {
+    int fd;
+    struct sockaddr_un sa;
+    socklen_t len;
+} self = {.fd = -1};
+
+void notify_self_init(void)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    size_t n = path ? strlen(path) : 0;
+    if (n == 0 || n >= sizeof self.sa.sun_path || (path[0] != '/' && path[0] != '@')) {
+        unsetenv("NOTIFY_SOCKET");
+        return;
+    }
+    self.sa.sun_family = AF_UNIX;
+    memcpy(self.sa.sun_path, path, n);
+    if (path[0] == '@')
+        self.sa.sun_path[0] = '\0';
+    self.len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (path[0] == '/'));
+    self.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    unsetenv("NOTIFY_SOCKET");
+}
+
+void notify_self(const char *text)
+{
+    if (self.fd >= 0)
+        sendto(self.fd, text, strlen(text), MSG_NOSIGNAL, (struct sockaddr *)&self.sa, self.len);
 }

@@ -269,6 +269,33 @@ class ReadyTest(sbxdtest.TestCase):
         self.assertFalse(st["ready"])
         self.assertIsNone(st["status_text"])
 
+    def test_sbxd_tells_its_own_manager(self):
+        # sbxd as a Type=notify service: READY=1 with the counts once the
+        # autostart units were started, RELOADING=1 then READY=1 around a
+        # reload, STOPPING=1 at the end; the units do not see its socket.
+        path = os.path.join(self.tmp, "systemd.sock")
+        rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        rx.bind(path)
+        rx.settimeout(20)
+        self.addCleanup(rx.close)
+        self.write_unit("a", {"exec": {"command": 'sh -c "echo ns=${NOTIFY_SOCKET:-none}; '
+                                                  'exec sleep 60"'}})
+        self.write_unit("b", {"exec": {"command": child_cmd("sleep", 60)}})
+        os.environ["NOTIFY_SOCKET"] = path
+        try:
+            d = self.start()
+        finally:
+            del os.environ["NOTIFY_SOCKET"]
+        msg = rx.recv(4096).decode()
+        self.assertEqual(msg.split("\n")[0], "READY=1")
+        self.assertRegex(msg, r"STATUS=2 units: \d running, \d starting, 0 failed")
+        self.wait_log("a", b"ns=none\n")
+        d.signal(signal.SIGHUP)
+        self.assertEqual(rx.recv(4096), b"RELOADING=1")
+        self.assertRegex(rx.recv(4096).decode(), r"^READY=1\nSTATUS=2 units: 2 running")
+        d.signal(signal.SIGTERM)
+        self.assertEqual(rx.recv(4096), b"STOPPING=1")
+
 
 if __name__ == "__main__":
     sbxdtest.main()
