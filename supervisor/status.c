@@ -29,7 +29,8 @@ static void write_brief(json_out *b, manager *m, service *s)
     sbx_stats st = SBX_STATS_UNKNOWN;
     if (box)
         sbx_box_stats(box, &st, NULL);
-    bool running = s->state == SVC_RUNNING || s->state == SVC_STOPPING;
+    bool running = s->state == SVC_RUNNING || s->state == SVC_STOPPING ||
+                   s->state == SVC_READYING;  /* it runs, not ready yet */
     uint64_t now = uv_now(m->loop);
     const sbx_limits *l = &s->def.limits;
     json_out_raw(b, "{\"name\":\"", 9);

@@ -667,7 +667,18 @@ static void show_detail(const struct ctl *c, const json_t *u)
     printf("%s%s%s", color, or(state, "-"), color_end(color));
     if (*fmt(pid, u, "pid", 'n') != '-')
         printf(", pid %s, up %s", pid, fmt(up, u, "uptime_ms", 'd'));
-    printf(", %s restarts\n", fmt(restarts, u, "restarts", 'n'));
+    printf(", %s restarts%s\n", fmt(restarts, u, "restarts", 'n'),
+           state && strcmp(state, "starting") == 0 && json_is_integer(json_object_get(u, "pid"))
+               ? ", not ready yet" : "");
+    if (get_str(u, "status_text")) {
+        label("Status", true);
+        printf("%s\n", get_str(u, "status_text"));
+    }
+    if (get_str(u, "health")) {
+        label("Health", true);
+        printf("%s%s%s\n", get_str(u, "health"), get_str(u, "health_output") ? ": " : "",
+               or(get_str(u, "health_output"), ""));
+    }
     label("Memory", true);
     printf("%s%s\n", fmt_memory(figure, u), *figure != '-' ? " (now/peak of limit)" : "");
     label("CPU", true);
