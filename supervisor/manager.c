@@ -403,7 +403,8 @@ static int env_spawn(service *s, run_result *res)
     /* When starting many at once, let their cgroup migrations overlap (the
      * start is confirmed at exec or learnt failed at exit). Otherwise, and
      * for units others require, "running" means the program has exec'd. */
-    opt.async_spawn = rt->m->bulk && !is_required(rt->m, s) && d->ready.kind == READY_EXEC;
+    opt.async_spawn = rt->m->bulk && !is_required(rt->m, s) &&
+                      d->ready.kind != READY_COMMAND;  /* it enters the namespaces made at exec */
     r = run_start(&rt->run, rt->m->loop, rt->box, &cmd, &opt, on_run_done, res);
     if (pipefd[1] >= 0)
         close(pipefd[1]);
