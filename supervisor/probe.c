@@ -81,8 +81,14 @@ probe_reader *probe_reader_open(uv_loop_t *loop, int fd, probe_read_cb cb, void 
     return r;
 }
 
+/* A last read of what a probe that just ended wrote (its pipe may be held
+ * open by something it started). On Windows the pipe is read as it comes
+ * only. */
 void probe_reader_drain(probe_reader *r)
 {
+#ifdef _WIN32
+    (void)r;
+#else
     uv_os_fd_t fd;
     if (uv_fileno((uv_handle_t *)&r->pipe, &fd) < 0)
         return;
@@ -94,6 +100,7 @@ void probe_reader_drain(probe_reader *r)
         if (r->cb)
             r->cb(r, r->buf, (size_t)n, r->data);
     }
+#endif
 }
 
 const char *probe_reader_tail(const probe_reader *r)
@@ -148,10 +155,8 @@ static void on_handle_closed(uv_handle_t *h)
 static void kill_command(probe *p)
 {
     if (p->pid > 0) {
-#ifndef _WIN32
-        kill(-p->pid, SIGKILL);  /* its session: what it started too */
-#endif
-        kill(p->pid, SIGKILL);
+        uv_kill(-p->pid, SIGKILL);  /* its session (POSIX): what it started too */
+        uv_kill(p->pid, SIGKILL);
     }
 }
 
