@@ -75,26 +75,15 @@ int health_start(health *h, uv_loop_t *loop, const unit_health *cfg, const probe
     h->probes = 0;
     h->output[0] = '\0';
     h->started_ms = uv_now(loop);
-    if (!(h->timer = malloc(sizeof *h->timer)))
+    if (!(h->timer = probe_timer_new(loop, h)))
         return -ENOMEM;
-    uv_timer_init(loop, h->timer);
-    h->timer->data = h;
     h->state = HEALTH_STARTING;
     arm(h);
     return 0;
 }
 
-static void free_timer(uv_handle_t *t)
-{
-    free(t);
-}
-
 void health_stop(health *h)
 {
-    probe_cancel(h->p);
-    h->p = NULL;
-    if (h->timer)
-        uv_close((uv_handle_t *)h->timer, free_timer);
-    h->timer = NULL;
+    probe_stop(&h->p, &h->timer);
     h->state = HEALTH_NONE;
 }

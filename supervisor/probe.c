@@ -331,3 +331,27 @@ void probe_cancel(probe *p)
     if (p)
         finish(p, false, false);
 }
+
+uv_timer_t *probe_timer_new(uv_loop_t *loop, void *data)
+{
+    uv_timer_t *t = malloc(sizeof *t);
+    if (t) {
+        uv_timer_init(loop, t);
+        t->data = data;
+    }
+    return t;
+}
+
+static void free_timer(uv_handle_t *t)
+{
+    free(t);
+}
+
+void probe_stop(probe **p, uv_timer_t **timer)
+{
+    probe_cancel(*p);
+    *p = NULL;
+    if (*timer)
+        uv_close((uv_handle_t *)*timer, free_timer);
+    *timer = NULL;
+}

@@ -52,6 +52,13 @@ int probe_start(probe **out, uv_loop_t *loop, const probe_target *t, uint64_t ti
 /* Ends the probe without calling back (a command is killed). NULL: nothing. */
 void probe_cancel(probe *p);
 
+/* The timer that starts the next probe, as readiness and health keep one
+ * (its data is `data`); NULL when out of memory. */
+uv_timer_t *probe_timer_new(uv_loop_t *loop, void *data);
+/* Lets go of both: the probe cancelled, the timer closed and freed; both
+ * pointers set to NULL. */
+void probe_stop(probe **p, uv_timer_t **timer);
+
 typedef struct probe_reader probe_reader;
 typedef void (*probe_read_cb)(probe_reader *r, const char *chunk, size_t len, void *data);
 

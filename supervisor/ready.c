@@ -43,10 +43,8 @@ int ready_watch_probe(ready_watch *w, uv_loop_t *loop, const probe_target *t, re
     w->data = data;
     w->backoff_ms = READY_BACKOFF_FIRST_MS;
     w->last[0] = '\0';
-    if (!(w->retry = malloc(sizeof *w->retry)))
+    if (!(w->retry = probe_timer_new(loop, w)))
         return -ENOMEM;
-    uv_timer_init(loop, w->retry);
-    w->retry->data = w;
     uv_timer_start(w->retry, try_now, 0, 0);  /* first look on the next turn */
     return 0;
 }
@@ -69,18 +67,9 @@ int ready_watch_fd(ready_watch *w, uv_loop_t *loop, int fd, ready_cb cb, void *d
     return w->fd_reader ? 0 : -ENOMEM;
 }
 
-static void free_timer(uv_handle_t *t)
-{
-    free(t);
-}
-
 void ready_watch_stop(ready_watch *w)
 {
-    probe_cancel(w->p);
-    w->p = NULL;
-    if (w->retry)
-        uv_close((uv_handle_t *)w->retry, free_timer);
-    w->retry = NULL;
+    probe_stop(&w->p, &w->retry);
     probe_reader_close(w->fd_reader);
     w->fd_reader = NULL;
 }

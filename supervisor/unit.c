@@ -729,6 +729,14 @@ int unit_parse(const char *file, const char *name, const char *text,
     return errs->lines.n > before ? -EINVAL : 0;
 }
 
+/* The decimal number that is all of s, within [min, max]; else -1. */
+static long number_in(const char *s, long min, long max)
+{
+    char *end;
+    long n = strtol(s, &end, 10);
+    return *s >= '0' && *s <= '9' && !*end && n >= min && n <= max ? n : -1;
+}
+
 /* exec, notify, fd:N, port:N, file:/PATH, command:CMD */
 int unit_parse_ready(const char *v, unit_ready *r, const char **why)
 {
@@ -736,24 +744,18 @@ int unit_parse_ready(const char *v, unit_ready *r, const char **why)
     r->path = NULL;
     strv_free(&r->argv);
     r->fd = r->port = 0;
-    char *end;
-    long n;
     if (strcmp(v, "exec") == 0)
         return r->kind = READY_EXEC, 0;
     if (strcmp(v, "notify") == 0)
         return r->kind = READY_NOTIFY, 0;
     if (strncmp(v, "fd:", 3) == 0) {
-        n = strtol(v + 3, &end, 10);
-        if (v[3] < '0' || v[3] > '9' || *end || n < 3 || n > 1023)
+        if ((r->fd = (int)number_in(v + 3, 3, 1023)) < 0)
             return *why = "fd:N needs a descriptor number from 3 to 1023", -EINVAL;
-        r->fd = (int)n;
         return r->kind = READY_FD, 0;
     }
     if (strncmp(v, "port:", 5) == 0) {
-        n = strtol(v + 5, &end, 10);
-        if (v[5] < '0' || v[5] > '9' || *end || n < 1 || n > 65535)
+        if ((r->port = (int)number_in(v + 5, 1, 65535)) < 0)
             return *why = "port:N needs a TCP port from 1 to 65535", -EINVAL;
-        r->port = (int)n;
         return r->kind = READY_PORT, 0;
     }
     if (strncmp(v, "file:", 5) == 0) {

@@ -728,30 +728,17 @@ static int do_status(struct ctl *c, const char *cmd)
 
 /* ---- control verbs ---- */
 
-/* start, stop, restart: each unit and the state it reached. */
+/* start, stop, restart, and wait: each unit and the state it reached.
+ * wait blocks until the units reach its goal (ready, healthy or a state);
+ * sbxd answers failed (exit 1) when one cannot, or at the timeout. */
 static int do_start_stop(struct ctl *c, const char *cmd)
 {
     json_t *req = request(cmd), *u;
     json_object_set_new(req, "units", names(c->args, c->nargs));
-    json_object_set_new(req, "wait", json_boolean(!c->no_wait));
-    if (c->timeout)
-        json_object_set_new(req, "timeout_ms", json_integer((json_int_t)c->timeout_ms));
-    json_t *r = call(c, req);
-    size_t i;
-    if (!c->json)
-        json_array_foreach(json_object_get(r, "units"), i, u)
-            printf("%s: %s\n", or(get_str(u, "name"), "?"), or(get_str(u, "state"), "?"));
-    return EXIT_OK;
-}
-
-/* Blocks until the units reach the goal; sbxd answers failed (exit 1)
- * when one of them cannot (failed; unhealthy for --healthy) or at the
- * timeout. */
-static int do_wait(struct ctl *c, const char *cmd)
-{
-    json_t *req = request(cmd), *u;
-    json_object_set_new(req, "units", names(c->args, c->nargs));
-    json_object_set_new(req, "goal", json_string(c->goal ? c->goal : "ready"));
+    if (strcmp(cmd, "wait") == 0)
+        json_object_set_new(req, "goal", json_string(c->goal ? c->goal : "ready"));
+    else
+        json_object_set_new(req, "wait", json_boolean(!c->no_wait));
     if (c->timeout)
         json_object_set_new(req, "timeout_ms", json_integer((json_int_t)c->timeout_ms));
     json_t *r = call(c, req);
@@ -1043,7 +1030,7 @@ static const struct verb {
     {"events", do_events, "f", 0, 0, "no arguments"},
     {"run", do_run, "LteCaw", 1, -1, "-- COMMAND [ARG...]"},
     {"set", do_set, "", 2, -1, "UNIT KEY=VALUE..."},
-    {"wait", do_wait, "tRHT", 1, -1, "UNIT..."},
+    {"wait", do_start_stop, "tRHT", 1, -1, "UNIT..."},
 };
 
 static const struct option base_options[] = {
