@@ -679,6 +679,13 @@ static void validate_ready(struct parse_ctx *c)
         c->line = line_of(c, "exec", "watchdog");
         report(c, "exec", "watchdog", "needs ready = notify (WATCHDOG=1 comes on its socket)");
     }
+#ifdef _WIN32  /* no datagram sockets, no descriptors passed by number */
+    if (u->ready.kind == READY_NOTIFY || u->ready.kind == READY_FD) {
+        c->line = line_of(c, "exec", "ready");
+        report(c, "exec", "ready", "%s is not supported on Windows (use exec, port:, file: or "
+               "command:)", u->ready.kind == READY_NOTIFY ? "notify" : "fd:N");
+    }
+#endif
     if (u->ready.kind == READY_PORT && u->no_net) {
         c->line = line_of(c, "exec", "ready");
         report(c, "exec", "ready", "port: cannot be reached in a unit with network = no");
