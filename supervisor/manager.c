@@ -291,6 +291,7 @@ static int ready_prepare(service *s, sbx_command *cmd, int ready_pipe[2], char *
     }
     if (r->kind == READY_FD) {
 #ifdef _WIN32
+        (void)ready_pipe;
         snprintf(res->error, sizeof res->error, "ready = fd:N is not supported on Windows");
         return -ENOTSUP;
 #else

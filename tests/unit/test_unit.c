@@ -459,6 +459,12 @@ static void ready_keys(void **state)
     assert_int_equal(f->u.health.retries, 3);
     assert_int_equal(f->u.health.on_unhealthy, UNHEALTHY_RESTART);
     assert_false(f->u.critical);
+#ifdef _WIN32
+    EXPECT_ERRORS(f, GOOD "ready = notify\n", "f.ini:3: [exec] ready: notify is not supported on "
+                  "Windows (use exec, port:, file: or command:)");
+    EXPECT_ERRORS(f, GOOD "ready = fd:3\n", "f.ini:3: [exec] ready: fd:N is not supported on "
+                  "Windows (use exec, port:, file: or command:)");
+#else
     parse_ok(f, GOOD "ready = notify\nready_timeout = 10s\nwatchdog = 2s\n"
                 "[unit]\ncritical = yes\n", 0);
     assert_int_equal(f->u.ready.kind, READY_NOTIFY);
@@ -468,6 +474,7 @@ static void ready_keys(void **state)
     parse_ok(f, GOOD "ready = fd:3\n", 0);
     assert_int_equal(f->u.ready.kind, READY_FD);
     assert_int_equal(f->u.ready.fd, 3);
+#endif
     parse_ok(f, GOOD "ready = port:8080\n", 0);
     assert_int_equal(f->u.ready.port, 8080);
     parse_ok(f, GOOD "ready = file:/run/app.pid\n", 0);
