@@ -679,6 +679,10 @@ static void show_detail(const struct ctl *c, const json_t *u)
         printf("%s%s%s\n", get_str(u, "health"), get_str(u, "health_output") ? ": " : "",
                or(get_str(u, "health_output"), ""));
     }
+    if (json_is_true(json_object_get(u, "privileged"))) {
+        label("Sandbox", true);
+        printf("privileged: can undo its own limits\n");
+    }
     label("Memory", true);
     printf("%s%s\n", fmt_memory(figure, u), *figure != '-' ? " (now/peak of limit)" : "");
     label("CPU", true);

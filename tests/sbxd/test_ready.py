@@ -158,16 +158,20 @@ class ReadyTest(sbxdtest.TestCase):
 
     def test_watchdog_miss_kills_the_tree_and_restarts(self):
         self.need_systemd_notify()
-        pidfile = os.path.join(self.tmp, "bg.pid")
-        cmd = ('sh -c "%s --ready; sleep 100 & echo $! > %s; for i in 1 2 3; do %s WATCHDOG=1; '
-               'sleep 0.2; done; exec sleep 100"' % (SYSTEMD_NOTIFY, pidfile, SYSTEMD_NOTIFY))
+        # A background process: found by its command line (the unit has a
+        # PID namespace of its own, so $! is not our pid for it).
+        bg_args = ["sleep", "%d" % (4000 + os.getpid() % 1000)]
+        cmd = ('sh -c "%s --ready; %s & for i in 1 2 3; do %s WATCHDOG=1; '
+               'sleep 0.2; done; exec sleep 100"' % (SYSTEMD_NOTIFY, " ".join(bg_args),
+                                                      SYSTEMD_NOTIFY))
         self.write_unit("dog", {"exec": {"command": cmd, "ready": "notify", "watchdog": "1s"},
                                 "restart": {"delay": "100ms"}})
         d = self.start()
         first = d.wait_event(10, unit="dog", state="running")[0]
-        self.assertTrue(wait_until(lambda: os.path.exists(pidfile), 5))
-        with open(pidfile) as f:
-            bg = int(f.read())
+        bg = wait_until(lambda: [int(p) for p in os.listdir("/proc") if p.isdigit()
+                                 and sbxdtest.cmdline(int(p)) == bg_args], 5)
+        self.assertEqual(len(bg), 1, bg)
+        bg = bg[0]
         ev = d.wait_event(10, unit="dog", state="stopping")[0]
         self.assertEqual(ev.why, "watchdog: no WATCHDOG=1 in time")
         # The keep-alives held it for 0.6 s, then 1 s of silence.
