@@ -373,6 +373,10 @@ typedef struct sbx_command {
     gid_t gid;
     const int *keep_fds;    /* contained: descriptors passed on, by number */
     size_t nkeep_fds;
+    int pass_fd, pass_fd_as; /* pass_fd_as > 2: the caller's pass_fd becomes
+                               the program's descriptor pass_fd_as (s6's
+                               notification-fd); every other one above 2 is
+                               closed when contained. POSIX only */
     pid_t enter_pid;        /* > 0: into the namespaces of this process (a
                                running sandbox's; a health probe) instead of
                                new ones: with a PID namespace a relay of

@@ -55,9 +55,29 @@ static service *one_unit(client *c, const proto_request *r)
 
 /* ---- waiters ---- */
 
+/* `wait`: ready (running, or exited for good), healthy, or a state by name.
+ * Failed fails every goal but itself; unhealthy fails `healthy`. */
+static int wait_goal(const waiter *w, const service *s)
+{
+    const char *state = svc_state_name(s->state), *output;
+    if (strcmp(w->goal, "ready") == 0)
+        return s->state == SVC_RUNNING || s->state == SVC_EXITED ? 1
+               : s->state == SVC_FAILED ? -1 : 0;
+    if (strcmp(w->goal, "healthy") == 0) {
+        const char *h = manager_health(s, &output);
+        return strcmp(h, "healthy") == 0 ? 1
+               : strcmp(h, "unhealthy") == 0 || s->state == SVC_FAILED ? -1 : 0;
+    }
+    if (strcmp(state, w->goal) == 0)
+        return 1;
+    return s->state == SVC_FAILED ? -1 : 0;
+}
+
 /* 1 reached, 0 not yet, -1 failed. */
 static int unit_goal(const waiter *w, const service *s)
 {
+    if (w->cmd == CMD_WAIT)
+        return wait_goal(w, s);
     if (w->cmd == CMD_STOP || w->cmd == CMD_RUN)
         return svc_at_rest(s->state) ? 1 : 0;
     if (s->state == SVC_FAILED)
@@ -232,6 +252,42 @@ static void do_start_stop(client *c, const proto_request *r)
         return send_error(c, r->id, PROTO_FAILED, "out of memory");
     if (!wait)
         send_msg(c, proto_ok(r->id));
+    waiters_check(c->ctl);
+    waiters_free_done(c->ctl);
+}
+
+static bool goal_valid(const char *goal)
+{
+    if (strcmp(goal, "ready") == 0 || strcmp(goal, "healthy") == 0)
+        return true;
+    for (int st = 0; st < SVC__STATES; st++)
+        if (strcmp(goal, svc_state_name((svc_state)st)) == 0)
+            return true;
+    return false;
+}
+
+/* Blocks until every unit has reached the goal; fails when one cannot. */
+static void do_wait(client *c, const proto_request *r)
+{
+    json_t *names;
+    const char *goal = NULL;
+    long long timeout;
+    char why[200];
+    if (!proto_get_strings(r, "units", true, &names, why, sizeof why) ||
+        !proto_get_string(r, "goal", false, &goal, why, sizeof why) ||
+        !proto_get_int(r, "timeout_ms", 0, 0, 86400000, &timeout, why, sizeof why))
+        return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", why);
+    if (!goal)
+        goal = "ready";
+    if (!goal_valid(goal))
+        return send_error(c, r->id, PROTO_BAD_REQUEST, "goal: expected ready, healthy or a "
+                          "state name, got '%s'", goal);
+    if (!units_exist(c, r, names))
+        return;
+    waiter *w = add_waiter(c, r, CMD_WAIT, names, (uint64_t)timeout);
+    if (!w)
+        return send_error(c, r->id, PROTO_FAILED, "out of memory");
+    snprintf(w->goal, sizeof w->goal, "%s", goal);
     waiters_check(c->ctl);
     waiters_free_done(c->ctl);
 }
@@ -440,6 +496,7 @@ void control_handle_line(client *c, const char *line, size_t len)
     case CMD_RUN: do_run(c, &r); break;
     case CMD_SET: do_set(c, &r); break;
     case CMD_METRICS: do_metrics(c, &r); break;
+    case CMD_WAIT: do_wait(c, &r); break;
     case CMD__COUNT: break;
     }
     proto_request_free(&r);

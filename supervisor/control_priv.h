@@ -31,6 +31,7 @@ typedef struct waiter {
     json_t *id;
     proto_cmd cmd;
     strv units;
+    char goal[16];               /* wait: "ready", "healthy" or a state */
     uv_timer_t *timer;
     bool done;
 } waiter;

@@ -18,6 +18,7 @@
 #include "control.h"
 #include "loader.h"
 #include "manager.h"
+#include "notify.h"
 #include "paths.h"
 #include "portable.h"
 #include "reaper.h"
@@ -30,11 +31,13 @@
 
 #ifdef _WIN32
 #define DEFAULT_SOCKET "\\\\.\\pipe\\sbxd"
+#define DEFAULT_RUN_DIR ""  /* no notify sockets on Windows */
 #define SIGNALS_HELP "Console: Ctrl-C, Ctrl-Break or closing it stops every unit, then sbxd exits.\n"
 /* Console events as libuv delivers them; every one is a stop. */
 static const int handled[] = {SIGINT, SIGBREAK, SIGHUP};
 #else
 #define DEFAULT_SOCKET "/run/sbx/sbxd.sock"
+#define DEFAULT_RUN_DIR "/run/sbx"
 #define SIGNALS_HELP "Signals: TERM/INT stop every unit in reverse dependency order, then exit;\n" \
                      "HUP reloads the units; USR1 reopens the log files.\n"
 static const int handled[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGQUIT};
@@ -61,6 +64,7 @@ static const char usage_text[] =
     "      --cgroup-root NAME  make unit cgroups below NAME in our own cgroup (default: sbxd)\n"
     "      --backend NAME      cgroup2 | cgroup1 | rlimit (default: best available)\n"
     "      --socket PATH       control socket (default: " DEFAULT_SOCKET "; \"none\": no socket)\n"
+    "      --run-dir DIR       units' notify sockets in DIR/notify/NAME/ (default: " DEFAULT_RUN_DIR ")\n"
     "      --control-group G   members of group G may control sbxd (socket mode 0660)\n"
     "      --read-group G      members of group G may query status, logs, events\n"
     "      --log-format FMT    text (default) or json: sbxd's own events on stderr\n"
@@ -93,6 +97,8 @@ static int on_config(void *data, const char *section, const char *name, const ch
         s->m.backend = v;
     else if (strcmp(name, "socket") == 0)
         s->socket_path = v;
+    else if (strcmp(name, "run_dir") == 0)
+        s->m.run_dir = v;
     else if (strcmp(name, "control_group") == 0)
         s->control_group = v;
     else if (strcmp(name, "read_group") == 0)
@@ -122,6 +128,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
         {"cgroup-root", required_argument, NULL, 'r'},
         {"backend", required_argument, NULL, 'b'},
         {"socket", required_argument, NULL, 's'},
+        {"run-dir", required_argument, NULL, 'D'},
         {"log-format", required_argument, NULL, 'F'},
         {"control-group", required_argument, NULL, 'G'},
         {"read-group", required_argument, NULL, 'R'},
@@ -137,6 +144,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
     s->m.log_dir = paths_default_log_dir();
     s->m.cgroup_root = "sbxd";
     s->socket_path = DEFAULT_SOCKET;
+    s->m.run_dir = DEFAULT_RUN_DIR;
     int c;
     while ((c = getopt_long(argc, argv, "u:fh", longs, NULL)) != -1) {
         switch (c) {
@@ -155,6 +163,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
         case 'r': s->m.cgroup_root = optarg; break;
         case 'b': s->m.backend = optarg; break;
         case 's': s->socket_path = optarg; break;
+        case 'D': s->m.run_dir = optarg; break;
         case 'F':
             if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
                 fprintf(stderr, "sbxd: --log-format: expected text or json\n");
@@ -190,6 +199,8 @@ static struct {
 #endif
     uv_signal_t sig[NHANDLED];
     bool stopping;
+    int exit_status;            /* a critical unit's, else 0 */
+    uv_timer_t critical;        /* the stop after a critical unit's end */
 } D;
 
 static void on_idle(manager *m)
@@ -203,6 +214,7 @@ static void on_idle(manager *m)
         http_stop(D.http);
     D.http = NULL;
 #endif
+    uv_close((uv_handle_t *)&D.critical, NULL);
 #ifndef _WIN32
     /* Closing a signal handle puts back SIG_DFL: a second TERM arriving
      * during the last clean-up would kill us. Hold the signals while the
@@ -243,14 +255,60 @@ static void print_reload(manager *m)
 }
 #endif
 
+/* To systemd (Type=notify): how many units are where. */
+static void notify_counts(const char *first)
+{
+    size_t running = 0, starting = 0, failed = 0;
+    for (size_t i = 0; i < D.m.n; i++) {
+        svc_state st = D.m.svcs[i]->state;
+        running += st == SVC_RUNNING;
+        starting += st == SVC_STARTING || st == SVC_READYING || st == SVC_BACKOFF;
+        failed += st == SVC_FAILED;
+    }
+    char msg[200];
+    snprintf(msg, sizeof msg, "%sSTATUS=%zu units: %zu running, %zu starting, %zu failed",
+             first, D.m.n, running, starting, failed);
+    notify_self(msg);
+}
+
+static void on_reload(manager *m, bool done)
+{
+    (void)m;
+    if (done)
+        notify_counts("READY=1\n");
+    else
+        notify_self("RELOADING=1");
+}
+
 static void stop_all(void)
 {
     if (D.stopping)
         return;
     D.stopping = true;
+    notify_self("STOPPING=1");
     fprintf(stderr, "sbxd: stopping every unit\n");
     D.m.on_idle = on_idle;
     manager_shutdown(&D.m);
+}
+
+static void on_critical_stop(uv_timer_t *t)
+{
+    (void)t;
+    stop_all();
+}
+
+/* A critical unit ended: everything stops, and sbxd exits with its status.
+ * The stop comes on the next turn of the loop, not from inside the
+ * machine that reported the end. */
+static void on_critical(manager *m, service *s)
+{
+    (void)m;
+    if (D.stopping || uv_is_active((uv_handle_t *)&D.critical))
+        return;
+    D.exit_status = manager_exit_status(s);
+    fprintf(stderr, "sbxd: critical unit %s ended (exit status %d): stopping\n", s->def.name,
+            D.exit_status);
+    uv_timer_start(&D.critical, on_critical_stop, 0, 0);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -407,6 +465,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 #endif
     raise_nofile();
+    notify_self_init();  /* before any unit can inherit NOTIFY_SOCKET */
     if (s.m.log_dir)
         mkdir(s.m.log_dir, 0750);
     hide_from_units(&s);
@@ -418,6 +477,9 @@ int main(int argc, char **argv)
         return 1;
     }
     reaper_attach(D.m.be);
+    D.m.on_critical = on_critical;
+    D.m.on_reload = on_reload;
+    uv_timer_init(D.loop, &D.critical);
     for (size_t i = 0; i < NHANDLED; i++) {
         uv_signal_init(D.loop, &D.sig[i]);
         uv_signal_start(&D.sig[i], on_signal, handled[i]);
@@ -441,6 +503,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "sbxd: %zu unit(s) loaded from %s, %d refused, backend %s\n", D.m.n,
             s.m.units_dir, refused, sbx_backend_name(D.m.be));
     manager_start_all(&D.m);
+    notify_counts("READY=1\n");
     uv_run(D.loop, UV_RUN_DEFAULT);
 
     reaper_attach(NULL);  /* before manager_free closes the backend */
@@ -460,5 +523,5 @@ int main(int argc, char **argv)
         reboot(RB_POWER_OFF);
     }
 #endif
-    return 0;
+    return D.exit_status;
 }

@@ -9,8 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "health.h"
 #include "loader.h"
 #include "manager.h"
+#include "notify.h"
+#include "ready.h"
 #include "portable.h"
 #include "reaper.h"
 
@@ -32,6 +35,16 @@ typedef struct service_rt {
     uint64_t since_ms;          /* when it entered its state */
     bool restart;               /* manager_restart: start once at rest */
     unsigned mark;              /* start_deps: marked in pass manager.mark */
+    /* readiness and health (ready.h, health.h, notify.h) */
+    notify_sock *notify;        /* ready = notify: the unit's own socket */
+    char status_text[NOTIFY_STATUS_MAX];  /* its last STATUS= */
+    ready_watch ready;
+    health health;
+    sbx_isolation iso;          /* the probes': the unit's, into its def */
+    char **env;                 /* the run's environment, for the probes too */
+    bool set_ids;
+    uid_t uid;
+    gid_t gid;
 } service_rt;
 
 /* ---- events: sbxd's own log ---- */
@@ -195,6 +208,160 @@ static bool is_required(manager *m, const service *s)
     return false;
 }
 
+/* ---- readiness and health: the unit's side of ready.h, health.h, notify.h ---- */
+
+static void on_notify(notify_sock *n, const notify_msg *msg, pid_t pid, void *data)
+{
+    service *s = data;
+    service_rt *rt = rt_of(s);
+    char what[300];
+    (void)n;
+    /* The socket is the unit's; a live sender outside its box is not. */
+    if (pid > 0 && rt->box && sbx_box_verify(rt->box, pid, what, sizeof what) == 1) {
+        snprintf(what, sizeof what, "pid %d is not in the unit: message ignored", (int)pid);
+        event(rt->m, s, "notify-refused", what);
+        return;
+    }
+    if (msg->has_status)
+        snprintf(rt->status_text, sizeof rt->status_text, "%s", msg->status);
+    if (msg->ready && s->state == SVC_READYING)
+        service_event(s, EV_READY, NULL);
+    if (msg->watchdog)
+        service_event(s, EV_WATCHDOG, NULL);
+    /* STOPPING=1, RELOADING=1, MAINPID=: accepted, nothing to do (sbxd
+     * stops and signals the whole box, never one pid). */
+}
+
+static void on_ready(ready_watch *w, void *data)
+{
+    service *s = data;
+    ready_watch_stop(w);
+    if (s->state == SVC_READYING)
+        service_event(s, EV_READY, NULL);
+}
+
+static void on_health(health *h, health_state from, void *data)
+{
+    service *s = data;
+    char detail[PROBE_OUTPUT_MAX + 64];
+    (void)from;
+    snprintf(detail, sizeof detail, "%s%s%s", health_state_name(h->state),
+             h->output[0] ? ": " : "", h->output);
+    event(rt_of(s)->m, s, "health", detail);
+    if (h->state == HEALTH_UNHEALTHY)
+        service_event(s, EV_UNHEALTHY, NULL);
+}
+
+/* Where and as whom the unit's probes run: its box, its main process's
+ * namespaces, its user and environment. */
+static probe_target probe_target_of(service *s, const unit_ready *r)
+{
+    service_rt *rt = rt_of(s);
+    probe_target t = {.box = rt->box, .enter_pid = s->pid, .iso = &rt->iso, .envp = rt->env,
+                      .set_ids = rt->set_ids, .uid = rt->uid, .gid = rt->gid};
+    if (r) {
+        t.kind = r->kind == READY_PORT ? PROBE_PORT : r->kind == READY_FILE ? PROBE_FILE
+                                                                        : PROBE_COMMAND;
+        t.port = r->port;
+        t.path = r->path;
+        t.argv = r->argv.v;
+    } else {
+        t.kind = PROBE_COMMAND;
+        t.argv = s->def.health.argv.v;
+    }
+    return t;
+}
+
+/* What readiness needs of the spawn: the notify socket (named in the
+ * environment), or the pipe whose write end becomes the program's fd N. */
+static int ready_prepare(service *s, sbx_command *cmd, int ready_pipe[2], char *notify_var,
+                         size_t len, run_result *res)
+{
+    service_rt *rt = rt_of(s);
+    const unit_ready *r = &s->def.ready;
+    int e;
+    notify_var[0] = '\0';
+    if (r->kind == READY_NOTIFY) {
+        if (!rt->notify &&
+            (e = notify_open(&rt->notify, rt->m->loop, rt->m->cfg.run_dir, s->def.name,
+                             cmd->set_ids ? (long)cmd->uid : -1, cmd->set_ids ? (long)cmd->gid : -1,
+                             on_notify, s, res->error, sizeof res->error)) < 0)
+            return e;
+        snprintf(notify_var, len, "NOTIFY_SOCKET=%s", notify_path(rt->notify));
+    }
+    if (r->kind == READY_FD) {
+#ifdef _WIN32
+        (void)ready_pipe;
+        snprintf(res->error, sizeof res->error, "ready = fd:N is not supported on Windows");
+        return -ENOTSUP;
+#else
+        if ((e = uv_pipe(ready_pipe, UV_NONBLOCK_PIPE, 0)) < 0) {
+            snprintf(res->error, sizeof res->error, "ready pipe: %s", uv_strerror(e));
+            return e;
+        }
+        cmd->pass_fd = ready_pipe[1];
+        cmd->pass_fd_as = r->fd;
+#endif
+    }
+    return 0;
+}
+
+/* After the spawn: start looking for readiness (notify needs nothing). */
+static void ready_begin(service *s, int ready_fd)
+{
+    service_rt *rt = rt_of(s);
+    const unit_ready *r = &s->def.ready;
+    if (r->kind == READY_FD)
+        ready_watch_fd(&rt->ready, rt->m->loop, ready_fd, on_ready, s);
+    else if (r->kind == READY_PORT || r->kind == READY_FILE || r->kind == READY_COMMAND) {
+        probe_target t = probe_target_of(s, r);
+        ready_watch_probe(&rt->ready, rt->m->loop, &t, on_ready, s);
+    }
+}
+
+/* After every change of state: look for readiness only while readying,
+ * probe health only while running; the socket lives as long as the run. */
+static void watch_follow(service *s, svc_state from)
+{
+    service_rt *rt = rt_of(s);
+    if (s->state != SVC_READYING)
+        ready_watch_stop(&rt->ready);
+    if (s->state != SVC_RUNNING)
+        health_stop(&rt->health);
+    else if (from != SVC_RUNNING || s->pid != rt->logged_pid) {
+        probe_target t = probe_target_of(s, NULL);
+        health_start(&rt->health, rt->m->loop, &s->def.health, &t, on_health, s);
+    }
+}
+
+/* The run is over: nothing of it is watched any more. */
+static void watch_end(service *s)
+{
+    service_rt *rt = rt_of(s);
+    ready_watch_stop(&rt->ready);
+    health_stop(&rt->health);
+    notify_close(rt->notify);
+    rt->notify = NULL;
+    free(rt->env);
+    rt->env = NULL;
+}
+
+/* The environment: the unit's, and NOTIFY_SOCKET when it has one. */
+static char **unit_env(const unit_def *d, const char *notify_var)
+{
+    char **add = malloc((d->env.n + 2) * sizeof *add);
+    if (!add)
+        return NULL;
+    for (size_t i = 0; i < d->env.n; i++)
+        add[i] = d->env.v[i];
+    size_t n = d->env.n;
+    if (notify_var[0])
+        add[n++] = (char *)notify_var;
+    char **env = run_env(d->clear_env ? NULL : run_inherited_env(), add, n);
+    free(add);
+    return env;
+}
+
 static int env_spawn(service *s, run_result *res)
 {
     service_rt *rt = rt_of(s);
@@ -219,7 +386,16 @@ static int env_spawn(service *s, run_result *res)
                                  : (sbx_stdio){SBX_STDIO_NULL, NULL, -1};
     set_output(&cmd.stdio[1], &d->out[0], pipefd[1]);
     set_output(&cmd.stdio[2], &d->out[1], pipefd[1]);
-    char **env = run_env(d->clear_env ? NULL : run_inherited_env(), d->env.v, d->env.n);
+    int ready_pipe[2] = {-1, -1};
+    char notify_var[200];
+    if ((r = ready_prepare(s, &cmd, ready_pipe, notify_var, sizeof notify_var, res)) < 0) {
+        if (pipefd[0] >= 0)
+            close(pipefd[0]), close(pipefd[1]);
+        return start_failed(res, r, SBX_STAGE_STDIO), r;
+    }
+    /* The probes need it after the spawn: it is kept with the run (its
+     * strings point into the definition and our environment). */
+    char **env = unit_env(d, notify_var);
     cmd.envp = env;
     run_options opt;
     run_options_init(&opt);
@@ -232,21 +408,33 @@ static int env_spawn(service *s, run_result *res)
     /* Behind sbx's init the program's own pid is known once the init has
      * forked it, after its cgroup migration: such a start waits for it,
      * so that "running" names the program's pid. */
-    opt.async_spawn = rt->m->bulk && !is_required(rt->m, s) && d->pid_ns != SBX_PID_NS_INIT;
+    opt.async_spawn = rt->m->bulk && !is_required(rt->m, s) && d->pid_ns != SBX_PID_NS_INIT &&
+                      d->ready.kind != READY_COMMAND;  /* it enters the namespaces made at exec */
     r = run_start(&rt->run, rt->m->loop, rt->box, &cmd, &opt, on_run_done, res);
-    free(env);
     if (pipefd[1] >= 0)
         close(pipefd[1]);
+    if (ready_pipe[1] >= 0)
+        close(ready_pipe[1]);
     if (r < 0) {
+        free(env);
         if (pipefd[0] >= 0)
             close(pipefd[0]);
+        if (ready_pipe[0] >= 0)
+            close(ready_pipe[0]);
         return r;
     }
+    free(rt->env);
+    rt->env = env;
+    rt->iso = iso;
+    rt->set_ids = cmd.set_ids;
+    rt->uid = cmd.uid;
+    rt->gid = cmd.gid;
     rt->run.data = s;
     rt->run_active = true;
     s->pid = run_program_pid(&rt->run);
     if (pipefd[0] >= 0)
         log_attach(&rt->log, rt->m->loop, pipefd[0]);
+    ready_begin(s, ready_pipe[0]);
     return 0;
 }
 
@@ -338,7 +526,8 @@ static int env_deps(service *s)
     for (size_t k = 0; k < s->def.after.n; k++) {
         size_t from = 0;
         for (service *d; (d = find_dep(m, s->def.after.v[k], &from));)
-            if (d->state == SVC_STARTING || d->state == SVC_BACKOFF)
+            if (d->state == SVC_STARTING || d->state == SVC_BACKOFF ||
+                d->state == SVC_READYING)
                 ready = 0;
     }
     return ready;
@@ -373,6 +562,9 @@ static void describe_result(const run_result *r, char *buf, size_t len)
     case RUN_START_FAILED: snprintf(buf, len, "start failed: %s", r->error); break;
     case RUN_CRASHED: snprintf(buf, len, "crashed (NTSTATUS 0x%08X)", (unsigned)r->exit_code); break;
     case RUN_ESCAPED: snprintf(buf, len, "escaped its sandbox: %s", r->error); break;
+    case RUN_NOT_READY: snprintf(buf, len, "not ready within ready_timeout"); break;
+    case RUN_WATCHDOG: snprintf(buf, len, "watchdog: no WATCHDOG=1 in time"); break;
+    case RUN_UNHEALTHY: snprintf(buf, len, "unhealthy: health probe failed"); break;
     }
 }
 
@@ -380,6 +572,7 @@ static void env_changed(service *s, svc_state from, const char *why)
 {
     manager *m = rt_of(s)->m;
     char detail[600];
+    watch_follow(s, from);
     bool restarted = s->state == SVC_RUNNING && from == SVC_RUNNING && s->pid &&
                      s->pid != rt_of(s)->logged_pid;  /* delay 0: exit and start at once */
     if (s->state == from && !restarted) {
@@ -404,6 +597,9 @@ static void env_changed(service *s, svc_state from, const char *why)
     snprintf(what, sizeof what, "%s (%s)", svc_state_name(s->state), why ? why : "");
     rt_of(s)->since_ms = uv_now(m->loop);
     event(m, s, what, detail);
+    if (s->def.critical && (s->state == SVC_FAILED || s->state == SVC_EXITED) &&
+        !m->shutting_down && m->on_critical)
+        m->on_critical(m, s);
     if (svc_at_rest(s->state) && rt_of(s)->restart) {
         rt_of(s)->restart = false;
         manager_start(m, s);  /* the new run goes in the box it has */
@@ -424,6 +620,7 @@ static void on_run_done(run *r, const run_result *res)
     report_oom(s);
     rt->run_active = false;
     run_close(r);
+    watch_end(s);
     s->pid = 0;
     service_event(s, EV_EXIT, &copy);
 }
@@ -484,6 +681,7 @@ static void on_service_closed(uv_handle_t *h)
 static void service_delete(service *s)
 {
     service_rt *rt = rt_of(s);
+    watch_end(s);
     release_box(s);
     log_close(&rt->log);
     if (rt->pending) {
@@ -704,6 +902,8 @@ int manager_reload(manager *m, reload_report *report)
 {
     def_list defs = {0};
     unit_errors e = {0};
+    if (m->on_reload)
+        m->on_reload(m, false);
     int refused = load_dir(m->cfg.units_dir, &defs, &e);
     report->errors = e.lines;
     /* Units gone from the directory (or now broken) are stopped and removed. */
@@ -757,6 +957,8 @@ int manager_reload(manager *m, reload_report *report)
             !m->svcs[i]->have_last && !rt_of(m->svcs[i])->remove)
             manager_start(m, m->svcs[i]);
     settle(m);
+    if (m->on_reload)
+        m->on_reload(m, true);
     return refused;
 }
 
@@ -835,6 +1037,32 @@ void manager_log_counts(const service *s, uint64_t *written, uint64_t *dropped)
     const unit_log *log = &((const service_rt *)s->owner)->log;
     *written = log->written;
     *dropped = log->dropped;
+}
+
+const char *manager_health(const service *s, const char **output)
+{
+    const service_rt *rt = s->owner;
+    *output = rt->health.output;
+    return health_state_name(rt->health.state);
+}
+
+int manager_exit_status(const service *s)
+{
+    if (!s->have_last)
+        return 1;
+    switch (s->last.reason) {
+    case RUN_EXITED: return s->last.exit_code & 0xff;
+    case RUN_SIGNALED:
+    case RUN_MEMORY: return s->last.signal ? 128 + s->last.signal : 1;
+    case RUN_TIMEOUT: case RUN_START_FAILED: case RUN_CRASHED: case RUN_ESCAPED:
+    case RUN_NOT_READY: case RUN_WATCHDOG: case RUN_UNHEALTHY: break;
+    }
+    return 1;
+}
+
+const char *manager_status_text(const service *s)
+{
+    return ((const service_rt *)s->owner)->status_text;
 }
 
 service *manager_add_transient(manager *m, unit_def *def)

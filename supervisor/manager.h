@@ -18,6 +18,7 @@ typedef struct manager_settings {
     const char *cgroup_root;    /* below sbxd's own cgroup */
     const char *backend;        /* NULL: best available */
     bool json_log;              /* sbxd's own events as JSON lines */
+    const char *run_dir;        /* sockets: RUN_DIR/notify/NAME/notify */
     const char *hide[4];        /* NULL-terminated: paths no unit may see
                                    (the control socket, the log dir) */
 } manager_settings;
@@ -49,6 +50,11 @@ struct manager {
     void (*on_idle)(manager *m);  /* all stopped after manager_shutdown */
     manager_event_cb on_event;    /* for the control server's event stream */
     manager_log_cb on_log;        /* new output of any unit */
+    /* A critical unit ended (failed or exited), not at a shutdown: the
+     * caller stops everything and exits with manager_exit_status(s). */
+    void (*on_critical)(manager *m, service *s);
+    /* A reload begins (done false) and has ended (done true). */
+    void (*on_reload)(manager *m, bool done);
     void *data;
     FILE *events;               /* sbxd's own event log (stderr) */
 };
@@ -93,6 +99,14 @@ int manager_box_count(const service *s);
 size_t manager_log_tail(const service *s, char *buf, size_t len);
 /* Bytes of output captured, and of those lost (the log file refused them). */
 void manager_log_counts(const service *s, uint64_t *written, uint64_t *dropped);
+/* Readiness and health, for the views: the unit's health ("none",
+ * "starting", "healthy", "unhealthy") and its last probe's output; the
+ * last STATUS= it sent on its notify socket ("" when none). */
+const char *manager_health(const service *s, const char **output);
+const char *manager_status_text(const service *s);
+/* What a critical unit's end makes sbxd's exit status: its exit code,
+ * 128+N when signal N ended it, 1 when it did not run or sbxd ended it. */
+int manager_exit_status(const service *s);
 void manager_free(manager *m);
 
 #endif

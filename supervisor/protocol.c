@@ -9,7 +9,7 @@
 
 static const char *const cmd_names[CMD__COUNT] = {
     "ping", "status", "start", "stop", "restart", "kill", "freeze", "thaw",
-    "reload", "logs", "events", "run", "set", "metrics",
+    "reload", "logs", "events", "run", "set", "metrics", "wait",
 };
 
 const char *proto_cmd_name(proto_cmd c)
@@ -20,7 +20,7 @@ const char *proto_cmd_name(proto_cmd c)
 bool proto_cmd_reads_only(proto_cmd c)
 {
     return c == CMD_PING || c == CMD_STATUS || c == CMD_LOGS || c == CMD_EVENTS ||
-           c == CMD_METRICS;
+           c == CMD_METRICS || c == CMD_WAIT;
 }
 
 const char *proto_code_name(proto_code c)

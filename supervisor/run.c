@@ -23,6 +23,9 @@ const char *run_reason_name(run_reason r)
     case RUN_START_FAILED: return "start-failed";
     case RUN_CRASHED: return "crashed";
     case RUN_ESCAPED: return "escaped";
+    case RUN_NOT_READY: return "not-ready";
+    case RUN_WATCHDOG: return "watchdog";
+    case RUN_UNHEALTHY: return "unhealthy";
     }
     return "?";
 }

@@ -26,6 +26,9 @@ typedef enum run_reason {
     RUN_START_FAILED,
     RUN_CRASHED,            /* Windows: ended by an exception (NTSTATUS) */
     RUN_ESCAPED,            /* the program changed its limits or left its box */
+    RUN_NOT_READY,          /* ended by the supervisor: not ready in time */
+    RUN_WATCHDOG,           /* ended by the supervisor: no WATCHDOG=1 in time */
+    RUN_UNHEALTHY,          /* ended by the supervisor: its health probe failed */
 } run_reason;
 
 const char *run_reason_name(run_reason r);

@@ -9,6 +9,7 @@ const char *svc_state_name(svc_state s)
 {
     static const char *const names[SVC__STATES] = {
         "inactive", "starting", "running", "stopping", "backoff", "exited", "failed",
+        "starting",  /* readying: dependents wait, as for starting */
     };
     return (unsigned)s < SVC__STATES ? names[s] : "?";
 }
@@ -17,6 +18,7 @@ const char *svc_event_name(svc_event e)
 {
     static const char *const names[SVC__EVENTS] = {
         "start", "stop", "deps-ready", "deps-failed", "exit", "timer",
+        "ready", "watchdog", "unhealthy",
     };
     return (unsigned)e < SVC__EVENTS ? names[e] : "?";
 }
@@ -41,7 +43,8 @@ bool restart_wanted(const unit_def *u, const run_result *res)
     case RESTART_ON_FAILURE: return !result_is_success(u, res);
     case RESTART_ON_ABNORMAL:
         return res->reason == RUN_SIGNALED || res->reason == RUN_TIMEOUT ||
-               res->reason == RUN_MEMORY;
+               res->reason == RUN_MEMORY || res->reason == RUN_NOT_READY ||
+               res->reason == RUN_WATCHDOG || res->reason == RUN_UNHEALTHY;
     }
     return false;
 }
@@ -89,10 +92,17 @@ static svc_state do_spawn(service *s)
 {
     run_result res;
     s->env->timer_stop(s);
+    s->ending = false;
     record_start(s);
     if (s->env->spawn(s, &res) == 0) {
-        s->why = "started";
-        return SVC_RUNNING;
+        if (s->def.ready.kind == READY_EXEC) {
+            s->why = "started";
+            return SVC_RUNNING;
+        }
+        s->why = "started, not ready yet";
+        if (s->def.ready.timeout_ms)
+            s->env->timer_start(s, s->def.ready.timeout_ms);
+        return SVC_READYING;
     }
     /* A start failure is judged like any other failed run; a restart
      * from here goes through the timer, so a failing start with delay 0
@@ -160,20 +170,100 @@ static svc_state decide(service *s, const run_result *res)
 
 static svc_state on_run_end(service *s, const run_result *res)
 {
+    s->env->timer_stop(s);  /* a ready timeout's or a watchdog's */
     remember(s, res);
     return decide(s, res);
 }
 
 static svc_state on_exit_stopping(service *s, const run_result *res)
 {
+    if (s->ending) {  /* the machine ended it: judged by why it did */
+        run_result judged = *res;
+        judged.reason = s->end_reason;
+        judged.stopped = false;
+        s->ending = false;
+        if (s->end_fails) {
+            remember(s, &judged);
+            s->failures = 0;
+            return SVC_FAILED;  /* why: kept from end_run */
+        }
+        return on_run_end(s, &judged);
+    }
     remember(s, res);
     s->why = "stopped";
     return SVC_INACTIVE;
 }
 
+/* The machine ends the run (whole box), then judges it by reason. */
+static svc_state end_run(service *s, run_reason reason, bool fails, const char *why)
+{
+    s->env->timer_stop(s);
+    s->ending = true;
+    s->end_reason = reason;
+    s->end_fails = fails;
+    s->env->stop(s);
+    s->why = why;
+    return SVC_STOPPING;
+}
+
+static svc_state do_not_ready(service *s, const run_result *res)
+{
+    (void)res;
+    return end_run(s, RUN_NOT_READY, false, "not ready within ready_timeout");
+}
+
+static svc_state do_ready(service *s, const run_result *res)
+{
+    (void)res;
+    s->env->timer_stop(s);
+    if (s->def.ready.watchdog_ms)
+        s->env->timer_start(s, s->def.ready.watchdog_ms);
+    s->why = "ready";
+    return SVC_RUNNING;
+}
+
+/* A keep-alive: the watchdog's deadline moves on. */
+static svc_state do_watchdog_ping(service *s, const run_result *res)
+{
+    (void)res;
+    if (s->def.ready.watchdog_ms)
+        s->env->timer_start(s, s->def.ready.watchdog_ms);
+    return s->state;
+}
+
+/* The only timer of a running unit is its watchdog. */
+static svc_state do_watchdog_missed(service *s, const run_result *res)
+{
+    (void)res;
+    if (!s->def.ready.watchdog_ms)
+        return s->state;
+    return end_run(s, RUN_WATCHDOG, false, "watchdog: no WATCHDOG=1 in time");
+}
+
+static svc_state do_unhealthy(service *s, const run_result *res)
+{
+    (void)res;
+    switch (s->def.health.on_unhealthy) {
+    case UNHEALTHY_RESTART: return end_run(s, RUN_UNHEALTHY, false, "unhealthy");
+    case UNHEALTHY_STOP: return end_run(s, RUN_UNHEALTHY, true, "unhealthy");
+    case UNHEALTHY_REPORT: break;
+    }
+    return s->state;
+}
+
+/* A stop by hand while the machine ends a run: it stays stopped. */
+static svc_state do_stop_ending(service *s, const run_result *res)
+{
+    (void)res;
+    s->ending = false;
+    s->why = "stopping";
+    return SVC_STOPPING;
+}
+
 static svc_state do_stop(service *s, const run_result *res)
 {
     (void)res;
+    s->env->timer_stop(s);  /* a ready timeout's or a watchdog's */
     s->env->stop(s);
     s->why = "stopping";
     return SVC_STOPPING;
@@ -214,12 +304,16 @@ static const action_fn table[SVC__STATES][SVC__EVENTS] = {
     [SVC_INACTIVE] = {[EV_START] = do_start_by_hand},
     [SVC_STARTING] = {[EV_STOP] = do_cancel, [EV_DEPS_READY] = do_try_start,
                       [EV_DEPS_FAILED] = do_deps_failed, [EV_TIMER] = do_start_timeout},
-    [SVC_RUNNING] = {[EV_STOP] = do_stop, [EV_EXIT] = on_run_end},
-    [SVC_STOPPING] = {[EV_EXIT] = on_exit_stopping},
+    [SVC_RUNNING] = {[EV_STOP] = do_stop, [EV_EXIT] = on_run_end,
+                     [EV_TIMER] = do_watchdog_missed, [EV_WATCHDOG] = do_watchdog_ping,
+                     [EV_UNHEALTHY] = do_unhealthy},
+    [SVC_STOPPING] = {[EV_EXIT] = on_exit_stopping, [EV_STOP] = do_stop_ending},
     [SVC_BACKOFF] = {[EV_STOP] = do_cancel, [EV_TIMER] = do_try_start,
                      [EV_START] = do_try_start},
     [SVC_EXITED] = {[EV_START] = do_start_by_hand},
     [SVC_FAILED] = {[EV_START] = do_start_by_hand},
+    [SVC_READYING] = {[EV_STOP] = do_stop, [EV_EXIT] = on_run_end, [EV_READY] = do_ready,
+                      [EV_TIMER] = do_not_ready},
 };
 
 void service_event(service *s, svc_event ev, const run_result *res)

@@ -5,7 +5,10 @@
  *   inactive  never started, or stopped by hand
  *   starting  asked to start, waiting for the units it requires (and those
  *             it is ordered after) to be running; start_timeout bounds it
- *   running   its program runs
+ *   readying  its program runs but has not said it is ready yet (shown as
+ *             "starting"; units that require it wait); ready_timeout
+ *             bounds it
+ *   running   its program runs (and is ready)
  *   stopping  asked to stop: stop signal sent, SIGKILL of the whole box
  *             after stop_timeout; waiting for the run to end
  *   backoff   its program ended and the restart policy wants it back:
@@ -17,7 +20,12 @@
  *             unit failed. Stays so until started by hand.
  *
  * Events move it: start, stop, deps-ready, deps-failed, exit (the run ended,
- * with its result), timer (backoff over, or start timeout). Each pair
+ * with its result), timer (backoff over, start or ready timeout, watchdog
+ * missed), ready (the program said so, or a probe saw it), watchdog (a
+ * WATCHDOG=1 keep-alive), unhealthy (the health probe failed `retries`
+ * times). When the machine itself ends a run (not ready in time, watchdog
+ * missed, unhealthy), it stops it and, at its exit, judges the run with
+ * that reason (not-ready, watchdog, unhealthy) instead of its signal. Each pair
  * (state, event) has one entry in a table: an action and the next state;
  * where the next state depends on the run's result or the restart policy,
  * the action returns it. Pairs without an entry are ignored (a start of a
@@ -43,6 +51,7 @@ typedef enum svc_state {
     SVC_BACKOFF,
     SVC_EXITED,
     SVC_FAILED,
+    SVC_READYING,
     SVC__STATES,
 } svc_state;
 
@@ -53,6 +62,9 @@ typedef enum svc_event {
     EV_DEPS_FAILED,
     EV_EXIT,
     EV_TIMER,
+    EV_READY,
+    EV_WATCHDOG,
+    EV_UNHEALTHY,
     SVC__EVENTS,
 } svc_event;
 
@@ -105,6 +117,9 @@ struct service {
     uint32_t nhistory;
     pid_t pid;
     bool in_spawn;              /* deciding after a failed start */
+    bool ending;                /* the machine stops the run: judge it by end_reason */
+    bool end_fails;             /* ... and do not restart it */
+    run_reason end_reason;
     const char *why;            /* the reason of the last transition */
     void *owner;                /* the manager's data (box, run, logs) */
     struct sample_ring *samples; /* recent memory/CPU while watched (sampler.h); NULL */

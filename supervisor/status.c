@@ -30,7 +30,8 @@ static void write_brief(json_out *b, manager *m, service *s)
     sbx_stats st = SBX_STATS_UNKNOWN;
     if (box)
         sbx_box_stats(box, &st, NULL);
-    bool running = s->state == SVC_RUNNING || s->state == SVC_STOPPING;
+    bool running = s->state == SVC_RUNNING || s->state == SVC_STOPPING ||
+                   s->state == SVC_READYING;  /* it runs, not ready yet */
     uint64_t now = uv_now(m->loop);
     const sbx_limits *l = &s->def.limits;
     json_out_raw(b, "{\"name\":\"", 9);
@@ -43,6 +44,16 @@ static void write_brief(json_out *b, manager *m, service *s)
     json_out_num(b, "uptime_ms", (int64_t)(now - s->started_ms), running);
     json_out_num(b, "since_ms", (int64_t)(now - manager_since(s)), true);
     json_out_num(b, "restarts", s->restarts, true);
+    const char *health_output, *health = manager_health(s, &health_output);
+    const char *status_text = manager_status_text(s);
+    bool checked = s->def.health.argv.n > 0;
+    json_out_fmt(b, ",\"ready\":%s", s->state == SVC_RUNNING ? "true" : "false");
+    json_out_key(b, "health");
+    json_out_str(b, checked && strcmp(health, "none") != 0 ? health : NULL);
+    json_out_key(b, "health_output");
+    json_out_str(b, checked && health_output[0] ? health_output : NULL);
+    json_out_key(b, "status_text");
+    json_out_str(b, status_text[0] ? status_text : NULL);
     if (s->def.privileged)  /* in words in sbxctl: "privileged: can undo its own limits" */
         json_out_raw(b, ",\"privileged\":true", 18);
     json_out_num(b, "memory", st.memory_current, st.memory_current >= 0);

@@ -18,6 +18,12 @@ void unit_errors_free(unit_errors *e)
     strv_free(&e->lines);
 }
 
+const char *unhealthy_action_name(unhealthy_action a)
+{
+    static const char *const names[] = {"restart", "stop", "report"};
+    return (unsigned)a < 3 ? names[a] : "?";
+}
+
 const char *restart_policy_name(restart_policy p)
 {
     static const char *const names[] = {"no", "on-failure", "on-abnormal", "always"};
@@ -67,6 +73,10 @@ void unit_def_init(unit_def *u, const char *name)
     u->log_max_size = 10u << 20;
     u->log_keep = 3;
     u->no_new_privs = true;
+    u->ready.timeout_ms = 30000;
+    u->health.interval_ms = 30000;
+    u->health.timeout_ms = 5000;
+    u->health.retries = 3;
     /* Contained: sbx's init as PID 1 of a PID namespace, so the program
      * sees, signals and ptraces nothing of the host's (not sbxd either);
      * sbxd shows the program's own pid. A privileged unit has none unless
@@ -111,6 +121,9 @@ void unit_def_free(unit_def *u)
     strv_free(&u->allow);
     free(u->hostname);
     free(u->seccomp);
+    free(u->ready.path);
+    strv_free(&u->ready.argv);
+    strv_free(&u->health.argv);
     memset(u, 0, sizeof *u);
 }
 
@@ -160,7 +173,7 @@ int unit_split_command(const char *line, strv *argv, const char **why)
 typedef enum key_type {
     K_TEXT, K_NAMES, K_ENV, K_BOOL, K_SIZE, K_DURATION, K_COUNT,
     K_COMMAND, K_INPUT, K_OUTPUT, K_SIGNAL, K_POLICY, K_CODES, K_ONOOM,
-    K_PATHS, K_NETWORK, K_PIDNS, K_SECCOMP, K_CAPS,
+    K_PATHS, K_NETWORK, K_PIDNS, K_SECCOMP, K_CAPS, K_READY, K_UNHEALTHY,
 } key_type;
 
 typedef struct key {
@@ -178,6 +191,7 @@ static const key keys[] = {
     {"unit", "after", K_NAMES, AT(after), true, 0, 0},
     {"unit", "instances", K_COUNT, AT(instances), false, 1, 100000},
     {"unit", "autostart", K_BOOL, AT(autostart), false, 0, 0},
+    {"unit", "critical", K_BOOL, AT(critical), false, 0, 0},
     {"exec", "command", K_COMMAND, AT(argv), false, 0, 0},
     {"exec", "cwd", K_TEXT, AT(cwd), false, 0, 0},
     {"exec", "env", K_ENV, AT(env), true, 0, 0},
@@ -187,6 +201,15 @@ static const key keys[] = {
     {"exec", "stdin", K_INPUT, AT(stdin_path), false, 0, 0},
     {"exec", "stdout", K_OUTPUT, AT(out[0]), false, 0, 0},
     {"exec", "stderr", K_OUTPUT, AT(out[1]), false, 0, 0},
+    {"exec", "ready", K_READY, AT(ready), false, 0, 0},
+    {"exec", "ready_timeout", K_DURATION, AT(ready.timeout_ms), false, 0, 0},
+    {"exec", "watchdog", K_DURATION, AT(ready.watchdog_ms), false, 0, 0},
+    {"health", "command", K_COMMAND, AT(health.argv), false, 0, 0},
+    {"health", "interval", K_DURATION, AT(health.interval_ms), false, 0, 0},
+    {"health", "timeout", K_DURATION, AT(health.timeout_ms), false, 0, 0},
+    {"health", "retries", K_COUNT, AT(health.retries), false, 1, 1000},
+    {"health", "start_period", K_DURATION, AT(health.start_period_ms), false, 0, 0},
+    {"health", "on_unhealthy", K_UNHEALTHY, AT(health.on_unhealthy), false, 0, 0},
     {"limits", "runtime_max", K_DURATION, AT(runtime_max_ms), false, 0, 0},
     {"limits", "start_timeout", K_DURATION, AT(start_timeout_ms), false, 0, 0},
     {"limits", "stop_timeout", K_DURATION, AT(stop_timeout_ms), false, 0, 0},
@@ -391,6 +414,11 @@ static int set_choice(const key *k, void *field, const char *v, const char **why
         if (strcmp(v, "restart") == 0 || strcmp(v, "stop") == 0)
             return *(bool *)field = v[0] == 'r', 0;
         return *why = "expected restart or stop", -EINVAL;
+    case K_UNHEALTHY:
+        for (int a = UNHEALTHY_RESTART; a <= UNHEALTHY_REPORT; a++)
+            if (strcmp(v, unhealthy_action_name((unhealthy_action)a)) == 0)
+                return *(unhealthy_action *)field = (unhealthy_action)a, 0;
+        return *why = "expected restart, stop or report", -EINVAL;
     case K_PIDNS:  /* yes: the program is PID 1; init: sbx's init is */
         if (strcmp(v, "init") == 0)
             return *(sbx_pid_ns *)field = SBX_PID_NS_INIT, 0;
@@ -442,9 +470,11 @@ static int set_value(const key *k, unit_def *u, const char *v, const char **why,
     case K_INPUT:
     case K_SECCOMP: return set_optional_path(k, field, v, why);
     case K_CAPS: return sbx_parse_capabilities(v, field, e);
+    case K_READY: return unit_parse_ready(v, field, why);
     case K_TEXT: case K_NAMES: case K_ENV: case K_PATHS: case K_SIZE: case K_DURATION:
     case K_COUNT: return set_plain(k, field, v, why, e);
     case K_BOOL: case K_NETWORK: case K_POLICY: case K_ONOOM: case K_PIDNS:
+    case K_UNHEALTHY:
         return set_choice(k, field, v, why);
     }
     return -EINVAL;
@@ -452,8 +482,9 @@ static int set_value(const key *k, unit_def *u, const char *v, const char **why,
 
 static bool known_section(const char *s)
 {
-    static const char *const sections[] = {"unit", "exec", "limits", "restart", "log", "sandbox"};
-    for (size_t i = 0; i < 6; i++)
+    static const char *const sections[] = {"unit", "exec", "limits", "restart", "log",
+                                           "sandbox", "health"};
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
         if (strcmp(s, sections[i]) == 0)
             return true;
     return false;
@@ -644,9 +675,36 @@ static void validate_privileged(struct parse_ctx *c)
            "the unit's limits would not hold (%s): drop the limits or this key", why);
 }
 
+/* Readiness and health keys that only make sense together. */
+static void validate_ready(struct parse_ctx *c)
+{
+    unit_def *u = c->u;
+    if (u->ready.watchdog_ms && u->ready.kind != READY_NOTIFY) {
+        c->line = line_of(c, "exec", "watchdog");
+        report(c, "exec", "watchdog", "needs ready = notify (WATCHDOG=1 comes on its socket)");
+    }
+#ifdef _WIN32  /* no datagram sockets, no descriptors passed by number */
+    if (u->ready.kind == READY_NOTIFY || u->ready.kind == READY_FD) {
+        c->line = line_of(c, "exec", "ready");
+        report(c, "exec", "ready", "%s is not supported on Windows (use exec, port:, file: or "
+               "command:)", u->ready.kind == READY_NOTIFY ? "notify" : "fd:N");
+    }
+#endif
+    if (u->ready.kind == READY_PORT && u->no_net) {
+        c->line = line_of(c, "exec", "ready");
+        report(c, "exec", "ready", "port: cannot be reached in a unit with network = no");
+    }
+    if (u->health.argv.n && (u->health.interval_ms == 0 || u->health.timeout_ms == 0)) {
+        bool iv = u->health.interval_ms == 0;
+        c->line = line_of(c, "health", iv ? "interval" : "timeout");
+        report(c, "health", iv ? "interval" : "timeout", "must be more than 0");
+    }
+}
+
 static void validate(struct parse_ctx *c)
 {
     validate_privileged(c);
+    validate_ready(c);
     unit_def *u = c->u;
     if (u->argv.n == 0) {
         c->line = 0;
@@ -680,6 +738,48 @@ int unit_parse(const char *file, const char *name, const char *text,
     if (!c.too_long)
         validate(&c);
     return errs->lines.n > before ? -EINVAL : 0;
+}
+
+/* The decimal number that is all of s, within [min, max]; else -1. */
+static long number_in(const char *s, long min, long max)
+{
+    char *end;
+    long n = strtol(s, &end, 10);
+    return *s >= '0' && *s <= '9' && !*end && n >= min && n <= max ? n : -1;
+}
+
+/* exec, notify, fd:N, port:N, file:/PATH, command:CMD */
+int unit_parse_ready(const char *v, unit_ready *r, const char **why)
+{
+    free(r->path);
+    r->path = NULL;
+    strv_free(&r->argv);
+    r->fd = r->port = 0;
+    if (strcmp(v, "exec") == 0)
+        return r->kind = READY_EXEC, 0;
+    if (strcmp(v, "notify") == 0)
+        return r->kind = READY_NOTIFY, 0;
+    if (strncmp(v, "fd:", 3) == 0) {
+        if ((r->fd = (int)number_in(v + 3, 3, 1023)) < 0)
+            return *why = "fd:N needs a descriptor number from 3 to 1023", -EINVAL;
+        return r->kind = READY_FD, 0;
+    }
+    if (strncmp(v, "port:", 5) == 0) {
+        if ((r->port = (int)number_in(v + 5, 1, 65535)) < 0)
+            return *why = "port:N needs a TCP port from 1 to 65535", -EINVAL;
+        return r->kind = READY_PORT, 0;
+    }
+    if (strncmp(v, "file:", 5) == 0) {
+        if (v[5] != '/')
+            return *why = "file: needs an absolute path", -EINVAL;
+        r->kind = READY_FILE;
+        return (r->path = strdup(v + 5)) ? 0 : -ENOMEM;
+    }
+    if (strncmp(v, "command:", 8) == 0) {
+        r->kind = READY_COMMAND;
+        return unit_split_command(v + 8, &r->argv, why);
+    }
+    return *why = "expected exec, notify, fd:N, port:N, file:/PATH or command:CMD", -EINVAL;
 }
 
 bool unit_def_equal(const unit_def *a, const unit_def *b)

@@ -26,6 +26,38 @@ typedef struct unit_output {
     char *path;
 } unit_output;
 
+/* How a unit tells it is ready ([exec] ready). */
+typedef enum ready_kind {
+    READY_EXEC,         /* once exec'd (the default) */
+    READY_NOTIFY,       /* READY=1 on its NOTIFY_SOCKET (sd_notify) */
+    READY_FD,           /* a line written to descriptor fd (s6 style) */
+    READY_PORT,         /* something listens on TCP port (127.0.0.1) */
+    READY_FILE,         /* path exists */
+    READY_COMMAND,      /* argv, run inside the sandbox, exits 0 */
+} ready_kind;
+
+typedef struct unit_ready {
+    ready_kind kind;
+    int fd, port;
+    char *path;
+    strv argv;
+    uint64_t timeout_ms, watchdog_ms;
+} unit_ready;
+
+typedef enum unhealthy_action {
+    UNHEALTHY_RESTART,  /* the run ends with reason unhealthy; the policy decides */
+    UNHEALTHY_STOP,     /* the run ends, the unit fails */
+    UNHEALTHY_REPORT,   /* an event only */
+} unhealthy_action;
+
+/* [health]: a probe run inside the sandbox, Docker's HEALTHCHECK meaning. */
+typedef struct unit_health {
+    strv argv;          /* empty: no health checks */
+    uint64_t interval_ms, timeout_ms, start_period_ms;
+    unsigned retries;
+    unhealthy_action on_unhealthy;
+} unit_health;
+
 typedef struct unit_def {
     char name[UNIT_NAME_MAX];
     char *file;
@@ -35,6 +67,7 @@ typedef struct unit_def {
     int requires_line, after_line;
     unsigned instances;         /* 0: a single unit; N: NAME@1..NAME@N */
     bool autostart;
+    bool critical;              /* its end ends sbxd, with its status */
 
     strv argv;
     char *cwd;
@@ -65,6 +98,9 @@ typedef struct unit_def {
     char *seccomp;              /* "default", a profile path, or NULL */
     bool privileged;            /* none of the default containment */
     uint64_t cap_add;           /* capabilities given back, 1 << CAP_* */
+
+    unit_ready ready;
+    unit_health health;
 } unit_def;
 
 /* The unit's [sandbox] as libsbx wants it (pointing into u). */
@@ -90,5 +126,8 @@ bool unit_def_equal(const unit_def *a, const unit_def *b);
 /* A valid unit name: [A-Za-z0-9_.-]+ (and @N for instances). */
 bool unit_name_valid(const char *name);
 const char *restart_policy_name(restart_policy p);
+const char *unhealthy_action_name(unhealthy_action a);
+/* Parses an [exec] ready value into r. Returns 0, or -EINVAL with why. */
+int unit_parse_ready(const char *v, unit_ready *r, const char **why);
 
 #endif

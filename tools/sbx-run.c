@@ -457,6 +457,9 @@ static int exit_status(const run_result *res)
     case RUN_TIMEOUT: return EXIT_TIMEOUT;
     case RUN_CRASHED: return res->exit_code;  /* the NTSTATUS, as Windows reports it */
     case RUN_ESCAPED: return EXIT_ESCAPED;
+    case RUN_NOT_READY:     /* sbx-run has no readiness: never its result */
+    case RUN_WATCHDOG:
+    case RUN_UNHEALTHY: return EXIT_SETUP;
     case RUN_START_FAILED:
         if (res->failed_stage != SBX_STAGE_EXEC)
             return EXIT_SETUP;

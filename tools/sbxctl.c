@@ -55,6 +55,7 @@ struct ctl {
     bool follow, no_wait, wait;
     uint64_t timeout_ms;
     const char *timeout, *signal, *name, *cwd;
+    const char *goal;       /* wait: ready (default), healthy, or a state */
     long lines;             /* -1: the server's default */
     json_t *limits, *env;   /* run */
     char **args;            /* operands after the verb */
@@ -84,6 +85,9 @@ static const char usage_text[] =
     "  metrics                          the Prometheus text of GET /metrics\n"
     "  top                              a live table sorted by CPU or memory (keys c, m, n;\n"
     "                                   q quits); the status table when not on a terminal\n"
+    "  wait [--ready|--healthy|--state S] [--timeout D] UNIT...\n"
+    "                                   block until every UNIT is ready (default),\n"
+    "                                   healthy or in state S; exit 1 if one cannot\n"
     "Options:\n"
     "      --socket PATH   sbxd's socket (default: $SBX_SOCKET, else " DEFAULT_SOCKET ")\n"
     "      --json          print the response objects as sent, one per line\n"
@@ -505,13 +509,14 @@ static const char *color_end(const char *color)
 
 /* ---- status ---- */
 
-enum { COL_NAME, COL_STATE, COL_PID, COL_UPTIME, COL_RESTARTS, COL_MEM, COL_CPU,
+enum { COL_NAME, COL_STATE, COL_HEALTH, COL_PID, COL_UPTIME, COL_RESTARTS, COL_MEM, COL_CPU,
        COL_TASKS, COL_LAST, NCOLS };
 
 static void format_row(cell *row, const json_t *u)
 {
     snprintf(row[COL_NAME], CELL, "%s", or(get_str(u, "name"), "?"));
     snprintf(row[COL_STATE], CELL, "%s", or(get_str(u, "state"), "-"));
+    snprintf(row[COL_HEALTH], CELL, "%s", or(get_str(u, "health"), "-"));
     fmt(row[COL_PID], u, "pid", 'n');
     fmt(row[COL_UPTIME], u, "uptime_ms", 'd');
     fmt(row[COL_RESTARTS], u, "restarts", 'n');
@@ -536,7 +541,7 @@ static void print_row(const struct ctl *c, cell *row, const size_t *width, bool 
 static void show_table(const struct ctl *c, const json_t *units)
 {
     static const char *const headers[NCOLS] = {
-        "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "MEM", "CPU", "TASKS", "LAST"};
+        "NAME", "STATE", "HEALTH", "PID", "UPTIME", "RESTARTS", "MEM", "CPU", "TASKS", "LAST"};
     cell row[NCOLS];
     size_t width[NCOLS], i;
     json_t *u;
@@ -666,7 +671,18 @@ static void show_detail(const struct ctl *c, const json_t *u)
     printf("%s%s%s", color, or(state, "-"), color_end(color));
     if (*fmt(pid, u, "pid", 'n') != '-')
         printf(", pid %s, up %s", pid, fmt(up, u, "uptime_ms", 'd'));
-    printf(", %s restarts\n", fmt(restarts, u, "restarts", 'n'));
+    printf(", %s restarts%s\n", fmt(restarts, u, "restarts", 'n'),
+           state && strcmp(state, "starting") == 0 && json_is_integer(json_object_get(u, "pid"))
+               ? ", not ready yet" : "");
+    if (get_str(u, "status_text")) {
+        label("Status", true);
+        printf("%s\n", get_str(u, "status_text"));
+    }
+    if (get_str(u, "health")) {
+        label("Health", true);
+        printf("%s%s%s\n", get_str(u, "health"), get_str(u, "health_output") ? ": " : "",
+               or(get_str(u, "health_output"), ""));
+    }
     if (json_is_true(json_object_get(u, "privileged"))) {
         label("Sandbox", true);
         printf("privileged: can undo its own limits\n");
@@ -743,12 +759,17 @@ static int do_top(struct ctl *c, const char *cmd)
 
 /* ---- control verbs ---- */
 
-/* start, stop, restart: each unit and the state it reached. */
+/* start, stop, restart, and wait: each unit and the state it reached.
+ * wait blocks until the units reach its goal (ready, healthy or a state);
+ * sbxd answers failed (exit 1) when one cannot, or at the timeout. */
 static int do_start_stop(struct ctl *c, const char *cmd)
 {
     json_t *req = request(cmd), *u;
     json_object_set_new(req, "units", names(c->args, c->nargs));
-    json_object_set_new(req, "wait", json_boolean(!c->no_wait));
+    if (strcmp(cmd, "wait") == 0)
+        json_object_set_new(req, "goal", json_string(c->goal ? c->goal : "ready"));
+    else
+        json_object_set_new(req, "wait", json_boolean(!c->no_wait));
     if (c->timeout)
         json_object_set_new(req, "timeout_ms", json_integer((json_int_t)c->timeout_ms));
     json_t *r = call(c, req);
@@ -1052,6 +1073,7 @@ static const struct verb {
     {"set", do_set, "", 2, -1, "UNIT KEY=VALUE..."},
     {"metrics", do_metrics, "", 0, 0, "no arguments"},
     {"top", do_top, "", 0, 0, "no arguments"},
+    {"wait", do_start_stop, "tRHT", 1, -1, "UNIT..."},
 };
 
 static const struct option base_options[] = {
@@ -1069,6 +1091,9 @@ static const struct option base_options[] = {
     {"name", required_argument, NULL, 'a'},
     {"wait", no_argument, NULL, 'w'},
     {"version", no_argument, NULL, 'V'},
+    {"ready", no_argument, NULL, 'R'},
+    {"healthy", no_argument, NULL, 'H'},
+    {"state", required_argument, NULL, 'T'},
 };
 #define NBASE (sizeof base_options / sizeof base_options[0])
 
@@ -1121,6 +1146,9 @@ static void set_option(struct ctl *c, int val, const char *arg)
     case 'C': c->cwd = arg; break;
     case 'a': c->name = arg; break;
     case 'w': c->wait = true; break;
+    case 'R': c->goal = "ready"; break;
+    case 'H': c->goal = "healthy"; break;
+    case 'T': c->goal = arg; break;
     case 'V': puts("sbxctl " SBX_VERSION); exit(EXIT_OK);
     default:
         if (limit_option_row(val))

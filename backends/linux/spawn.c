@@ -91,6 +91,13 @@ static void child_become_init(const struct child_plan *p)
     }
     if (pid == 0) {
         close(p->status_fd);
+        /* Entering a sandbox (a probe), the relay is no init: the program
+         * must not outlive it (killed at a probe's timeout, SIGKILL cannot
+         * be passed on). Its parent is outside the namespace (getppid 0)
+         * until the relay is gone. */
+        if (p->cmd->enter_pid > 0 &&
+            (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != 0))
+            _exit(127);
         /* A session of the program's own, as without an init: it leads
          * it, and kill(0) reaches its own group, not the init. */
         if ((p->cmd->new_session || p->iso.contained) && setsid() < 0)
@@ -223,6 +230,14 @@ static _Noreturn void child_main(const struct child_plan *p)
         child_fail_at(p, stage, errno, stage == SBX_STAGE_SANDBOX ? &f : NULL);
     if (p->cmd->cwd && chdir(p->cmd->cwd) < 0)
         child_fail(p, SBX_STAGE_CWD, errno);
+    /* Last, so the containment's close-on-exec sweep is behind it. (Should
+     * the number be the report pipe's, a failed exec goes unreported.) */
+    if (p->cmd->pass_fd_as > 2) {
+        const sbx_command *c = p->cmd;
+        if (c->pass_fd == c->pass_fd_as ? fcntl(c->pass_fd, F_SETFD, 0) < 0
+                                        : dup2(c->pass_fd, c->pass_fd_as) < 0)
+            child_fail(p, SBX_STAGE_STDIO, errno);
+    }
     /* As execvp: remember EACCES, go on past ENOENT/ENOTDIR, stop at others. */
     int saved = ENOENT;
     for (char **c = p->candidates; *c; c++) {

@@ -348,7 +348,7 @@ static void every_command(void **state)
     /* The verbs of doc/protocol.md, in the enum's order. */
     static const char *const names[CMD__COUNT] = {
         "ping", "status", "start", "stop", "restart", "kill", "freeze", "thaw",
-        "reload", "logs", "events", "run", "set", "metrics",
+        "reload", "logs", "events", "run", "set", "metrics", "wait",
     };
     char line[128];
     for (int c = 0; c < CMD__COUNT; c++) {
@@ -858,7 +858,7 @@ static void read_only_commands(void **state)
     (void)state;
     for (int c = 0; c < CMD__COUNT; c++) {
         bool want = c == CMD_PING || c == CMD_STATUS || c == CMD_LOGS || c == CMD_EVENTS ||
-                    c == CMD_METRICS;
+                    c == CMD_METRICS || c == CMD_WAIT;  /* waiting is watching */
         if (proto_cmd_reads_only((proto_cmd)c) != want)
             print_message("    cmd: %s\n", proto_cmd_name((proto_cmd)c));
         assert_int_equal(proto_cmd_reads_only((proto_cmd)c), want);

@@ -1092,7 +1092,175 @@ static void names(void **state)
     assert_string_equal(svc_state_name(SVC__STATES), "?");
     assert_string_equal(svc_event_name(EV_DEPS_READY), "deps-ready");
     assert_string_equal(svc_event_name(EV_TIMER), "timer");
+    assert_string_equal(svc_event_name(EV_READY), "ready");
+    assert_string_equal(svc_event_name(EV_UNHEALTHY), "unhealthy");
+    assert_string_equal(svc_state_name(SVC_READYING), "starting");
+    assert_string_equal(run_reason_name(RUN_NOT_READY), "not-ready");
+    assert_string_equal(run_reason_name(RUN_WATCHDOG), "watchdog");
     assert_string_equal(svc_event_name(SVC__EVENTS), "?");
+}
+
+/* ---- readiness, watchdog, health ---- */
+
+static void ready_notify_waits_then_runs(void **state)
+{
+    fixture *x = *state;
+    service *s = &x->svc;
+    s->def.ready.kind = READY_NOTIFY;
+    s->def.ready.timeout_ms = 5000;
+    begin(x);
+    service_event(s, EV_START, NULL);
+    expect_state(s, SVC_READYING);
+    assert_string_equal(svc_state_name(s->state), "starting");
+    expect_last(x, SVC_INACTIVE, SVC_READYING, "started, not ready yet");
+    assert_true(x->fake.armed);
+    assert_int_equal(x->fake.timer_ms, 5000);
+    /* Keep-alives before ready change nothing. */
+    service_event(s, EV_WATCHDOG, NULL);
+    service_event(s, EV_UNHEALTHY, NULL);
+    expect_state(s, SVC_READYING);
+    service_event(s, EV_READY, NULL);
+    expect_state(s, SVC_RUNNING);
+    expect_last(x, SVC_READYING, SVC_RUNNING, "ready");
+    assert_false(x->fake.armed);  /* no watchdog asked */
+    /* A second ready is ignored; a stray timer too. */
+    size_t n = x->fake.nlog;
+    service_event(s, EV_READY, NULL);
+    assert_int_equal(x->fake.nlog, n);
+    service_event(s, EV_TIMER, NULL);
+    expect_state(s, SVC_RUNNING);
+    assert_int_equal(x->fake.stops, 0);
+}
+
+static void ready_timeout_restarts_by_policy(void **state)
+{
+    fixture *x = *state;
+    service *s = &x->svc;
+    s->def.ready.kind = READY_PORT;
+    s->def.ready.timeout_ms = 2000;
+    begin(x);
+    service_event(s, EV_START, NULL);
+    fire(x);
+    expect_state(s, SVC_STOPPING);
+    expect_last(x, SVC_READYING, SVC_STOPPING, "not ready within ready_timeout");
+    assert_int_equal(x->fake.stops, 1);
+    /* Killed by the stop signal, judged as not-ready. */
+    run_ends(x, 10, signaled(SIGTERM));
+    expect_state(s, SVC_BACKOFF);
+    assert_int_equal(s->last.reason, RUN_NOT_READY);
+    assert_false(s->last.stopped);
+    assert_int_equal(s->restarts, 1);
+    fire(x);
+    expect_state(s, SVC_READYING);
+    assert_int_equal(x->fake.spawns, 2);
+
+    /* With policy no it fails. */
+    s->def.policy = RESTART_NO;
+    fire(x);
+    run_ends(x, 10, signaled(SIGKILL));
+    expect_state(s, SVC_FAILED);
+    assert_int_equal(s->last.reason, RUN_NOT_READY);
+}
+
+static void ready_program_exits_first(void **state)
+{
+    fixture *x = *state;
+    service *s = &x->svc;
+    s->def.ready.kind = READY_NOTIFY;
+    s->def.policy = RESTART_NO;
+    begin(x);
+    service_event(s, EV_START, NULL);
+    run_ends(x, 100, exited(3));
+    expect_state(s, SVC_FAILED);
+    assert_int_equal(s->last.reason, RUN_EXITED);
+    assert_false(x->fake.armed);
+}
+
+static void stop_while_readying(void **state)
+{
+    fixture *x = *state;
+    service *s = &x->svc;
+    s->def.ready.kind = READY_FILE;
+    begin(x);
+    service_event(s, EV_START, NULL);
+    service_event(s, EV_STOP, NULL);
+    expect_state(s, SVC_STOPPING);
+    assert_false(x->fake.armed);  /* the ready timeout is off */
+    run_ends(x, 10, signaled(SIGTERM));
+    expect_state(s, SVC_INACTIVE);
+}
+
+static void watchdog_missed_restarts(void **state)
+{
+    fixture *x = *state;
+    service *s = &x->svc;
+    s->def.ready.kind = READY_NOTIFY;
+    s->def.ready.watchdog_ms = 1000;
+    begin(x);
+    service_event(s, EV_START, NULL);
+    service_event(s, EV_READY, NULL);
+    assert_true(x->fake.armed);
+    assert_int_equal(x->fake.timer_ms, 1000);
+    unsigned starts = x->fake.timer_starts;
+    size_t n = x->fake.nlog;
+    service_event(s, EV_WATCHDOG, NULL);
+    assert_int_equal(x->fake.timer_starts, starts + 1);  /* moved on */
+    expect_state(s, SVC_RUNNING);
+    (void)n;
+    fire(x);
+    expect_state(s, SVC_STOPPING);
+    expect_last(x, SVC_RUNNING, SVC_STOPPING, "watchdog: no WATCHDOG=1 in time");
+    assert_int_equal(x->fake.stops, 1);
+    run_ends(x, 10, signaled(SIGKILL));
+    expect_state(s, SVC_BACKOFF);
+    assert_int_equal(s->last.reason, RUN_WATCHDOG);
+    assert_int_equal(s->restarts, 1);
+}
+
+static void unhealthy_actions(void **state)
+{
+    fixture *x = *state;
+    service *s = &x->svc;
+    begin(x);
+    /* restart (default): ended, judged unhealthy, restarted; counted. */
+    service_event(s, EV_START, NULL);
+    service_event(s, EV_UNHEALTHY, NULL);
+    expect_state(s, SVC_STOPPING);
+    run_ends(x, 10, signaled(SIGTERM));
+    expect_state(s, SVC_BACKOFF);
+    assert_int_equal(s->last.reason, RUN_UNHEALTHY);
+    assert_int_equal(s->restarts, 1);
+    fire(x);
+    expect_state(s, SVC_RUNNING);
+
+    /* report: an event only. */
+    s->def.health.on_unhealthy = UNHEALTHY_REPORT;
+    service_event(s, EV_UNHEALTHY, NULL);
+    expect_state(s, SVC_RUNNING);
+    assert_int_equal(x->fake.stops, 1);
+
+    /* stop: ended, failed, no restart. */
+    s->def.health.on_unhealthy = UNHEALTHY_STOP;
+    service_event(s, EV_UNHEALTHY, NULL);
+    run_ends(x, 10, signaled(SIGTERM));
+    expect_state(s, SVC_FAILED);
+    expect_last(x, SVC_STOPPING, SVC_FAILED, "unhealthy");
+    assert_int_equal(s->last.reason, RUN_UNHEALTHY);
+    assert_false(x->fake.armed);
+}
+
+/* A stop by hand while the machine ends a run wins: no restart. */
+static void stop_by_hand_while_ending(void **state)
+{
+    fixture *x = *state;
+    service *s = &x->svc;
+    begin(x);
+    service_event(s, EV_START, NULL);
+    service_event(s, EV_UNHEALTHY, NULL);
+    service_event(s, EV_STOP, NULL);
+    run_ends(x, 10, signaled(SIGTERM));
+    expect_state(s, SVC_INACTIVE);
+    assert_int_equal(s->restarts, 0);
 }
 
 int main(void)
@@ -1126,6 +1294,13 @@ int main(void)
         T(delay_zero_start_failures_bounded),
         T(delay_zero_interval_zero_no_loop),
         T(history_ring),
+        T(ready_notify_waits_then_runs),
+        T(ready_timeout_restarts_by_policy),
+        T(ready_program_exits_first),
+        T(stop_while_readying),
+        T(watchdog_missed_restarts),
+        T(unhealthy_actions),
+        T(stop_by_hand_while_ending),
         cmocka_unit_test(success),
         cmocka_unit_test(restart_policy_table),
         cmocka_unit_test(backoff),

@@ -446,6 +446,81 @@ static void bad_signal(void **state)
                   "f.ini:4: [limits] stop_signal: not a signal name or number");
 }
 
+/* ---- readiness, health, critical ---- */
+
+static void ready_keys(void **state)
+{
+    fixture *f = *state;
+    parse_ok(f, GOOD, 0);
+    assert_int_equal(f->u.ready.kind, READY_EXEC);
+    assert_int_equal(f->u.ready.timeout_ms, 30000);
+    assert_int_equal(f->u.health.interval_ms, 30000);
+    assert_int_equal(f->u.health.timeout_ms, 5000);
+    assert_int_equal(f->u.health.retries, 3);
+    assert_int_equal(f->u.health.on_unhealthy, UNHEALTHY_RESTART);
+    assert_false(f->u.critical);
+#ifdef _WIN32
+    EXPECT_ERRORS(f, GOOD "ready = notify\n", "f.ini:3: [exec] ready: notify is not supported on "
+                  "Windows (use exec, port:, file: or command:)");
+    EXPECT_ERRORS(f, GOOD "ready = fd:3\n", "f.ini:3: [exec] ready: fd:N is not supported on "
+                  "Windows (use exec, port:, file: or command:)");
+#else
+    parse_ok(f, GOOD "ready = notify\nready_timeout = 10s\nwatchdog = 2s\n"
+                "[unit]\ncritical = yes\n", 0);
+    assert_int_equal(f->u.ready.kind, READY_NOTIFY);
+    assert_int_equal(f->u.ready.timeout_ms, 10000);
+    assert_int_equal(f->u.ready.watchdog_ms, 2000);
+    assert_true(f->u.critical);
+    parse_ok(f, GOOD "ready = fd:3\n", 0);
+    assert_int_equal(f->u.ready.kind, READY_FD);
+    assert_int_equal(f->u.ready.fd, 3);
+#endif
+    parse_ok(f, GOOD "ready = port:8080\n", 0);
+    assert_int_equal(f->u.ready.port, 8080);
+    parse_ok(f, GOOD "ready = file:/run/app.pid\n", 0);
+    assert_string_equal(f->u.ready.path, "/run/app.pid");
+    parse_ok(f, GOOD "ready = command:pg_isready -h '127.0.0.1'\n", 0);
+    assert_int_equal(f->u.ready.kind, READY_COMMAND);
+    assert_int_equal(f->u.ready.argv.n, 3);
+    assert_string_equal(f->u.ready.argv.v[2], "127.0.0.1");
+    parse_ok(f, GOOD "[health]\ncommand = curl -fsS http://127.0.0.1/\ninterval = 10s\n"
+                "timeout = 1s\nretries = 5\nstart_period = 20s\non_unhealthy = report\n", 0);
+    assert_int_equal(f->u.health.argv.n, 3);
+    assert_int_equal(f->u.health.interval_ms, 10000);
+    assert_int_equal(f->u.health.timeout_ms, 1000);
+    assert_int_equal(f->u.health.retries, 5);
+    assert_int_equal(f->u.health.start_period_ms, 20000);
+    assert_int_equal(f->u.health.on_unhealthy, UNHEALTHY_REPORT);
+}
+
+static void bad_ready_keys(void **state)
+{
+    fixture *f = *state;
+    EXPECT_ERRORS(f, GOOD "ready = socket\n", "f.ini:3: [exec] ready: " "expected exec, notify, "
+                  "fd:N, port:N, file:/PATH or command:CMD");
+    EXPECT_ERRORS(f, GOOD "ready = fd:2\n",
+                  "f.ini:3: [exec] ready: fd:N needs a descriptor number from 3 to 1023");
+    EXPECT_ERRORS(f, GOOD "ready = fd:x\n",
+                  "f.ini:3: [exec] ready: fd:N needs a descriptor number from 3 to 1023");
+    EXPECT_ERRORS(f, GOOD "ready = port:70000\n",
+                  "f.ini:3: [exec] ready: port:N needs a TCP port from 1 to 65535");
+    EXPECT_ERRORS(f, GOOD "ready = file:relative\n",
+                  "f.ini:3: [exec] ready: file: needs an absolute path");
+    EXPECT_ERRORS(f, GOOD "ready = command:\n", "f.ini:3: [exec] ready: empty command");
+    EXPECT_ERRORS(f, GOOD "watchdog = 1s\n",
+                  "f.ini:3: [exec] watchdog: needs ready = notify (WATCHDOG=1 comes on its socket)");
+    EXPECT_ERRORS(f, GOOD "ready = port:80\n[sandbox]\nnetwork = no\n",
+                  "f.ini:3: [exec] ready: port: cannot be reached in a unit with network = no");
+    EXPECT_ERRORS(f, GOOD "[health]\ncommand = true\ninterval = 0\n",
+                  "f.ini:5: [health] interval: must be more than 0");
+    EXPECT_ERRORS(f, GOOD "[health]\nretries = 0\n",
+                  "f.ini:4: [health] retries: '0' must be between 1 and 1000");
+    EXPECT_ERRORS(f, GOOD "[health]\non_unhealthy = panic\n",
+                  "f.ini:4: [health] on_unhealthy: expected restart, stop or report");
+    EXPECT_ERRORS(f, GOOD "[health]\ninterval = soon\n",
+                  "f.ini:4: [health] interval: duration 'soon' is not a number with a unit (500ms, 10s, 2m)");
+}
+
 static void bad_policy(void **state)
 {
     fixture *f = *state;
@@ -946,6 +1021,8 @@ int main(void)
         T(bad_bool),
         T(bad_signal),
         T(bad_policy),
+        T(ready_keys),
+        T(bad_ready_keys),
         T(bad_on_oom),
         T(bad_output),
         T(bad_stdin),
