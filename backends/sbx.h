@@ -403,9 +403,12 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
               sbx_error *err);
 /* With cmd->async, sbx_spawn returns right after the fork, without waiting
  * for the child to enter its box and exec: a supervisor starting many
- * programs lets their cgroup migrations overlap. Once the child has been
+ * programs lets their cgroup migrations overlap. Once report_fd is
+ * readable (the child exec'd or failed; a supervisor polls it and so
+ * keeps no descriptor for a running program) or the child has been
  * reaped, this says whether it failed before exec (-errno, with
- * failed_stage set) or ran (0), and closes report_fd. */
+ * failed_stage set) or ran (0), and closes report_fd; later calls give
+ * the same answer. */
 int sbx_spawn_outcome(sbx_process *proc);
 /* With a PID namespace, the pid spawned is sbx's init, which passes on the
  * program's wait status before it exits: after reaping the init, this

@@ -27,9 +27,7 @@ struct v1_backend {
 
 struct v1_box {
     char *dir[SBX_CTRL_COUNT];            /* made by us; NULL when not */
-    int procs_fd[SBX_CTRL_COUNT];
-    int nprocs;
-    int event_fd;
+    int event_fd;                         /* the only descriptor a box keeps */
 };
 
 static struct v1_backend *priv_of(const sbx_backend *be)
@@ -202,11 +200,6 @@ static int make_dirs(sbx_box *box, sbx_error *err)
             b->dir[c] = NULL;
             return sbx_error_set(err, -e, "mkdir %s/%s: %s", p->base[c], box->name, strerror(e));
         }
-        char procs[PATH_MAX];
-        snprintf(procs, sizeof procs, "%s/cgroup.procs", b->dir[c]);
-        if ((b->procs_fd[b->nprocs] = open(procs, O_WRONLY | O_CLOEXEC)) < 0)
-            return sbx_error_set(err, -errno, "open %s: %s", procs, strerror(errno));
-        b->nprocs++;
     }
     return 0;
 }
@@ -234,8 +227,6 @@ static void v1_free(sbx_box *box)
     struct v1_box *b = box->priv;
     if (!b)
         return;
-    for (int i = 0; i < b->nprocs; i++)
-        close(b->procs_fd[i]);
     for (int c = 0; c < SBX_CTRL_COUNT; c++)
         free(b->dir[c]);
     if (b->event_fd >= 0)
@@ -284,13 +275,24 @@ static int v1_update(sbx_box *box, sbx_error *err)
     return r;
 }
 
+/* Each cgroup.procs is opened for this spawn only: kept for the box's
+ * life they cost 4 descriptors a unit, and 10,000 units would not fit in
+ * a usual RLIMIT_NOFILE. An open costs a few microseconds against the
+ * migration's milliseconds. */
 static int v1_prepare_join(sbx_box *box, sbx__join *join, sbx_error *err)
 {
     struct v1_box *b = box->priv;
-    (void)err;
-    for (int i = 0; i < b->nprocs; i++)
-        join->procs_fd[i] = b->procs_fd[i];
-    join->nprocs = b->nprocs;
+    join->owned = true;
+    for (int c = 0; c < SBX_CTRL_COUNT; c++) {
+        if (!own_dir(b, c))
+            continue;
+        char procs[PATH_MAX];
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", b->dir[c]);
+        int fd = open(procs, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+            return sbx_error_set(err, -errno, "open %s: %s", procs, strerror(errno));
+        join->procs_fd[join->nprocs++] = fd;
+    }
     return 0;
 }
 
