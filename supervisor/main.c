@@ -16,6 +16,7 @@
 #endif
 
 #include "control.h"
+#include "fdlimit.h"
 #include "loader.h"
 #include "manager.h"
 #include "paths.h"
@@ -277,15 +278,14 @@ static int start_control(const struct settings *s)
     return 0;
 }
 
-static void raise_nofile(void)
+/* Says once, at load, when the units will not fit in the descriptor
+ * limit (see fdlimit.h). */
+static void check_fd_budget(const manager *m, uint64_t limit)
 {
-#ifndef _WIN32
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-#endif
+    uint64_t need = FDLIMIT_FIXED;
+    for (size_t i = 0; i < m->n; i++)
+        need += fdlimit_unit_cost(&m->svcs[i]->def);
+    fdlimit_warn(stderr, m->n, need, limit);
 }
 
 int main(int argc, char **argv)
@@ -306,7 +306,7 @@ int main(int argc, char **argv)
 #ifndef _WIN32
     signal(SIGPIPE, SIG_IGN);
 #endif
-    raise_nofile();
+    uint64_t fd_limit = fdlimit_raise();
     if (s.m.log_dir)
         mkdir(s.m.log_dir, 0750);
     D.loop = uv_default_loop();
@@ -328,6 +328,7 @@ int main(int argc, char **argv)
     int refused = manager_load(&D.m, stderr);
     fprintf(stderr, "sbxd: %zu unit(s) loaded from %s, %d refused, backend %s\n", D.m.n,
             s.m.units_dir, refused, sbx_backend_name(D.m.be));
+    check_fd_budget(&D.m, fd_limit);
     manager_start_all(&D.m);
     uv_run(D.loop, UV_RUN_DEFAULT);
 

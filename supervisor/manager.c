@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdlimit.h"
 #include "loader.h"
 #include "manager.h"
 #include "portable.h"
@@ -195,7 +196,7 @@ static bool is_required(manager *m, const service *s)
     return false;
 }
 
-static int env_spawn(service *s, run_result *res)
+static int spawn_run(service *s, run_result *res)
 {
     service_rt *rt = rt_of(s);
     const unit_def *d = &s->def;
@@ -244,6 +245,15 @@ static int env_spawn(service *s, run_result *res)
     if (pipefd[0] >= 0)
         log_attach(&rt->log, rt->m->loop, pipefd[0]);
     return 0;
+}
+
+/* A start that ran out of descriptors says which limit it met. */
+static int env_spawn(service *s, run_result *res)
+{
+    int r = spawn_run(s, res);
+    if (r < 0)
+        fdlimit_explain(-r, res->error, sizeof res->error);
+    return r;
 }
 
 static void env_stop(service *s)
@@ -417,6 +427,8 @@ static void on_run_done(run *r, const run_result *res)
     service *s = r->data;
     service_rt *rt = rt_of(s);
     run_result copy = *res;
+    if (copy.reason == RUN_START_FAILED)  /* async: failed in the child */
+        fdlimit_explain(copy.failed_errno, copy.error, sizeof copy.error);
     report_oom(s);
     rt->run_active = false;
     run_close(r);
