@@ -55,6 +55,7 @@ typedef struct sbx__ops {
     int (*is_empty)(sbx_box *box);
     int (*count)(sbx_box *box);   /* NULL: cannot say */
     int (*stats)(sbx_box *box, sbx_stats *st, sbx_error *err);
+    int (*brief_stats)(sbx_box *box, sbx_stats *st);  /* NULL: stats */
     int (*event_fd)(sbx_box *box);
     void (*events_drain)(sbx_box *box);
     int (*destroy)(sbx_box *box, sbx_error *err);

@@ -243,6 +243,10 @@ typedef struct sbx_stats {
 #define SBX_STATS_UNKNOWN ((sbx_stats){-1, -1, -1, -1, -1, -1, -1, -1})
 
 int sbx_box_stats(sbx_box *box, sbx_stats *st, sbx_error *err);
+/* The figures a status table shows, read cheaply (a third of the system
+ * calls on cgroup v1): memory_current, memory_peak, pids_current, and the
+ * CPU time as a total in user_us (sys_us 0). The rest is -1. */
+int sbx_box_stats_brief(sbx_box *box, sbx_stats *st);
 
 /* An fd that becomes readable when the box's OOM counter or population may
  * have changed (inotify on v2, eventfd on v1); -1 when the backend has none.

@@ -28,7 +28,7 @@ static void write_brief(json_out *b, manager *m, service *s)
     sbx_box *box = manager_box(s);
     sbx_stats st = SBX_STATS_UNKNOWN;
     if (box)
-        sbx_box_stats(box, &st, NULL);
+        sbx_box_stats_brief(box, &st);  /* what the brief form shows, cheaply */
     bool running = s->state == SVC_RUNNING || s->state == SVC_STOPPING;
     uint64_t now = uv_now(m->loop);
     const sbx_limits *l = &s->def.limits;

@@ -22,6 +22,8 @@
 struct v1_backend {
     sbx__layout lay;
     char base[SBX_CTRL_COUNT][PATH_MAX];  /* per controller; "" when absent */
+    int base_fd[SBX_CTRL_COUNT];          /* base's directory (O_PATH), or -1:
+                                             status reads go through it */
     unsigned avail;
 };
 
@@ -40,6 +42,8 @@ static int v1_open(sbx_backend *be, sbx_error *err)
     struct v1_backend *p = calloc(1, sizeof *p);
     if (!p)
         return sbx_error_set(err, -ENOMEM, "out of memory");
+    for (int c = 0; c < SBX_CTRL_COUNT; c++)
+        p->base_fd[c] = -1;
     int r = sbx__detect(&p->lay, err);
     if (r < 0)
         goto fail;
@@ -62,6 +66,7 @@ static int v1_open(sbx_backend *be, sbx_error *err)
         snprintf(p->base[c], sizeof p->base[c], "%s%s%s", self,
                  be->cgroup_root ? "/" : "", be->cgroup_root ? be->cgroup_root : "");
         p->avail |= 1u << c;
+        p->base_fd[c] = open(p->base[c], O_PATH | O_DIRECTORY | O_CLOEXEC);
     }
     be->priv = p;
     return 0;
@@ -77,6 +82,9 @@ static void v1_close(sbx_backend *be)
         for (int c = 0; c < SBX_CTRL_COUNT; c++)
             if (p->base[c][0])
                 rmdir(p->base[c]);  /* fails while other boxes live there: fine */
+    for (int c = 0; c < SBX_CTRL_COUNT; c++)
+        if (p->base_fd[c] >= 0)
+            close(p->base_fd[c]);
     free(p);
 }
 
@@ -384,6 +392,33 @@ static int v1_stats(sbx_box *box, sbx_stats *st, sbx_error *err)
     return 0;
 }
 
+/* One counter of the box, through its hierarchy's kept directory fd. */
+static void read_brief(const sbx_box *box, sbx__ctrl c, const char *file, int64_t *out,
+                       uint64_t div)
+{
+    const struct v1_backend *p = priv_of(box->be);
+    char rel[PATH_MAX];
+    uint64_t v;
+    if (p->base_fd[c] < 0 || !dir_of(box, c))
+        return;
+    snprintf(rel, sizeof rel, "%s/%s", box->name, file);
+    if (sbx__read_u64_at(p->base_fd[c], rel, &v) == 0)
+        *out = (int64_t)(v / div);
+}
+
+/* 4 openat + 4 reads + 4 closes, against 8 files read to EOF through full
+ * paths: what a status table of thousands of units costs. */
+static int v1_brief_stats(sbx_box *box, sbx_stats *st)
+{
+    read_brief(box, SBX_CTRL_CPUACCT, "cpuacct.usage", &st->user_us, 1000);
+    if (st->user_us >= 0)
+        st->sys_us = 0;
+    read_brief(box, SBX_CTRL_MEMORY, "memory.usage_in_bytes", &st->memory_current, 1);
+    read_brief(box, SBX_CTRL_MEMORY, "memory.max_usage_in_bytes", &st->memory_peak, 1);
+    read_brief(box, SBX_CTRL_PIDS, "pids.current", &st->pids_current, 1);
+    return 0;
+}
+
 static int v1_event_fd(sbx_box *box)
 {
     struct v1_box *b = box->priv;
@@ -487,6 +522,7 @@ const sbx__ops sbx__cgroup1_ops = {
     .is_empty = v1_is_empty,
     .count = v1_count,
     .stats = v1_stats,
+    .brief_stats = v1_brief_stats,
     .event_fd = v1_event_fd,
     .events_drain = v1_events_drain,
     .destroy = v1_destroy,
