@@ -250,7 +250,12 @@ int sbx_box_stats_brief(sbx_box *box, sbx_stats *st);
 
 /* An fd that becomes readable when the box's OOM counter or population may
  * have changed (inotify on v2, eventfd on v1); -1 when the backend has none.
- * After it fires, call sbx_box_events_drain() to drain it. */
+ * After it fires, call sbx_box_events_drain() to drain it. The fd may be
+ * shared by several boxes of one backend (v1: one eventfd serves up to
+ * SBX_EVENT_FD_SHARE boxes, so that 10,000 boxes do not cost 10,000
+ * descriptors): poll each distinct fd once, and when it fires look at
+ * every box that returned it. It stays open while one of them lives. */
+#define SBX_EVENT_FD_SHARE 32
 int sbx_box_event_fd(sbx_box *box);
 void sbx_box_events_drain(sbx_box *box);
 

@@ -52,12 +52,17 @@ uint64_t fdlimit_current(void)
 
 unsigned fdlimit_unit_cost(const unit_def *d)
 {
-    unsigned n = 1;  /* the OOM watch (v1 eventfd; v2 inotify) */
+    unsigned n = 0;
     if (d->out[0].kind == OUT_LOG || d->out[1].kind == OUT_LOG)
         n++;         /* one pipe for stdout and stderr */
     if (d->pid_ns == SBX_PID_NS_INIT)
         n++;         /* sbx's init passes the program's status back */
     return n;
+}
+
+uint64_t fdlimit_oom_cost(size_t n, bool shared)
+{
+    return shared ? (n + SBX_EVENT_FD_SHARE - 1) / SBX_EVENT_FD_SHARE : n;
 }
 
 bool fdlimit_warn(FILE *out, size_t nunits, uint64_t need, uint64_t limit)

@@ -25,8 +25,12 @@
 uint64_t fdlimit_raise(void);
 /* The soft limit in force (UINT64_MAX: none). */
 uint64_t fdlimit_current(void);
-/* The descriptors one running unit of d keeps between events. */
+/* The descriptors one running unit of d keeps between events, besides its
+ * OOM watch. */
 unsigned fdlimit_unit_cost(const unit_def *d);
+/* The OOM watches of n boxes: one each, or one per SBX_EVENT_FD_SHARE
+ * when the backend shares them (cgroup v1). */
+uint64_t fdlimit_oom_cost(size_t n, bool shared);
 /* When units needing `need` descriptors (FDLIMIT_FIXED included) exceed
  * `limit`, writes one line saying so with the numbers and what to do, and
  * returns true. */

@@ -18,6 +18,13 @@ unsigned fdlimit_unit_cost(const unit_def *d)
     return 0;
 }
 
+uint64_t fdlimit_oom_cost(size_t n, bool shared)
+{
+    (void)n;
+    (void)shared;
+    return 0;
+}
+
 bool fdlimit_warn(FILE *out, size_t nunits, uint64_t need, uint64_t limit)
 {
     (void)out;

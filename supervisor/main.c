@@ -282,7 +282,8 @@ static int start_control(const struct settings *s)
  * limit (see fdlimit.h). */
 static void check_fd_budget(const manager *m, uint64_t limit)
 {
-    uint64_t need = FDLIMIT_FIXED;
+    bool shared = strcmp(sbx_backend_name(m->be), "cgroup1") == 0;
+    uint64_t need = FDLIMIT_FIXED + fdlimit_oom_cost(m->n, shared);
     for (size_t i = 0; i < m->n; i++)
         need += fdlimit_unit_cost(&m->svcs[i]->def);
     fdlimit_warn(stderr, m->n, need, limit);

@@ -23,7 +23,7 @@ typedef struct service_rt {
     run run;
     bool run_active;
     uv_timer_t timer;
-    uv_poll_t *oom_poll;        /* the box's OOM events; freed when closed */
+    int oom_fd;                 /* the box's OOM event fd (maybe shared), or -1 */
     int64_t oom_seen;
     pid_t logged_pid;           /* the pid of the last "running" event */
     unit_log log;
@@ -125,34 +125,24 @@ static void report_oom(service *s)
 }
 
 /* On v2 this fires once the kill is counted; on v1 when the OOM starts,
- * before: the run's end then catches up (report_oom in on_run_done). */
-static void on_oom_event(uv_poll_t *p, int status, int events)
+ * before: the run's end then catches up (report_oom in on_run_done). The
+ * fd may serve other boxes too (and fires when one is removed): each
+ * member compares its own counter. In a shutdown the runs' ends report. */
+static void on_oom_event(void *member)
 {
-    service *s = p->data;
-    (void)status;
-    (void)events;
+    service *s = member;
     sbx_box_events_drain(rt_of(s)->box);
-    report_oom(s);
-}
-
-static void free_handle(uv_handle_t *h)
-{
-    free(h);
+    if (!rt_of(s)->m->shutting_down)
+        report_oom(s);
 }
 
 static void watch_oom(service *s)
 {
     service_rt *rt = rt_of(s);
     int fd = sbx_box_event_fd(rt->box);
-    if (fd < 0 || rt->oom_poll || !(rt->oom_poll = malloc(sizeof *rt->oom_poll)))
+    if (fd < 0 || rt->oom_fd >= 0 || oomwatch_add(&rt->m->oom, fd, s) < 0)
         return;
-    if (uv_poll_init(rt->m->loop, rt->oom_poll, fd) < 0) {
-        free(rt->oom_poll);
-        rt->oom_poll = NULL;
-        return;
-    }
-    rt->oom_poll->data = s;
-    uv_poll_start(rt->oom_poll, UV_READABLE, on_oom_event);
+    rt->oom_fd = fd;
     sbx_stats st;
     rt->oom_seen = 0;  /* a fresh box counts from zero */
     if (!sbx_box_fresh(rt->box) && sbx_box_stats(rt->box, &st, NULL) == 0 && st.oom_kills > 0)
@@ -396,9 +386,9 @@ static void settle(manager *m);
 static void release_box(service *s)
 {
     service_rt *rt = rt_of(s);
-    if (rt->oom_poll) {
-        uv_close((uv_handle_t *)rt->oom_poll, free_handle);
-        rt->oom_poll = NULL;
+    if (rt->oom_fd >= 0) {  /* before libsbx may close it */
+        oomwatch_remove(&rt->m->oom, rt->oom_fd, s);
+        rt->oom_fd = -1;
     }
     if (!rt->box)
         return;
@@ -516,6 +506,7 @@ static service *service_new(manager *m, unit_def *def)
     s->def = *def;
     s->owner = rt;
     rt->m = m;
+    rt->oom_fd = -1;
     if (service_init(s, &m->env) < 0) {
         free(s);
         free(rt);
@@ -589,6 +580,7 @@ int manager_init(manager *m, uv_loop_t *loop, const manager_settings *cfg, sbx_e
         .timer_stop = env_timer_stop, .spawn = env_spawn, .stop = env_stop,
         .start_deps = env_start_deps, .deps = env_deps, .changed = env_changed, .ctx = m,
     };
+    oomwatch_init(&m->oom, loop, on_oom_event);
     sbx_backend_options bo = {.name = cfg->backend, .cgroup_root = cfg->cgroup_root};
     return sbx_backend_open(&bo, &m->be, err);
 }
@@ -1044,6 +1036,7 @@ void manager_free(manager *m)
     free(m->changing.v);
     free(m->to_stop.v);
     m->waiting = m->changing = m->to_stop = (svc_queue){0};
+    oomwatch_free(&m->oom);
     m->svcs = NULL;
     m->n = 0;
     sbx_backend_close(m->be);

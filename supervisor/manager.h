@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "logs.h"
+#include "oomwatch.h"
 #include "service.h"
 
 typedef struct manager_settings {
@@ -61,6 +62,7 @@ struct manager {
     svc_queue changing;         /* reload: at rest, to take a new definition or go */
     svc_queue to_stop;          /* shutdown: no running dependents left */
     size_t shutdown_left;       /* shutdown: units counted not at rest */
+    oomwatch oom;               /* the boxes' OOM event fds, polled once each */
 };
 
 int manager_init(manager *m, uv_loop_t *loop, const manager_settings *cfg,

@@ -25,11 +25,18 @@ struct v1_backend {
     int base_fd[SBX_CTRL_COUNT];          /* base's directory (O_PATH), or -1:
                                              status reads go through it */
     unsigned avail;
+    /* OOM eventfds, each registered for up to SBX_EVENT_FD_SHARE boxes'
+     * memory.oom_control: a box costs no descriptor of its own. */
+    struct oom_group {
+        int efd;                          /* -1: a free slot */
+        unsigned members;
+    } *groups;
+    size_t ngroups;
 };
 
 struct v1_box {
     char *dir[SBX_CTRL_COUNT];            /* made by us; NULL when not */
-    int event_fd;                         /* the only descriptor a box keeps */
+    long group;                           /* its OOM group, or -1 */
 };
 
 static struct v1_backend *priv_of(const sbx_backend *be)
@@ -85,6 +92,10 @@ static void v1_close(sbx_backend *be)
     for (int c = 0; c < SBX_CTRL_COUNT; c++)
         if (p->base_fd[c] >= 0)
             close(p->base_fd[c]);
+    for (size_t g = 0; g < p->ngroups; g++)
+        if (p->groups[g].efd >= 0)
+            close(p->groups[g].efd);
+    free(p->groups);
     free(p);
 }
 
@@ -237,8 +248,13 @@ static void v1_free(sbx_box *box)
         return;
     for (int c = 0; c < SBX_CTRL_COUNT; c++)
         free(b->dir[c]);
-    if (b->event_fd >= 0)
-        close(b->event_fd);
+    if (b->group >= 0) {
+        struct oom_group *g = &priv_of(box->be)->groups[b->group];
+        if (--g->members == 0) {
+            close(g->efd);
+            g->efd = -1;
+        }
+    }
     free(b);
     box->priv = NULL;
 }
@@ -248,7 +264,7 @@ static int v1_create(sbx_box *box, sbx_error *err)
     struct v1_box *b = calloc(1, sizeof *b);
     if (!b)
         return sbx_error_set(err, -ENOMEM, "out of memory");
-    b->event_fd = -1;
+    b->group = -1;
     box->priv = b;
     int r;
     if ((r = make_dirs(box, err)) < 0 || (r = apply_memory(box, err)) < 0 ||
@@ -419,33 +435,69 @@ static int v1_brief_stats(sbx_box *box, sbx_stats *st)
     return 0;
 }
 
+/* A group with room, made when none has (its eventfd opened): its index,
+ * or -1. Groups are few (one per SBX_EVENT_FD_SHARE boxes): a scan. */
+static long oom_group_with_room(struct v1_backend *p)
+{
+    size_t free_slot = p->ngroups;
+    for (size_t g = 0; g < p->ngroups; g++) {
+        if (p->groups[g].efd >= 0 && p->groups[g].members < SBX_EVENT_FD_SHARE)
+            return (long)g;
+        if (p->groups[g].efd < 0 && free_slot == p->ngroups)
+            free_slot = g;
+    }
+    if (free_slot == p->ngroups) {
+        struct oom_group *v = realloc(p->groups, (p->ngroups + 1) * sizeof *v);
+        if (!v)
+            return -1;
+        p->groups = v;
+        p->ngroups++;
+    }
+    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (efd < 0) {
+        p->groups[free_slot] = (struct oom_group){-1, 0};
+        return -1;
+    }
+    p->groups[free_slot] = (struct oom_group){efd, 0};
+    return (long)free_slot;
+}
+
+/* Registers the box's memory.oom_control with a shared eventfd (the
+ * kernel keeps its own reference to the control file). */
 static int v1_event_fd(sbx_box *box)
 {
+    struct v1_backend *p = priv_of(box->be);
     struct v1_box *b = box->priv;
     const char *mem = dir_of(box, SBX_CTRL_MEMORY);
-    if (b->event_fd >= 0 || !mem)
-        return b->event_fd;
-    char path[PATH_MAX];
+    if (b->group >= 0 || !mem)
+        return b->group >= 0 ? p->groups[b->group].efd : -1;
+    long g = oom_group_with_room(p);
+    if (g < 0)
+        return -1;
+    char path[PATH_MAX], line[64];
     snprintf(path, sizeof path, "%s/memory.oom_control", mem);
-    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     int ofd = open(path, O_RDONLY | O_CLOEXEC);
-    char line[64];
-    snprintf(line, sizeof line, "%d %d", efd, ofd);
-    if (efd < 0 || ofd < 0 || sbx__write_file(mem, "cgroup.event_control", line, NULL) < 0) {
-        if (efd >= 0)
-            close(efd);
-        efd = -1;
-    }
+    snprintf(line, sizeof line, "%d %d", p->groups[g].efd, ofd);
+    int r = ofd < 0 ? -1 : sbx__write_file(mem, "cgroup.event_control", line, NULL);
     if (ofd >= 0)
-        close(ofd);  /* the kernel keeps its own reference */
-    return b->event_fd = efd;
+        close(ofd);
+    if (r < 0) {
+        if (p->groups[g].members == 0) {
+            close(p->groups[g].efd);
+            p->groups[g].efd = -1;
+        }
+        return -1;
+    }
+    p->groups[g].members++;
+    b->group = g;
+    return p->groups[g].efd;
 }
 
 static void v1_events_drain(sbx_box *box)
 {
     struct v1_box *b = box->priv;
     uint64_t v;
-    if (b->event_fd >= 0 && read(b->event_fd, &v, sizeof v) < 0)
+    if (b->group >= 0 && read(priv_of(box->be)->groups[b->group].efd, &v, sizeof v) < 0)
         return;
 }
 
