@@ -264,7 +264,7 @@ static bool group_id(const char *name, gid_t *gid)
 
 static int start_control(const struct settings *s)
 {
-    control_settings cs = {.path = s->socket_path};
+    control_settings cs = {.path = s->socket_path, .units_cgroup_root = s->m.cgroup_root};
     if (strcmp(s->socket_path, "none") == 0)
         return 0;
     if ((s->control_group && !(cs.has_control_gid = group_id(s->control_group, &cs.control_gid))) ||
@@ -276,6 +276,19 @@ static int start_control(const struct settings *s)
         return -1;
     }
     return 0;
+}
+
+/* What no unit may see in its mount namespace: the control socket (a
+ * unit that reached it could raise its own limits; control.c refuses such
+ * a peer as well) and every unit's logs. */
+static void hide_from_units(struct settings *s)
+{
+    size_t n = 0;
+    if (strcmp(s->socket_path, "none") != 0)
+        s->m.hide[n++] = s->socket_path;
+    if (s->m.log_dir)
+        s->m.hide[n++] = s->m.log_dir;
+    s->m.hide[n] = NULL;
 }
 
 /* Says once, at load, when the units will not fit in the descriptor
@@ -310,6 +323,7 @@ int main(int argc, char **argv)
     uint64_t fd_limit = fdlimit_raise();
     if (s.m.log_dir)
         mkdir(s.m.log_dir, 0750);
+    hide_from_units(&s);
     D.loop = uv_default_loop();
     reaper_init(D.loop);
     sbx_error err = {0};

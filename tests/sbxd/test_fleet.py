@@ -95,11 +95,12 @@ class FleetTest(sbxdtest.TestCase):
         self.assertTrue(ok, "not every instance passed exec")
         # The exec reports are read on the loop: give it a moment.
         per_unit = lambda: (sbxdtest.fd_count(d.pid) - base_fds) / n
-        sbxdtest.wait_until(lambda: per_unit() <= 2.0, 5)
+        sbxdtest.wait_until(lambda: per_unit() <= 2.1, 5)
         print("\n  %d units: %.2f descriptors each" % (n, per_unit()), flush=True)
-        self.assertLessEqual(per_unit(), 2.0)
-        if sbxtest.machine().mode in ("v1", "hybrid"):  # the OOM eventfd is shared
-            self.assertLess(per_unit(), 1.1)
+        # The log pipe, the box watcher (a descriptor per box) and, on v1,
+        # a shared OOM eventfd (1/32 each).
+        limit = 2.1 if sbxtest.machine().mode in ("v1", "hybrid") else 3.0
+        self.assertLessEqual(per_unit(), limit)
         self.stop_sbxd(timeout=60)
 
     def test_fleet_removed_by_reload_releases_everything(self):
