@@ -18,6 +18,9 @@ typedef struct sbx__join {
     int clone_cgroup_fd;            /* v2: clone3(CLONE_INTO_CGROUP), else -1 */
     int procs_fd[SBX__MAX_JOIN];    /* write "0" into each (joins the cgroup) */
     int nprocs;
+    bool owned;                     /* the fds above were opened for this spawn:
+                                       spawn closes them once the child is forked
+                                       (a box keeps no descriptor between spawns) */
     bool own_pgrp;                  /* rlimit backend: the box is a process group */
 #ifndef _WIN32
     struct { int resource; struct rlimit lim; } rlimit[SBX__MAX_RLIMITS];
@@ -56,6 +59,7 @@ typedef struct sbx__ops {
     int (*is_empty)(sbx_box *box);
     int (*count)(sbx_box *box);   /* NULL: cannot say */
     int (*stats)(sbx_box *box, sbx_stats *st, sbx_error *err);
+    int (*brief_stats)(sbx_box *box, sbx_stats *st);  /* NULL: stats */
     int (*event_fd)(sbx_box *box);
     void (*events_drain)(sbx_box *box);
     int (*destroy)(sbx_box *box, sbx_error *err);

@@ -337,15 +337,38 @@ int sbx_box_is_empty(sbx_box *box)
     return box->be->ops->is_empty(box);
 }
 
+/* sbx's init is not the program's. */
+static void less_init(const sbx_box *box, sbx_stats *st)
+{
+    int64_t extra = (int64_t)sbx__pids_extra(box);
+    if (st->pids_current > 0)
+        st->pids_current -= st->pids_current >= extra ? extra : st->pids_current;
+    if (st->pids_peak > 0)
+        st->pids_peak -= st->pids_peak >= extra ? extra : st->pids_peak;
+}
+
 int sbx_box_stats(sbx_box *box, sbx_stats *st, sbx_error *err)
 {
     *st = SBX_STATS_UNKNOWN;
     int r = box->be->ops->stats(box, st, err);
-    int64_t extra = (int64_t)sbx__pids_extra(box);
-    if (st->pids_current > 0)  /* sbx's init is not the program's */
-        st->pids_current -= st->pids_current >= extra ? extra : st->pids_current;
-    if (st->pids_peak > 0)
-        st->pids_peak -= st->pids_peak >= extra ? extra : st->pids_peak;
+    less_init(box, st);
+    return r;
+}
+
+int sbx_box_stats_brief(sbx_box *box, sbx_stats *st)
+{
+    if (!box->be->ops->brief_stats) {
+        int r = sbx_box_stats(box, st, NULL);
+        if (st->user_us >= 0 && st->sys_us >= 0) {
+            st->user_us += st->sys_us;
+            st->sys_us = 0;
+        }
+        st->pids_peak = st->oom_kills = st->pids_limit_hits = -1;
+        return r;
+    }
+    *st = SBX_STATS_UNKNOWN;
+    int r = box->be->ops->brief_stats(box, st);
+    less_init(box, st);
     return r;
 }
 

@@ -16,6 +16,7 @@
 #endif
 
 #include "control.h"
+#include "fdlimit.h"
 #include "loader.h"
 #include "manager.h"
 #include "notify.h"
@@ -435,15 +436,15 @@ static void hide_from_units(struct settings *s)
     s->m.hide[n] = NULL;
 }
 
-static void raise_nofile(void)
+/* Says once, at load, when the units will not fit in the descriptor
+ * limit (see fdlimit.h). */
+static void check_fd_budget(const manager *m, uint64_t limit)
 {
-#ifndef _WIN32
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-#endif
+    bool shared = strcmp(sbx_backend_name(m->be), "cgroup1") == 0;
+    uint64_t need = FDLIMIT_FIXED + fdlimit_oom_cost(m->n, shared);
+    for (size_t i = 0; i < m->n; i++)
+        need += fdlimit_unit_cost(&m->svcs[i]->def);
+    fdlimit_warn(stderr, m->n, need, limit);
 }
 
 int main(int argc, char **argv)
@@ -464,8 +465,8 @@ int main(int argc, char **argv)
 #ifndef _WIN32
     signal(SIGPIPE, SIG_IGN);
 #endif
-    raise_nofile();
     notify_self_init();  /* before any unit can inherit NOTIFY_SOCKET */
+    uint64_t fd_limit = fdlimit_raise();
     if (s.m.log_dir)
         mkdir(s.m.log_dir, 0750);
     hide_from_units(&s);
@@ -502,6 +503,7 @@ int main(int argc, char **argv)
     int refused = manager_load(&D.m, stderr);
     fprintf(stderr, "sbxd: %zu unit(s) loaded from %s, %d refused, backend %s\n", D.m.n,
             s.m.units_dir, refused, sbx_backend_name(D.m.be));
+    check_fd_budget(&D.m, fd_limit);
     manager_start_all(&D.m);
     notify_counts("READY=1\n");
     uv_run(D.loop, UV_RUN_DEFAULT);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "health.h"
+#include "fdlimit.h"
 #include "loader.h"
 #include "manager.h"
 #include "notify.h"
@@ -25,7 +26,7 @@ typedef struct service_rt {
     run run;
     bool run_active;
     uv_timer_t timer;
-    uv_poll_t *oom_poll;        /* the box's OOM events; freed when closed */
+    int oom_fd;                 /* the box's OOM event fd (maybe shared), or -1 */
     int64_t oom_seen;
     pid_t logged_pid;           /* the pid of the last "running" event */
     unit_log log;
@@ -45,6 +46,13 @@ typedef struct service_rt {
     bool set_ids;
     uid_t uid;
     gid_t gid;
+    bool waiting;               /* in manager.waiting */
+    bool changing;              /* in manager.changing */
+    bool to_stop;               /* in manager.to_stop */
+    bool required;              /* some unit requires it (bulk start) */
+    bool counted;               /* shutdown: counted in its dependencies */
+    unsigned dependents;        /* shutdown: units not at rest that require
+                                   or follow it */
 } service_rt;
 
 /* ---- events: sbxd's own log ---- */
@@ -130,34 +138,24 @@ static void report_oom(service *s)
 }
 
 /* On v2 this fires once the kill is counted; on v1 when the OOM starts,
- * before: the run's end then catches up (report_oom in on_run_done). */
-static void on_oom_event(uv_poll_t *p, int status, int events)
+ * before: the run's end then catches up (report_oom in on_run_done). The
+ * fd may serve other boxes too (and fires when one is removed): each
+ * member compares its own counter. In a shutdown the runs' ends report. */
+static void on_oom_event(void *member)
 {
-    service *s = p->data;
-    (void)status;
-    (void)events;
+    service *s = member;
     sbx_box_events_drain(rt_of(s)->box);
-    report_oom(s);
-}
-
-static void free_handle(uv_handle_t *h)
-{
-    free(h);
+    if (!rt_of(s)->m->shutting_down)
+        report_oom(s);
 }
 
 static void watch_oom(service *s)
 {
     service_rt *rt = rt_of(s);
     int fd = sbx_box_event_fd(rt->box);
-    if (fd < 0 || rt->oom_poll || !(rt->oom_poll = malloc(sizeof *rt->oom_poll)))
+    if (fd < 0 || rt->oom_fd >= 0 || oomwatch_add(&rt->m->oom, fd, s) < 0)
         return;
-    if (uv_poll_init(rt->m->loop, rt->oom_poll, fd) < 0) {
-        free(rt->oom_poll);
-        rt->oom_poll = NULL;
-        return;
-    }
-    rt->oom_poll->data = s;
-    uv_poll_start(rt->oom_poll, UV_READABLE, on_oom_event);
+    rt->oom_fd = fd;
     sbx_stats st;
     rt->oom_seen = 0;  /* a fresh box counts from zero */
     if (!sbx_box_fresh(rt->box) && sbx_box_stats(rt->box, &st, NULL) == 0 && st.oom_kills > 0)
@@ -199,14 +197,6 @@ static void start_failed(run_result *res, int code, sbx_stage stage)
     res->stats = SBX_STATS_UNKNOWN;
 }
 
-static bool is_required(manager *m, const service *s)
-{
-    for (size_t i = 0; i < m->n; i++)
-        for (size_t k = 0; k < m->svcs[i]->def.requires.n; k++)
-            if (dep_matches(m->svcs[i]->def.requires.v[k], s->def.name))
-                return true;
-    return false;
-}
 
 /* ---- readiness and health: the unit's side of ready.h, health.h, notify.h ---- */
 
@@ -362,7 +352,7 @@ static char **unit_env(const unit_def *d, const char *notify_var)
     return env;
 }
 
-static int env_spawn(service *s, run_result *res)
+static int spawn_run(service *s, run_result *res)
 {
     service_rt *rt = rt_of(s);
     const unit_def *d = &s->def;
@@ -408,7 +398,7 @@ static int env_spawn(service *s, run_result *res)
     /* Behind sbx's init the program's own pid is known once the init has
      * forked it, after its cgroup migration: such a start waits for it,
      * so that "running" names the program's pid. */
-    opt.async_spawn = rt->m->bulk && !is_required(rt->m, s) && d->pid_ns != SBX_PID_NS_INIT &&
+    opt.async_spawn = rt->m->bulk && !rt->required && d->pid_ns != SBX_PID_NS_INIT &&
                       d->ready.kind != READY_COMMAND;  /* it enters the namespaces made at exec */
     r = run_start(&rt->run, rt->m->loop, rt->box, &cmd, &opt, on_run_done, res);
     if (pipefd[1] >= 0)
@@ -438,38 +428,87 @@ static int env_spawn(service *s, run_result *res)
     return 0;
 }
 
+/* A start that ran out of descriptors says which limit it met. */
+static int env_spawn(service *s, run_result *res)
+{
+    int r = spawn_run(s, res);
+    if (r < 0)
+        fdlimit_explain(-r, res->error, sizeof res->error);
+    return r;
+}
+
 static void env_stop(service *s)
 {
     run_stop(&rt_of(s)->run);
 }
 
+/* The first unit whose name is not below name (the set is sorted). */
+static size_t lower_bound(const manager *m, const char *name)
+{
+    size_t lo = 0, hi = m->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(m->svcs[mid]->def.name, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The next unit dep names ("web": web and every web@N), from *from (0:
+ * the first). The names dep matches share it as a prefix, so they are one
+ * run of the sorted set, found by bisection. */
 static service *find_dep(manager *m, const char *dep, size_t *from)
 {
-    for (size_t i = *from; i < m->n; i++)
+    size_t len = strlen(dep);
+    for (size_t i = *from ? *from : lower_bound(m, dep);
+         i < m->n && strncmp(m->svcs[i]->def.name, dep, len) == 0; i++)
         if (dep_matches(dep, m->svcs[i]->def.name)) {
             *from = i + 1;
             return m->svcs[i];
         }
+    *from = m->n;
     return NULL;
 }
 
-/* The units to start, in order. */
-typedef struct svc_queue {
-    service **v;
-    size_t n, cap;
-} svc_queue;
-
-static void queue_push(svc_queue *q, service *s)
+static bool queue_push(svc_queue *q, service *s)
 {
     if (q->n == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 8;
         service **v = realloc(q->v, cap * sizeof *v);
         if (!v)
-            return;  /* not started now: settle() asks again */
+            return false;
         q->v = v;
         q->cap = cap;
     }
     q->v[q->n++] = s;
+    return true;
+}
+
+/* Adds s once (flag says whether it is in q). */
+static void queue_add(svc_queue *q, service *s, bool *flag)
+{
+    if (!*flag)
+        *flag = queue_push(q, s);
+}
+
+static void queue_remove(svc_queue *q, service *s, bool *flag)
+{
+    for (size_t i = 0; *flag && i < q->n; i++)
+        if (q->v[i] == s) {
+            memmove(&q->v[i], &q->v[i + 1], (q->n - i - 1) * sizeof *q->v);
+            q->n--;
+            *flag = false;
+        }
+}
+
+/* Takes the queue's contents, leaving it empty. */
+static svc_queue queue_take(svc_queue *q)
+{
+    svc_queue t = *q;
+    *q = (svc_queue){0};
+    return t;
 }
 
 /* Phase one: the inactive units s requires, each after its own
@@ -530,6 +569,8 @@ static int env_deps(service *s)
                 d->state == SVC_READYING)
                 ready = 0;
     }
+    if (ready == 0)  /* settle() asks again after the next change */
+        queue_add(&m->waiting, s, &rt_of(s)->waiting);
     return ready;
 }
 
@@ -538,9 +579,9 @@ static void settle(manager *m);
 static void release_box(service *s)
 {
     service_rt *rt = rt_of(s);
-    if (rt->oom_poll) {
-        uv_close((uv_handle_t *)rt->oom_poll, free_handle);
-        rt->oom_poll = NULL;
+    if (rt->oom_fd >= 0) {  /* before libsbx may close it */
+        oomwatch_remove(&rt->m->oom, rt->oom_fd, s);
+        rt->oom_fd = -1;
     }
     if (!rt->box)
         return;
@@ -549,6 +590,22 @@ static void release_box(service *s)
         event(rt->m, s, "cleanup-failed", e.msg);
     sbx_box_free(rt->box);
     rt->box = NULL;
+}
+
+static void stop_dependencies(manager *m, service *s);
+
+/* A unit at rest: a reload may now change or drop it, and in a shutdown
+ * what it depends on may stop once no other dependent runs. */
+static void came_to_rest(manager *m, service *s)
+{
+    service_rt *rt = rt_of(s);
+    if ((rt->pending || rt->remove) && !rt->run_active)
+        queue_add(&m->changing, s, &rt->changing);
+    if (rt->counted) {
+        rt->counted = false;
+        m->shutdown_left--;
+        stop_dependencies(m, s);
+    }
 }
 
 static void describe_result(const run_result *r, char *buf, size_t len)
@@ -608,6 +665,7 @@ static void env_changed(service *s, svc_state from, const char *why)
         release_box(s);
         if (rt_of(s)->transient)
             rt_of(s)->remove = true;
+        came_to_rest(m, s);
     }
     settle(m);
 }
@@ -617,12 +675,19 @@ static void on_run_done(run *r, const run_result *res)
     service *s = r->data;
     service_rt *rt = rt_of(s);
     run_result copy = *res;
+    if (copy.reason == RUN_START_FAILED)  /* async: failed in the child */
+        fdlimit_explain(copy.failed_errno, copy.error, sizeof copy.error);
     report_oom(s);
     rt->run_active = false;
     run_close(r);
     watch_end(s);
     s->pid = 0;
+    bool was_at_rest = svc_at_rest(s->state);
     service_event(s, EV_EXIT, &copy);
+    if (was_at_rest) {  /* no change to hear of (nor a settle that dropped s) */
+        came_to_rest(rt->m, s);
+        settle(rt->m);
+    }
 }
 
 /* ---- the set ---- */
@@ -642,6 +707,7 @@ static service *service_new(manager *m, unit_def *def)
     s->def = *def;
     s->owner = rt;
     rt->m = m;
+    rt->oom_fd = -1;
     if (service_init(s, &m->env) < 0) {
         free(s);
         free(rt);
@@ -716,6 +782,7 @@ int manager_init(manager *m, uv_loop_t *loop, const manager_settings *cfg, sbx_e
         .timer_stop = env_timer_stop, .spawn = env_spawn, .stop = env_stop,
         .start_deps = env_start_deps, .deps = env_deps, .changed = env_changed, .ctx = m,
     };
+    oomwatch_init(&m->oom, loop, on_oom_event);
     sbx_backend_options bo = {.name = cfg->backend, .cgroup_root = cfg->cgroup_root};
     return sbx_backend_open(&bo, &m->be, err);
 }
@@ -775,8 +842,25 @@ void manager_restart(manager *m, service *s)
     }
 }
 
+/* Marks every unit some unit requires: those start synchronously (their
+ * "running" means exec'd), the rest with their migrations overlapping. */
+static void mark_required(manager *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        rt_of(m->svcs[i])->required = false;
+    for (size_t i = 0; i < m->n; i++) {
+        const strv *req = &m->svcs[i]->def.requires;
+        for (size_t k = 0; k < req->n; k++) {
+            size_t from = 0;
+            for (service *d; (d = find_dep(m, req->v[k], &from));)
+                rt_of(d)->required = true;
+        }
+    }
+}
+
 void manager_start_all(manager *m)
 {
+    mark_required(m);
     m->bulk = true;
     for (size_t i = 0; i < m->n; i++)
         if (m->svcs[i]->def.autostart && m->svcs[i]->state == SVC_INACTIVE)
@@ -784,42 +868,100 @@ void manager_start_all(manager *m)
     m->bulk = false;
 }
 
-/* Whether some unit that requires or follows s is not yet at rest: s
- * must then wait to be stopped (reverse dependency order). */
-static bool has_active_dependents(manager *m, service *s)
+/* ---- shutdown: dependents first, every independent unit at once ----
+ *
+ * At the start each unit not at rest is counted in every unit it requires
+ * or follows (its dependencies' `dependents`). Every unit with no counted
+ * dependent is stopped at once; when a counted unit comes to rest, each of
+ * its dependencies loses one, and stops when none is left. O(N + edges):
+ * no unit waits for another that does not depend on it. */
+
+/* Calls fn on every unit s requires or is ordered after. */
+static void each_dependency(manager *m, service *s, void (*fn)(manager *, service *))
 {
-    for (size_t i = 0; i < m->n; i++) {
-        service *o = m->svcs[i];
-        if (svc_at_rest(o->state) || o == s)
-            continue;
-        for (size_t k = 0; k < o->def.requires.n; k++)
-            if (dep_matches(o->def.requires.v[k], s->def.name))
-                return true;
-        for (size_t k = 0; k < o->def.after.n; k++)
-            if (dep_matches(o->def.after.v[k], s->def.name))
-                return true;
-    }
-    return false;
+    const strv *lists[2] = {&s->def.requires, &s->def.after};
+    for (int l = 0; l < 2; l++)
+        for (size_t k = 0; k < lists[l]->n; k++) {
+            size_t from = 0;
+            for (service *d; (d = find_dep(m, lists[l]->v[k], &from));)
+                if (d != s)
+                    fn(m, d);
+        }
 }
 
+static void add_dependent(manager *m, service *d)
+{
+    (void)m;
+    rt_of(d)->dependents++;
+}
+
+static void lose_dependent(manager *m, service *d)
+{
+    service_rt *rt = rt_of(d);
+    if (rt->dependents && --rt->dependents == 0)
+        queue_add(&m->to_stop, d, &rt->to_stop);
+}
+
+static void stop_dependencies(manager *m, service *s)
+{
+    if (m->shutting_down)
+        each_dependency(m, s, lose_dependent);
+}
+
+/* Counts every unit not at rest in its dependencies; queues the units
+ * that nothing running depends on. */
+static void count_dependents(manager *m)
+{
+    m->shutdown_left = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        service_rt *rt = rt_of(m->svcs[i]);
+        rt->dependents = 0;
+        rt->counted = false;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        service *s = m->svcs[i];
+        if (svc_at_rest(s->state))
+            continue;
+        rt_of(s)->counted = true;
+        m->shutdown_left++;
+        each_dependency(m, s, add_dependent);
+    }
+    for (size_t i = 0; i < m->n; i++)
+        if (rt_of(m->svcs[i])->dependents == 0)
+            queue_add(&m->to_stop, m->svcs[i], &rt_of(m->svcs[i])->to_stop);
+}
+
+static bool all_at_rest(const manager *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (!svc_at_rest(m->svcs[i]->state))
+            return false;
+    return true;
+}
+
+/* Stops what is queued (a stop that ends at once queues more), then, once
+ * every counted unit is at rest, checks the whole set (a unit may have
+ * started again meanwhile: then count again). */
 static void shutdown_step(manager *m)
 {
-    /* Again while stops end at once, freeing what those units depended on. */
-    for (bool progress = true; progress;) {
-        progress = false;
-        for (size_t i = 0; i < m->n; i++) {
-            service *s = m->svcs[i];
-            if (!svc_at_rest(s->state) && s->state != SVC_STOPPING && !has_active_dependents(m, s)) {
-                service_event(s, EV_STOP, NULL);
-                progress |= svc_at_rest(s->state);
+    for (;;) {
+        while (m->to_stop.n) {
+            svc_queue q = queue_take(&m->to_stop);
+            for (size_t i = 0; i < q.n; i++) {
+                service *s = q.v[i];
+                rt_of(s)->to_stop = false;
+                if (!svc_at_rest(s->state) && s->state != SVC_STOPPING)
+                    service_event(s, EV_STOP, NULL);
             }
+            free(q.v);
         }
+        if (m->shutdown_left > 0)
+            return;
+        if (all_at_rest(m))
+            break;
+        count_dependents(m);
     }
-    /* Some stops end at once (a unit waiting in backoff): count after. */
-    bool all_rest = true;
-    for (size_t i = 0; i < m->n; i++)
-        all_rest &= svc_at_rest(m->svcs[i]->state);
-    if (all_rest && m->on_idle) {
+    if (m->on_idle) {
         void (*cb)(manager *) = m->on_idle;
         m->on_idle = NULL;
         cb(m);
@@ -830,6 +972,10 @@ static void shutdown_step(manager *m)
 static void drop_service(manager *m, size_t i)
 {
     service *s = m->svcs[i];
+    service_rt *rt = rt_of(s);
+    queue_remove(&m->waiting, s, &rt->waiting);
+    queue_remove(&m->changing, s, &rt->changing);
+    queue_remove(&m->to_stop, s, &rt->to_stop);
     event(m, s, "removed", NULL);
     service_delete(s);
     memmove(&m->svcs[i], &m->svcs[i + 1], (m->n - i - 1) * sizeof *m->svcs);
@@ -856,34 +1002,62 @@ static void swap_definition(manager *m, service *s)
         manager_start(m, s);
 }
 
+/* Wakes the units waiting for dependencies: each asks again (and queues
+ * itself again while it must wait). Returns whether one moved on. */
+static bool wake_waiting(manager *m)
+{
+    bool moved = false;
+    svc_queue q = queue_take(&m->waiting);
+    for (size_t i = 0; i < q.n; i++) {
+        service *s = q.v[i];
+        rt_of(s)->waiting = false;
+        if (s->state != SVC_STARTING)
+            continue;
+        env_start_deps(s);
+        int r = env_deps(s);
+        if (r != 0) {
+            service_event(s, r > 0 ? EV_DEPS_READY : EV_DEPS_FAILED, NULL);
+            moved = true;
+        }
+    }
+    free(q.v);
+    return moved;
+}
+
+/* Reload: units at rest take their new definition or leave the set.
+ * Returns whether one did. */
+static bool apply_changes(manager *m)
+{
+    bool changed = false;
+    svc_queue q = queue_take(&m->changing);
+    for (size_t i = 0; i < q.n; i++) {
+        service *s = q.v[i];
+        service_rt *rt = rt_of(s);
+        rt->changing = false;
+        if (!svc_at_rest(s->state) || rt->run_active || !(rt->pending || rt->remove))
+            continue;  /* queued again when it next comes to rest */
+        size_t at = lower_bound(m, s->def.name);
+        if (rt->remove && at < m->n && m->svcs[at] == s)
+            drop_service(m, at);
+        else if (!rt->remove)
+            swap_definition(m, s);
+        changed = true;
+    }
+    free(q.v);
+    return changed;
+}
+
 /* After any change: wake units waiting for dependencies, apply reloads,
- * drive a shutdown. Re-entrant calls are folded into one pass. */
+ * drive a shutdown. Only the queues are walked, never every unit.
+ * Re-entrant calls are folded into the pass under way. */
 static void settle(manager *m)
 {
     if (m->settling)
         return;  /* the pass under way sees the change */
     m->settling = true;
     for (bool again = true; again;) {
-        again = false;
-        for (size_t i = 0; i < m->n; i++) {
-            service *s = m->svcs[i];
-            service_rt *rt = rt_of(s);
-            if (s->state == SVC_STARTING) {
-                env_start_deps(s);
-                int r = env_deps(s);
-                if (r != 0) {
-                    service_event(s, r > 0 ? EV_DEPS_READY : EV_DEPS_FAILED, NULL);
-                    again = true;
-                }
-            } else if (svc_at_rest(s->state) && !rt->run_active && (rt->pending || rt->remove)) {
-                if (rt->remove)
-                    drop_service(m, i);
-                else
-                    swap_definition(m, s);
-                again = true;
-                break;
-            }
-        }
+        again = wake_waiting(m);
+        again |= apply_changes(m);
     }
     if (m->shutting_down)
         shutdown_step(m);
@@ -916,6 +1090,8 @@ int manager_reload(manager *m, reload_report *report)
             rt_of(s)->remove = true;
             strv_push(&report->removed, s->def.name);
             service_event(s, EV_STOP, NULL);
+            if (svc_at_rest(s->state))
+                came_to_rest(m, s);  /* nothing to stop: goes at the settle below */
         }
     }
     def_list added = {0};
@@ -947,6 +1123,8 @@ int manager_reload(manager *m, reload_report *report)
             *rt->pending = defs.v[i];
             rt->transient = false;
             service_event(s, EV_STOP, NULL);
+            if (svc_at_rest(s->state))
+                came_to_rest(m, s);
         }
     }
     free(defs.v);
@@ -964,6 +1142,8 @@ int manager_reload(manager *m, reload_report *report)
 
 void manager_shutdown(manager *m)
 {
+    if (!m->shutting_down)
+        count_dependents(m);
     m->shutting_down = true;
     settle(m);
 }
@@ -1099,6 +1279,11 @@ void manager_free(manager *m)
     for (size_t i = 0; i < m->n; i++)
         service_delete(m->svcs[i]);
     free(m->svcs);
+    free(m->waiting.v);
+    free(m->changing.v);
+    free(m->to_stop.v);
+    m->waiting = m->changing = m->to_stop = (svc_queue){0};
+    oomwatch_free(&m->oom);
     m->svcs = NULL;
     m->n = 0;
     sbx_backend_close(m->be);

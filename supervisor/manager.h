@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "logs.h"
+#include "oomwatch.h"
 #include "service.h"
 
 typedef struct manager_settings {
@@ -24,6 +25,12 @@ typedef struct manager_settings {
 } manager_settings;
 
 typedef struct manager manager;
+
+/* Services to look at again, in the order they came (a growing array). */
+typedef struct svc_queue {
+    service **v;
+    size_t n, cap;
+} svc_queue;
 
 typedef void (*manager_event_cb)(manager *m, service *s, const char *event,
                                  const char *detail);
@@ -57,6 +64,13 @@ struct manager {
     void (*on_reload)(manager *m, bool done);
     void *data;
     FILE *events;               /* sbxd's own event log (stderr) */
+    /* What settle() looks at after a change, so that it never walks every
+     * unit (10,000 units, an event each: that would be O(N^2)). */
+    svc_queue waiting;          /* starting, waiting for their dependencies */
+    svc_queue changing;         /* reload: at rest, to take a new definition or go */
+    svc_queue to_stop;          /* shutdown: no running dependents left */
+    size_t shutdown_left;       /* shutdown: units counted not at rest */
+    oomwatch oom;               /* the boxes' OOM event fds, polled once each */
 };
 
 int manager_init(manager *m, uv_loop_t *loop, const manager_settings *cfg,

@@ -1,6 +1,7 @@
 /* Exits on POSIX: SIGCHLD, then wait4(-1) until nothing more is ready. */
 #include <signal.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #ifdef __linux__
@@ -82,21 +83,50 @@ static void resume_traced(void)
 }
 #endif
 
+/* Every exit ready now is reaped before any is handled: a stop of
+ * thousands of units reaps them as they die, and the cleaning up of each
+ * (its cgroups, its result) comes after, as a batch. */
+struct exit_rec {
+    pid_t pid;
+    int status;
+    struct rusage ru;
+};
+
+static struct exit_rec *batch;
+static size_t batch_cap;
+
+static size_t reap_ready(void)
+{
+    size_t n = 0;
+    for (;;) {
+        if (n == batch_cap) {
+            size_t cap = batch_cap ? batch_cap * 2 : 64;
+            struct exit_rec *v = realloc(batch, cap * sizeof *v);
+            if (!v)
+                break;  /* the rest at the next SIGCHLD or pass */
+            batch = v;
+            batch_cap = cap;
+        }
+        struct exit_rec *e = &batch[n];
+        pid_t next = inspect.cb ? next_ready() : -1;
+        if (inspect.cb && next < 0)
+            break;
+        e->pid = wait4(next, &e->status, WNOHANG, &e->ru);
+        if (e->pid <= 0)
+            break;  /* 0: none ready; -1/ECHILD: no children at all */
+        n++;
+    }
+    return n;
+}
+
 void reaper_reap(void)
 {
     bool any = false;
     resume_traced();
-    for (;;) {
-        int status;
-        struct rusage ru;
-        pid_t next = inspect.cb ? next_ready() : -1;
-        if (inspect.cb && next < 0)
-            break;
-        pid_t pid = wait4(next, &status, WNOHANG, &ru);
-        if (pid <= 0)
-            break;  /* 0: none ready; -1/ECHILD: no children at all */
+    for (size_t n; (n = reap_ready()) > 0;) {
         any = true;
-        reaper__exited(pid, status, &ru);
+        for (size_t i = 0; i < n; i++)  /* handlers never reap (SIGCHLD only) */
+            reaper__exited(batch[i].pid, batch[i].status, &batch[i].ru);
     }
     if (any)
         reaper__sweep();
@@ -135,6 +165,9 @@ void reaper_close(void)
         uv_close((uv_handle_t *)&P.sigchld, NULL);
     P.running = false;
     reaper__free();
+    free(batch);
+    batch = NULL;
+    batch_cap = 0;
 }
 
 bool reaper_exited(int status, int *code, int *sig)

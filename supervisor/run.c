@@ -120,6 +120,48 @@ int run_resolve_ids(const char *user, const char *group, sbx_command *cmd,
 static void on_exit_status(void *data, pid_t pid, int status, const struct rusage *ru);
 static void drain(run *r);
 
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* An async spawn's report pipe is read as soon as the child has exec'd
+ * (or failed), not when it is reaped: a running unit keeps no descriptor
+ * for it. */
+static void stop_report_watch(run *r)
+{
+    if (!r->report_poll)
+        return;
+    uv_close((uv_handle_t *)r->report_poll, free_handle);
+    r->report_poll = NULL;
+}
+
+static void on_report(uv_poll_t *p, int status, int events)
+{
+    run *r = p->data;
+    (void)status;
+    (void)events;
+    stop_report_watch(r);
+    sbx_spawn_outcome(&r->proc);  /* kept in proc until the run's end */
+}
+
+static void watch_report(run *r)
+{
+#ifndef _WIN32
+    if (r->proc.report_fd < 0 || !(r->report_poll = malloc(sizeof *r->report_poll)))
+        return;  /* without a watch it is read when the child is reaped */
+    if (uv_poll_init(r->loop, r->report_poll, r->proc.report_fd) < 0) {
+        free(r->report_poll);
+        r->report_poll = NULL;
+        return;
+    }
+    r->report_poll->data = r;
+    uv_poll_start(r->report_poll, UV_READABLE, on_report);
+#else
+    (void)r;
+#endif
+}
+
 static void set_error(run *r, const sbx_error *e)
 {
     if (!r->res.error[0] && e->code)
@@ -228,6 +270,7 @@ int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
         return -ENOMEM;
     }
     reaper_watch(proc.pid, on_exit_status, r);
+    watch_report(r);
     uv_timer_init(loop, r->timer);
     r->timer->data = r;
     uv_update_time(loop);  /* the timeout counts from now, not the loop's last wake-up */
@@ -304,6 +347,7 @@ static void classify(run *r)
     }
     if (res->stats.memory_peak < 0 && r->ru.ru_maxrss > 0)  /* else unknown */
         res->stats.memory_peak = (int64_t)r->ru.ru_maxrss * 1024;
+    stop_report_watch(r);
     if (sbx_spawn_outcome(&r->proc) < 0) {  /* async: it never reached exec */
         res->reason = RUN_START_FAILED;
         res->failed_stage = r->proc.failed_stage;
@@ -364,11 +408,6 @@ static void drain(run *r)
     r->on_done(r, &r->res);
 }
 
-static void free_timer(uv_handle_t *h)
-{
-    free(h);
-}
-
 void run_close(run *r)
 {
     if (r->state == RUN_IDLE)
@@ -377,8 +416,9 @@ void run_close(run *r)
         reaper_remove_sweep(on_sweep, r);
     if (r->state != RUN_DONE)
         reaper_unwatch(r->pid);
+    stop_report_watch(r);
     sbx_process_release(&r->proc);
-    uv_close((uv_handle_t *)r->timer, free_timer);
+    uv_close((uv_handle_t *)r->timer, free_handle);
     r->timer = NULL;
     r->state = RUN_IDLE;
 }

@@ -84,6 +84,7 @@ struct run {
     struct rusage ru;
     run_result res;
     uv_timer_t *timer;      /* its own allocation: closing outlives the run */
+    uv_poll_t *report_poll; /* async spawn: the exec report, until it came */
 };
 
 void run_options_init(run_options *o);

@@ -29,7 +29,7 @@ static void write_brief(json_out *b, manager *m, service *s)
     sbx_box *box = manager_box(s);
     sbx_stats st = SBX_STATS_UNKNOWN;
     if (box)
-        sbx_box_stats(box, &st, NULL);
+        sbx_box_stats_brief(box, &st);  /* what the brief form shows, cheaply */
     bool running = s->state == SVC_RUNNING || s->state == SVC_STOPPING ||
                    s->state == SVC_READYING;  /* it runs, not ready yet */
     uint64_t now = uv_now(m->loop);

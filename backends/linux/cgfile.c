@@ -106,6 +106,29 @@ int sbx__read_u64(const char *dir, const char *file, const char *key, uint64_t *
     return 0;
 }
 
+int sbx__read_u64_at(int dirfd, const char *rel, uint64_t *out)
+{
+    char buf[64];
+    int fd = openat(dirfd, rel, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n;
+    do
+        n = read(fd, buf, sizeof buf - 1);
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n <= 0)
+        return n < 0 ? -errno : -EINVAL;
+    buf[n] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(buf, &end, 10);
+    if (errno || end == buf)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
 int sbx__file_exists(const char *dir, const char *file)
 {
     char path[PATH_MAX];

@@ -66,6 +66,9 @@ ssize_t sbx__read_file(const char *dir, const char *file, char *buf, size_t len)
 int sbx__read_u64(const char *dir, const char *file, const char *key, uint64_t *out);
 /* Finds "key value" in flat-keyed text. */
 int sbx__keyed_u64(const char *text, const char *key, uint64_t *out);
+/* The first whole number of rel below the directory dirfd: openat and one
+ * read (a counter's file is short), no path walk from the root. */
+int sbx__read_u64_at(int dirfd, const char *rel, uint64_t *out);
 int sbx__file_exists(const char *dir, const char *file);
 /* mkdir -p below an existing base. */
 int sbx__mkdir_below(const char *base, const char *rel, sbx_error *err);

@@ -22,14 +22,21 @@
 struct v1_backend {
     sbx__layout lay;
     char base[SBX_CTRL_COUNT][PATH_MAX];  /* per controller; "" when absent */
+    int base_fd[SBX_CTRL_COUNT];          /* base's directory (O_PATH), or -1:
+                                             status reads go through it */
     unsigned avail;
+    /* OOM eventfds, each registered for up to SBX_EVENT_FD_SHARE boxes'
+     * memory.oom_control: a box costs no descriptor of its own. */
+    struct oom_group {
+        int efd;                          /* -1: a free slot */
+        unsigned members;
+    } *groups;
+    size_t ngroups;
 };
 
 struct v1_box {
     char *dir[SBX_CTRL_COUNT];            /* made by us; NULL when not */
-    int procs_fd[SBX_CTRL_COUNT];
-    int nprocs;
-    int event_fd;
+    long group;                           /* its OOM group, or -1 */
 };
 
 static struct v1_backend *priv_of(const sbx_backend *be)
@@ -42,6 +49,8 @@ static int v1_open(sbx_backend *be, sbx_error *err)
     struct v1_backend *p = calloc(1, sizeof *p);
     if (!p)
         return sbx_error_set(err, -ENOMEM, "out of memory");
+    for (int c = 0; c < SBX_CTRL_COUNT; c++)
+        p->base_fd[c] = -1;
     int r = sbx__detect(&p->lay, err);
     if (r < 0)
         goto fail;
@@ -64,6 +73,7 @@ static int v1_open(sbx_backend *be, sbx_error *err)
         snprintf(p->base[c], sizeof p->base[c], "%s%s%s", self,
                  be->cgroup_root ? "/" : "", be->cgroup_root ? be->cgroup_root : "");
         p->avail |= 1u << c;
+        p->base_fd[c] = open(p->base[c], O_PATH | O_DIRECTORY | O_CLOEXEC);
     }
     be->priv = p;
     return 0;
@@ -79,6 +89,13 @@ static void v1_close(sbx_backend *be)
         for (int c = 0; c < SBX_CTRL_COUNT; c++)
             if (p->base[c][0])
                 rmdir(p->base[c]);  /* fails while other boxes live there: fine */
+    for (int c = 0; c < SBX_CTRL_COUNT; c++)
+        if (p->base_fd[c] >= 0)
+            close(p->base_fd[c]);
+    for (size_t g = 0; g < p->ngroups; g++)
+        if (p->groups[g].efd >= 0)
+            close(p->groups[g].efd);
+    free(p->groups);
     free(p);
 }
 
@@ -202,11 +219,6 @@ static int make_dirs(sbx_box *box, sbx_error *err)
             b->dir[c] = NULL;
             return sbx_error_set(err, -e, "mkdir %s/%s: %s", p->base[c], box->name, strerror(e));
         }
-        char procs[PATH_MAX];
-        snprintf(procs, sizeof procs, "%s/cgroup.procs", b->dir[c]);
-        if ((b->procs_fd[b->nprocs] = open(procs, O_WRONLY | O_CLOEXEC)) < 0)
-            return sbx_error_set(err, -errno, "open %s: %s", procs, strerror(errno));
-        b->nprocs++;
     }
     return 0;
 }
@@ -234,12 +246,15 @@ static void v1_free(sbx_box *box)
     struct v1_box *b = box->priv;
     if (!b)
         return;
-    for (int i = 0; i < b->nprocs; i++)
-        close(b->procs_fd[i]);
     for (int c = 0; c < SBX_CTRL_COUNT; c++)
         free(b->dir[c]);
-    if (b->event_fd >= 0)
-        close(b->event_fd);
+    if (b->group >= 0) {
+        struct oom_group *g = &priv_of(box->be)->groups[b->group];
+        if (--g->members == 0) {
+            close(g->efd);
+            g->efd = -1;
+        }
+    }
     free(b);
     box->priv = NULL;
 }
@@ -249,7 +264,7 @@ static int v1_create(sbx_box *box, sbx_error *err)
     struct v1_box *b = calloc(1, sizeof *b);
     if (!b)
         return sbx_error_set(err, -ENOMEM, "out of memory");
-    b->event_fd = -1;
+    b->group = -1;
     box->priv = b;
     int r;
     if ((r = make_dirs(box, err)) < 0 || (r = apply_memory(box, err)) < 0 ||
@@ -284,13 +299,24 @@ static int v1_update(sbx_box *box, sbx_error *err)
     return r;
 }
 
+/* Each cgroup.procs is opened for this spawn only: kept for the box's
+ * life they cost 4 descriptors a unit, and 10,000 units would not fit in
+ * a usual RLIMIT_NOFILE. An open costs a few microseconds against the
+ * migration's milliseconds. */
 static int v1_prepare_join(sbx_box *box, sbx__join *join, sbx_error *err)
 {
     struct v1_box *b = box->priv;
-    (void)err;
-    for (int i = 0; i < b->nprocs; i++)
-        join->procs_fd[i] = b->procs_fd[i];
-    join->nprocs = b->nprocs;
+    join->owned = true;
+    for (int c = 0; c < SBX_CTRL_COUNT; c++) {
+        if (!own_dir(b, c))
+            continue;
+        char procs[PATH_MAX];
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", b->dir[c]);
+        int fd = open(procs, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+            return sbx_error_set(err, -errno, "open %s: %s", procs, strerror(errno));
+        join->procs_fd[join->nprocs++] = fd;
+    }
     return 0;
 }
 
@@ -382,33 +408,96 @@ static int v1_stats(sbx_box *box, sbx_stats *st, sbx_error *err)
     return 0;
 }
 
+/* One counter of the box, through its hierarchy's kept directory fd. */
+static void read_brief(const sbx_box *box, sbx__ctrl c, const char *file, int64_t *out,
+                       uint64_t div)
+{
+    const struct v1_backend *p = priv_of(box->be);
+    char rel[PATH_MAX];
+    uint64_t v;
+    if (p->base_fd[c] < 0 || !dir_of(box, c))
+        return;
+    snprintf(rel, sizeof rel, "%s/%s", box->name, file);
+    if (sbx__read_u64_at(p->base_fd[c], rel, &v) == 0)
+        *out = (int64_t)(v / div);
+}
+
+/* 4 openat + 4 reads + 4 closes, against 8 files read to EOF through full
+ * paths: what a status table of thousands of units costs. */
+static int v1_brief_stats(sbx_box *box, sbx_stats *st)
+{
+    read_brief(box, SBX_CTRL_CPUACCT, "cpuacct.usage", &st->user_us, 1000);
+    if (st->user_us >= 0)
+        st->sys_us = 0;
+    read_brief(box, SBX_CTRL_MEMORY, "memory.usage_in_bytes", &st->memory_current, 1);
+    read_brief(box, SBX_CTRL_MEMORY, "memory.max_usage_in_bytes", &st->memory_peak, 1);
+    read_brief(box, SBX_CTRL_PIDS, "pids.current", &st->pids_current, 1);
+    return 0;
+}
+
+/* A group with room, made when none has (its eventfd opened): its index,
+ * or -1. Groups are few (one per SBX_EVENT_FD_SHARE boxes): a scan. */
+static long oom_group_with_room(struct v1_backend *p)
+{
+    size_t free_slot = p->ngroups;
+    for (size_t g = 0; g < p->ngroups; g++) {
+        if (p->groups[g].efd >= 0 && p->groups[g].members < SBX_EVENT_FD_SHARE)
+            return (long)g;
+        if (p->groups[g].efd < 0 && free_slot == p->ngroups)
+            free_slot = g;
+    }
+    if (free_slot == p->ngroups) {
+        struct oom_group *v = realloc(p->groups, (p->ngroups + 1) * sizeof *v);
+        if (!v)
+            return -1;
+        p->groups = v;
+        p->ngroups++;
+    }
+    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (efd < 0) {
+        p->groups[free_slot] = (struct oom_group){-1, 0};
+        return -1;
+    }
+    p->groups[free_slot] = (struct oom_group){efd, 0};
+    return (long)free_slot;
+}
+
+/* Registers the box's memory.oom_control with a shared eventfd (the
+ * kernel keeps its own reference to the control file). */
 static int v1_event_fd(sbx_box *box)
 {
+    struct v1_backend *p = priv_of(box->be);
     struct v1_box *b = box->priv;
     const char *mem = dir_of(box, SBX_CTRL_MEMORY);
-    if (b->event_fd >= 0 || !mem)
-        return b->event_fd;
-    char path[PATH_MAX];
+    if (b->group >= 0 || !mem)
+        return b->group >= 0 ? p->groups[b->group].efd : -1;
+    long g = oom_group_with_room(p);
+    if (g < 0)
+        return -1;
+    char path[PATH_MAX], line[64];
     snprintf(path, sizeof path, "%s/memory.oom_control", mem);
-    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     int ofd = open(path, O_RDONLY | O_CLOEXEC);
-    char line[64];
-    snprintf(line, sizeof line, "%d %d", efd, ofd);
-    if (efd < 0 || ofd < 0 || sbx__write_file(mem, "cgroup.event_control", line, NULL) < 0) {
-        if (efd >= 0)
-            close(efd);
-        efd = -1;
-    }
+    snprintf(line, sizeof line, "%d %d", p->groups[g].efd, ofd);
+    int r = ofd < 0 ? -1 : sbx__write_file(mem, "cgroup.event_control", line, NULL);
     if (ofd >= 0)
-        close(ofd);  /* the kernel keeps its own reference */
-    return b->event_fd = efd;
+        close(ofd);
+    if (r < 0) {
+        if (p->groups[g].members == 0) {
+            close(p->groups[g].efd);
+            p->groups[g].efd = -1;
+        }
+        return -1;
+    }
+    p->groups[g].members++;
+    b->group = g;
+    return p->groups[g].efd;
 }
 
 static void v1_events_drain(sbx_box *box)
 {
     struct v1_box *b = box->priv;
     uint64_t v;
-    if (b->event_fd >= 0 && read(b->event_fd, &v, sizeof v) < 0)
+    if (b->group >= 0 && read(priv_of(box->be)->groups[b->group].efd, &v, sizeof v) < 0)
         return;
 }
 
@@ -503,6 +592,7 @@ const sbx__ops sbx__cgroup1_ops = {
     .is_empty = v1_is_empty,
     .count = v1_count,
     .stats = v1_stats,
+    .brief_stats = v1_brief_stats,
     .event_fd = v1_event_fd,
     .events_drain = v1_events_drain,
     .destroy = v1_destroy,

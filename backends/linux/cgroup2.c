@@ -26,9 +26,7 @@ struct v2_backend {
 };
 
 struct v2_box {
-    int dir_fd;              /* for clone3 */
-    int procs_fd;            /* fallback join */
-    int inotify_fd;
+    int inotify_fd;          /* the only descriptor a box keeps */
 };
 
 static struct v2_backend *priv_of(const sbx_backend *be)
@@ -212,7 +210,7 @@ static int v2_create(sbx_box *box, sbx_error *err)
     struct v2_box *b = calloc(1, sizeof *b);
     if (!b)
         return sbx_error_set(err, -ENOMEM, "out of memory");
-    b->dir_fd = b->procs_fd = b->inotify_fd = -1;
+    b->inotify_fd = -1;
     snprintf(box->path, sizeof box->path, "%s/%s", p->base, box->name);
     if (mkdir(box->path, 0755) < 0) {
         int r = sbx_error_set(err, -errno, "mkdir %s: %s", box->path, strerror(errno));
@@ -224,14 +222,6 @@ static int v2_create(sbx_box *box, sbx_error *err)
     if ((r = apply_memory(box, err)) < 0 || (r = apply_cpu(box, err)) < 0 ||
         (r = apply_pids(box, err)) < 0)
         goto fail;
-    b->dir_fd = open(box->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    char procs[PATH_MAX];
-    snprintf(procs, sizeof procs, "%s/cgroup.procs", box->path);
-    b->procs_fd = open(procs, O_WRONLY | O_CLOEXEC);
-    if (b->dir_fd < 0 || b->procs_fd < 0) {
-        r = sbx_error_set(err, -errno, "open %s: %s", box->path, strerror(errno));
-        goto fail;
-    }
     return 0;
 fail:
     box->be->ops->free(box);
@@ -256,12 +246,18 @@ static int v2_update(sbx_box *box, sbx_error *err)
     return r;
 }
 
+/* The directory (clone3) and cgroup.procs (the fallback join) are opened
+ * for this spawn only, so that a box keeps no descriptor between spawns. */
 static int v2_prepare_join(sbx_box *box, sbx__join *join, sbx_error *err)
 {
-    struct v2_box *b = box->priv;
-    (void)err;
-    join->clone_cgroup_fd = b->dir_fd;
-    join->procs_fd[0] = b->procs_fd;
+    char procs[PATH_MAX];
+    join->owned = true;
+    join->clone_cgroup_fd = open(box->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (join->clone_cgroup_fd < 0)
+        return sbx_error_set(err, -errno, "open %s: %s", box->path, strerror(errno));
+    snprintf(procs, sizeof procs, "%s/cgroup.procs", box->path);
+    if ((join->procs_fd[0] = open(procs, O_WRONLY | O_CLOEXEC)) < 0)
+        return sbx_error_set(err, -errno, "open %s: %s", procs, strerror(errno));
     join->nprocs = 1;
     return 0;
 }
@@ -364,10 +360,6 @@ static void v2_free(sbx_box *box)
     struct v2_box *b = box->priv;
     if (!b)
         return;
-    if (b->dir_fd >= 0)
-        close(b->dir_fd);
-    if (b->procs_fd >= 0)
-        close(b->procs_fd);
     if (b->inotify_fd >= 0)
         close(b->inotify_fd);
     free(b);

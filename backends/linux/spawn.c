@@ -363,6 +363,16 @@ static void close_fds(int *fds, int n)
         }
 }
 
+/* The descriptors a backend opened for this spawn only. */
+static void release_join(sbx__join *join)
+{
+    if (!join->owned)
+        return;
+    close_fds(join->procs_fd, join->nprocs);
+    close_fds(&join->clone_cgroup_fd, 1);
+    join->nprocs = 0;
+}
+
 /* fork(), or with namespaces the raw clone system call, which forks the
  * same way (the child returns 0 on the same stack). */
 static pid_t plain_fork(unsigned long ns_flags)
@@ -432,8 +442,8 @@ static void take_report(const struct child_report *rep, sbx_process *proc)
 int sbx_spawn_outcome(sbx_process *proc)
 {
     struct child_report rep;
-    if (proc->report_fd < 0)
-        return 0;
+    if (proc->report_fd < 0)  /* read before, or never async */
+        return proc->failed_errno ? -proc->failed_errno : 0;
     int failed = await_exec(proc->report_fd, &rep);
     close(proc->report_fd);
     proc->report_fd = -1;
@@ -497,8 +507,10 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
         return sbx_error_set(err, -EINVAL, "no command given");
 
     int r = box->be->ops->prepare_join(box, &join, err);
-    if (r < 0)
+    if (r < 0) {
+        release_join(&join);
         return r;
+    }
     sbx__common_rlimits(box, &join);
     if ((r = sbx__iso_prepare(cmd->iso, &plan.iso, err)) < 0 ||
         (cmd->enter_pid > 0 && (r = sbx__iso_enter_prepare(cmd->enter_pid, &plan.iso, err)) < 0)) {
@@ -540,6 +552,7 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
         child_main(&plan);
     int fork_errno = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
+    release_join(&join);
     close_fds(&report[1], 1);
     close_fds(&status[1], 1);
     close_fds(own, 3);
@@ -595,6 +608,7 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
     return 0;
 
 fail:
+    release_join(&join);
     close_fds(report, 2);
     close_fds(status, 2);
     close_fds(sync, 2);

@@ -3,6 +3,7 @@
  *
  *   fleet-floor sleep SOCKET TAG [IGNORED...]
  *   fleet-floor fleet N ROOT -- PROGRAM [ARG...]
+ *   fleet-floor stats N ROOT
  *
  * `sleep` sends one datagram "TAG PID SEC.NSEC" (CLOCK_MONOTONIC, taken
  * right after exec) to the unix socket SOCKET, then waits for a signal
@@ -28,6 +29,14 @@
  *     below our own cgroup, enable memory cpu pids in its subtree_control,
  *     mkdir ROOT/uI with limits, keep the directory open and start with
  *     clone3(CLONE_INTO_CGROUP): no migration at all.
+ *
+ * `stats` is the floor of a status table: for the N units of a running
+ * `fleet` with that ROOT (started from the same cgroup), it reads what
+ * sbxctl's table shows, memory now and peak, CPU time and tasks (v1:
+ * memory.usage_in_bytes, memory.max_usage_in_bytes, cpuacct.usage,
+ * pids.current; v2: memory.current, memory.peak, cpu.stat, pids.current),
+ * each with openat below a kept directory and one read, and prints a line
+ * per unit. The benchmark times it as a whole process.
  *
  * The child resets its signal mask, starts a new session (as sbxd's units
  * do), takes /dev/null as stdio, and execs. Prints on stderr
@@ -354,13 +363,65 @@ static int fleet_main(int argc, char **argv)
     return 0;
 }
 
+/* One short file below dir, openat and one read: the number it starts
+ * with, or the one after "key " (cpu.stat), or -1. */
+static long long read_at(int dir, const char *rel, const char *key)
+{
+    char buf[512];
+    int fd = openat(dir, rel, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    const char *p = key ? strstr(buf, key) : buf;
+    return p ? strtoll(p + (key ? strlen(key) + 1 : 0), NULL, 10) : -1;
+}
+
+static int stats_main(int argc, char **argv)
+{
+    if (argc != 4)
+        return fputs("usage: fleet-floor stats N ROOT\n", stderr), 2;
+    unsigned long n = strtoul(argv[2], NULL, 10);
+    /* memory, cpu time, tasks: the hierarchy (v1) and the files */
+    static const char *const v1[4][2] = {{"memory", "memory.usage_in_bytes"},
+        {"memory", "memory.max_usage_in_bytes"}, {"cpuacct", "cpuacct.usage"},
+        {"pids", "pids.current"}};
+    static const char *const v2[4][2] = {{"memory.current", NULL}, {"memory.peak", NULL},
+        {"cpu.stat", "usage_usec"}, {"pids.current", NULL}};
+    int v2_mode = v2_has_memory(), dir[4];
+    for (int k = 0; k < 4; k++) {
+        char own[PATH_MAX], base[PATH_MAX + 256];
+        if (own_dir(v2_mode ? NULL : v1[k][0], own, sizeof own) < 0)
+            die("no cgroup hierarchy for %s", v2_mode ? "v2" : v1[k][0]);
+        snprintf(base, sizeof base, "%s/%s", own, argv[3]);
+        if ((dir[k] = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+            die("%s: %s", base, strerror(errno));
+    }
+    for (unsigned long i = 1; i <= n; i++) {
+        long long v[4];
+        for (int k = 0; k < 4; k++) {
+            char rel[64];
+            snprintf(rel, sizeof rel, "u%lu/%s", i, v2_mode ? v2[k][0] : v1[k][1]);
+            v[k] = read_at(dir[k], rel, v2_mode ? v2[k][1] : NULL);
+        }
+        printf("u%lu %lld %lld %lld %lld\n", i, v[0], v[1], v[2], v[3]);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "sleep") == 0)
         sleep_main(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "fleet") == 0)
         return fleet_main(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "stats") == 0)
+        return stats_main(argc, argv);
     fputs("usage: fleet-floor sleep SOCKET TAG [IGNORED...]\n"
-          "       fleet-floor fleet N ROOT -- PROGRAM [ARG...]\n", stderr);
+          "       fleet-floor fleet N ROOT -- PROGRAM [ARG...]\n"
+          "       fleet-floor stats N ROOT\n", stderr);
     return 2;
 }

@@ -837,6 +837,26 @@ class Control(Base):
         self.assertRegex(r.err, r"broken\.ini:3: ", r)
         self.assertEqual(self.status("keep")["pid"], keep)
 
+    def test_status_figures_of_a_running_unit(self):
+        """The table's figures (read the cheap way for every unit) agree
+        with the unit's cgroup files."""
+        self.sleeper("fig", limits={"memory": "32M", "pids": 8})
+        self.start_sbxd()
+        self.pid_of("fig")
+        u = self.status("fig")
+        cg = u["cgroup"]
+        if not (cg and os.path.exists(os.path.join(cg, "cgroup.procs"))):
+            sbxtest.skip("no cgroup for the unit (backend without one)")
+        both = [self.status(), self.status("fig")]   # the table's form, the detail
+        for v in (both[0]["fig"], both[1]):
+            self.assertGreater(v["memory"] or 0, 0, v)
+            self.assertGreaterEqual(v["memory_peak"] or 0, v["memory"], v)
+            self.assertGreaterEqual(v["cpu_usage_us"], 0, v)
+            self.assertEqual(v["tasks"], 1, v)   # the sleeping program
+            self.assertEqual(v["tasks_limit"], 8, v)
+        r = self.ok("status")
+        self.assertRegex(r.out, r"\nfig +running +\d+ .* 1/8 ", r.out)
+
     def test_set_changes_the_memory_limit_live(self):
         self.sleeper("mem", limits={"memory": "32M"})
         self.start_sbxd()

@@ -9,6 +9,7 @@ import time
 import unittest
 
 import sbxdtest
+import sbxtest
 from sbxdtest import child_cmd
 
 
@@ -73,6 +74,34 @@ class FleetTest(sbxdtest.TestCase):
         if not sbxdtest.HEAVY:
             raise unittest.SkipTest("1,000 instances only with SBX_HEAVY=1")
         self.run_fleet(1000)
+
+    def test_fleet_keeps_at_most_two_descriptors_per_unit(self):
+        """Between events a running unit costs sbxd its log pipe and its OOM
+        watch, nothing more (on v1 one eventfd serves 32 units): 10,000
+        units must fit in a hard RLIMIT_NOFILE of 20,000."""
+        n = 200
+        self.write_unit("keep", {"exec": {"command": child_cmd("sleep", 600)}})
+        d = self.start_sbxd()
+        d.wait_running(10, "keep")
+        base_fds = sbxdtest.fd_count(d.pid)
+        mark = d.mark()
+        fleet = self.fleet(n)
+        del fleet["exec"]["stdout"]  # into the log: one pipe for stdout and stderr
+        self.write_unit("fleet", fleet)
+        d.signal(signal.SIGHUP)
+        got = self.wait_fleet(n, 30, since=mark)
+        pids = [e.pid() for e in got.values()]
+        ok = sbxdtest.wait_until(lambda: all(sbxdtest.execed(p) for p in pids), 10)
+        self.assertTrue(ok, "not every instance passed exec")
+        # The exec reports are read on the loop: give it a moment.
+        per_unit = lambda: (sbxdtest.fd_count(d.pid) - base_fds) / n
+        sbxdtest.wait_until(lambda: per_unit() <= 2.1, 5)
+        print("\n  %d units: %.2f descriptors each" % (n, per_unit()), flush=True)
+        # The log pipe, the box watcher (a descriptor per box) and, on v1,
+        # a shared OOM eventfd (1/32 each).
+        limit = 2.1 if sbxtest.machine().mode in ("v1", "hybrid") else 3.0
+        self.assertLessEqual(per_unit(), limit)
+        self.stop_sbxd(timeout=60)
 
     def test_fleet_removed_by_reload_releases_everything(self):
         n = 200
