@@ -186,6 +186,10 @@ enum {
                                    namespace whose PID 1 it is): the pids
                                    limit gets one task more for it, and the
                                    pids figures count it out */
+    SBX_BOX_ADOPT = 1u << 2,    /* the box's cgroup may exist already, left
+                                   running by a supervisor that died: it is
+                                   opened as it is and the limits given are
+                                   applied to it (see sbx_box_create) */
 };
 
 /* One limit and the mechanism that enforces it ("cgroup1 memory.limit_in_bytes");
@@ -197,6 +201,9 @@ typedef struct sbx_enforced {
 
 #define SBX_MAX_ENFORCED 16
 
+/* Makes the box. With SBX_BOX_ADOPT an existing cgroup of that name is
+ * taken over instead of refused (its processes keep running; the box is
+ * then not fresh). */
 int sbx_box_create(sbx_backend *be, const char *name, const sbx_limits *limits,
                    unsigned flags, sbx_box **out, sbx_error *err);
 /* Kills what is left with SIGKILL and removes the box. Returns -EBUSY while
@@ -298,8 +305,10 @@ typedef enum sbx_seccomp {
  * cut to sbx_caps_default | cap_add; no_new_privs; and a seccomp filter
  * refusing namespace creation (clone/unshare NEW* flags, setns; clone3
  * answers ENOSYS so libc falls back to clone) and TIOCSTI/TIOCLINUX,
- * on top of any profile. The child also dies with its parent thread
- * (PR_SET_PDEATHSIG, SIGKILL; with a PID namespace that ends all inside). */
+ * on top of any profile. With die_with_parent the child also dies with
+ * its parent thread (PR_SET_PDEATHSIG, SIGKILL; with a PID namespace that
+ * ends all inside): a foreground runner wants that, a supervisor whose
+ * units must outlive its own crash does not. */
 typedef struct sbx_isolation {
     char *const *readonly;   /* NULL-terminated; visible, read-only */
     char *const *allow;      /* when any: only these (rw), readonly, and a
@@ -317,6 +326,7 @@ typedef struct sbx_isolation {
     bool privileged;         /* none of the containment: the program can
                                 undo its own limits (as root) */
     uint64_t cap_add;        /* capabilities given back, 1 << CAP_* */
+    bool die_with_parent;    /* SIGKILL when the spawning thread ends */
 } sbx_isolation;
 
 /* The capabilities a contained root program keeps (Docker's default set

@@ -12,6 +12,7 @@
 #ifndef _WIN32
 #include <grp.h>
 #include <sys/reboot.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #endif
 
@@ -25,11 +26,13 @@
 
 #ifdef _WIN32
 #define DEFAULT_SOCKET "\\\\.\\pipe\\sbxd"
+#define DEFAULT_STATE_BASE "none"
 #define SIGNALS_HELP "Console: Ctrl-C, Ctrl-Break or closing it stops every unit, then sbxd exits.\n"
 /* Console events as libuv delivers them; every one is a stop. */
 static const int handled[] = {SIGINT, SIGBREAK, SIGHUP};
 #else
 #define DEFAULT_SOCKET "/run/sbx/sbxd.sock"
+#define DEFAULT_STATE_BASE "/run/sbx"
 #define SIGNALS_HELP "Signals: TERM/INT stop every unit in reverse dependency order, then exit;\n" \
                      "HUP reloads the units; USR1 reopens the log files.\n"
 static const int handled[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGQUIT};
@@ -41,7 +44,8 @@ struct settings {
     const char *check_dir;
     const char *socket_path;
     const char *control_group, *read_group;
-    char *owned[8];           /* strings read from sbxd.ini */
+    const char *state_dir;    /* NULL: the default for our cgroup tree */
+    char *owned[16];          /* strings read from sbxd.ini */
     int nowned;
 };
 
@@ -57,6 +61,9 @@ static const char usage_text[] =
     "      --control-group G   members of group G may control sbxd (socket mode 0660)\n"
     "      --read-group G      members of group G may query status, logs, events\n"
     "      --log-format FMT    text (default) or json: sbxd's own events on stderr\n"
+    "      --state-dir DIR     records for re-adoption after a crash, and the lock\n"
+    "                          (default: " DEFAULT_STATE_BASE "/state-HASH, one per cgroup tree;\n"
+    "                          \"none\": no adoption, no lock)\n"
     "  -f, --foreground        (sbxd always runs in the foreground)\n"
     "  -h, --help\n"
     "      --version\n"
@@ -65,7 +72,7 @@ static const char usage_text[] =
 static int on_config(void *data, const char *section, const char *name, const char *value)
 {
     struct settings *s = data;
-    if (strcmp(section, "sbxd") != 0 || s->nowned == 8) {
+    if (strcmp(section, "sbxd") != 0 || s->nowned == 16) {
         fprintf(stderr, "sbxd: config: unknown section [%s]\n", section);
         return 0;
     }
@@ -85,6 +92,8 @@ static int on_config(void *data, const char *section, const char *name, const ch
         s->control_group = v;
     else if (strcmp(name, "read_group") == 0)
         s->read_group = v;
+    else if (strcmp(name, "state_dir") == 0)
+        s->state_dir = v;
     else if (strcmp(name, "log_format") == 0)
         s->m.json_log = strcmp(v, "json") == 0;
     else {
@@ -107,6 +116,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
         {"log-format", required_argument, NULL, 'F'},
         {"control-group", required_argument, NULL, 'G'},
         {"read-group", required_argument, NULL, 'R'},
+        {"state-dir", required_argument, NULL, 'S'},
         {"foreground", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -143,6 +153,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
             break;
         case 'G': s->control_group = optarg; break;
         case 'R': s->read_group = optarg; break;
+        case 'S': s->state_dir = optarg; break;
         case 'f': break;
         case 'h': fputs(usage_text, stdout); exit(0);
         case 'V': puts("sbxd " SBX_VERSION); exit(0);
@@ -277,6 +288,50 @@ static int start_control(const struct settings *s)
     return 0;
 }
 
+/* The state directory, and with it the lock: one sbxd per tree. The
+ * default is named after the cgroup tree the units live in, so two sbxd
+ * on different trees never meet and two on the same one do. */
+static int open_state(const struct settings *s, state_dir *sd)
+{
+    char path[4200];
+    const char *dir = s->state_dir;
+    if (!dir) {
+        sbx_backend_info info;
+        sbx_backend_describe(D.m.be, &info);
+        char key[1100];
+        snprintf(key, sizeof key, "%s\n%s", info.base, s->m.cgroup_root ? s->m.cgroup_root : "");
+        if (strcmp(DEFAULT_STATE_BASE, "none") == 0)
+            return 0;
+        snprintf(path, sizeof path, "%s/state-%016llx", DEFAULT_STATE_BASE,
+                 (unsigned long long)state_hash(key));
+        dir = path;
+    }
+    if (strcmp(dir, "none") == 0)
+        return 0;
+    char why[600];
+    int r = state_open(sd, dir, why, sizeof why);
+    if (r < 0) {
+        fprintf(stderr, "sbxd: state directory: %s\n", why);
+        return r;
+    }
+    D.m.state = sd;
+    return 0;
+}
+
+/* PID 1 of the machine powers it off; PID 1 of a container (a PID
+ * namespace that is not the first) just exits, as tini does: reboot()
+ * there would end it by SIGINT (status 130 to the runtime). */
+static bool machine_init(void)
+{
+#ifdef _WIN32
+    return false;
+#else
+    struct stat st;
+    return getpid() == 1 && stat("/proc/self/ns/pid", &st) == 0 &&
+           st.st_ino == 0xEFFFFFFCu;  /* PROC_PID_INIT_INO: the first namespace */
+#endif
+}
+
 static void raise_nofile(void)
 {
 #ifndef _WIN32
@@ -317,17 +372,27 @@ int main(int argc, char **argv)
         return 1;
     }
     reaper_attach(D.m.be);
+    state_dir sd = {.units_fd = -1, .lock_fd = -1};
+    if (open_state(&s, &sd) < 0) {
+        manager_free(&D.m);
+        return 1;
+    }
     for (size_t i = 0; i < NHANDLED; i++) {
         uv_signal_init(D.loop, &D.sig[i]);
         uv_signal_start(&D.sig[i], on_signal, handled[i]);
     }
     if (start_control(&s) < 0) {
         manager_free(&D.m);
+        state_close(&sd);
         return 1;
     }
     int refused = manager_load(&D.m, stderr);
     fprintf(stderr, "sbxd: %zu unit(s) loaded from %s, %d refused, backend %s\n", D.m.n,
             s.m.units_dir, refused, sbx_backend_name(D.m.be));
+    if (D.m.state) {
+        int adopted = manager_adopt(&D.m);
+        fprintf(stderr, "sbxd: state in %s: %d unit(s) adopted\n", sd.path, adopted);
+    }
     manager_start_all(&D.m);
     uv_run(D.loop, UV_RUN_DEFAULT);
 
@@ -338,9 +403,11 @@ int main(int argc, char **argv)
     uv_loop_close(D.loop);
     for (int i = 0; i < s.nowned; i++)
         free(s.owned[i]);
+    if (D.m.state)
+        state_close_clean(&sd);
     fprintf(stderr, "sbxd: stopped\n");
 #ifndef _WIN32
-    if (getpid() == 1) {
+    if (machine_init()) {
         sync();
         reboot(RB_POWER_OFF);
     }

@@ -23,6 +23,7 @@ const char *run_reason_name(run_reason r)
     case RUN_START_FAILED: return "start-failed";
     case RUN_CRASHED: return "crashed";
     case RUN_ESCAPED: return "escaped";
+    case RUN_LOST: return "lost";
     }
     return "?";
 }

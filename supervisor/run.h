@@ -26,6 +26,8 @@ typedef enum run_reason {
     RUN_START_FAILED,
     RUN_CRASHED,            /* Windows: ended by an exception (NTSTATUS) */
     RUN_ESCAPED,            /* the program changed its limits or left its box */
+    RUN_LOST,               /* adopted: it ended while not our child, so how
+                               is unknown (exit_code -1, shown as null) */
 } run_reason;
 
 const char *run_reason_name(run_reason r);

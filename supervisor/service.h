@@ -17,7 +17,9 @@
  *             unit failed. Stays so until started by hand.
  *
  * Events move it: start, stop, deps-ready, deps-failed, exit (the run ended,
- * with its result), timer (backoff over, or start timeout). Each pair
+ * with its result), timer (backoff over, or start timeout), adopt (at
+ * sbxd's start, a run an earlier sbxd left is taken over: inactive ->
+ * running without a spawn; its end comes as exit, reason lost). Each pair
  * (state, event) has one entry in a table: an action and the next state;
  * where the next state depends on the run's result or the restart policy,
  * the action returns it. Pairs without an entry are ignored (a start of a
@@ -53,6 +55,7 @@ typedef enum svc_event {
     EV_DEPS_FAILED,
     EV_EXIT,
     EV_TIMER,
+    EV_ADOPT,       /* a run left by an earlier sbxd was found and taken over */
     SVC__EVENTS,
 } svc_event;
 
@@ -114,7 +117,8 @@ bool svc_at_rest(svc_state st);
 
 int service_init(service *s, const service_env *env);
 void service_free(service *s);
-/* Feeds one event; res is the run's result for EV_EXIT, else NULL. */
+/* Feeds one event; res is the run's result for EV_EXIT (and for EV_ADOPT
+ * of a run that has ended already), else NULL. */
 void service_event(service *s, svc_event ev, const run_result *res);
 
 /* Pure policy functions, tested on their own. */

@@ -273,6 +273,7 @@ static void finish_options(struct options *o, char **argv)
     o->iso.readonly = o->ro;
     o->iso.allow = o->allow;
     o->iso.pid_ns_wait_all = o->run.wait_leftovers;
+    o->iso.die_with_parent = true;  /* nothing outlives the foreground run */
     /* Contained: sbx's init as PID 1 unless asked otherwise (most programs
      * are not written to be PID 1); privileged: as before, none. */
 #ifndef _WIN32  /* (no PID namespaces there) */
@@ -416,6 +417,7 @@ static int exit_status(const run_result *res)
     case RUN_TIMEOUT: return EXIT_TIMEOUT;
     case RUN_CRASHED: return res->exit_code;  /* the NTSTATUS, as Windows reports it */
     case RUN_ESCAPED: return EXIT_ESCAPED;
+    case RUN_LOST: return EXIT_SETUP;  /* sbxd's adopted runs only */
     case RUN_START_FAILED:
         if (res->failed_stage != SBX_STAGE_EXEC)
             return EXIT_SETUP;

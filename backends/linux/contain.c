@@ -38,6 +38,7 @@ static int cap_last(void)
 void sbx__contain_prepare(const sbx_isolation *iso, sbx__iso_plan *p)
 {
     p->contained = iso && !iso->privileged;
+    p->die_with_parent = iso && iso->die_with_parent;
     if (!p->contained)
         return;
     bool root = geteuid() == 0;

@@ -31,6 +31,7 @@ typedef struct sbx__iso_plan {
         bool present;
     } runtime[SBX__RUNTIME_DIRS];
     bool contained;              /* not privileged: see sbx_isolation */
+    bool die_with_parent;        /* PR_SET_PDEATHSIG: see sbx_isolation */
     int enter_fd;                /* a pidfd whose namespaces to enter, or -1 */
     unsigned long enter_flags;   /* which of them (setns) */
     bool hide_proc;              /* contained, no PID namespace: hidepid /proc */

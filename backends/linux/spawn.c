@@ -181,10 +181,11 @@ static void child_stdio(const struct child_plan *p)
 /* Into the box, the session, the namespaces' set-up. */
 static void child_enter(const struct child_plan *p)
 {
-    /* Contained: the run ends with its supervisor's thread, even by
-     * SIGKILL (with a PID namespace the kernel then ends all inside). A
-     * parent gone before this is caught by the next run's stale-box sweep. */
-    if (p->iso.contained && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+    /* Asked for (a foreground runner): the run ends with its parent's
+     * thread, even by SIGKILL (with a PID namespace the kernel then ends
+     * all inside). A parent gone before this is caught by the next run's
+     * stale-box sweep. A supervisor's units outlive it, to be adopted. */
+    if (p->iso.die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         child_fail(p, SBX_STAGE_SESSION, errno);
     if (!p->joined)
         for (int i = 0; i < p->join->nprocs; i++)
