@@ -434,8 +434,8 @@ static void env_changed(service *s, svc_state from, const char *why)
     char what[80];
     snprintf(what, sizeof what, "%s (%s)", svc_state_name(s->state), why ? why : "");
     rt_of(s)->since_ms = uv_now(m->loop);
+    keep_record(m, s);  /* first: whoever sees "running" may count on it */
     event(m, s, what, detail);
-    keep_record(m, s);
     if (svc_at_rest(s->state) && rt_of(s)->restart) {
         rt_of(s)->restart = false;
         manager_start(m, s);  /* the new run goes in the box it has */

@@ -82,6 +82,43 @@ static void init_forward(int sig)
         kill(init_program, sig);
 }
 
+/* The init is a fork of its caller (sbxd) and would keep its argv, so
+ * `pidof sbxd` (which reads argv[0]) and `kill $(pidof sbxd)` would reach
+ * it. Its argument area (fields 48 and 49 of /proc/self/stat) is this
+ * process's own copy: overwrite it with "sbx-init". Reads and writes only. */
+static void init_rename(void)
+{
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    char *q = strrchr(buf, ')');
+    unsigned long field[2] = {0, 0};
+    for (int i = 3; q && *q && i <= 49; i++) {
+        while (*q && *q != ' ')
+            q++;
+        while (*q == ' ')
+            q++;
+        if (i >= 48) {
+            unsigned long v = 0;
+            for (; *q >= '0' && *q <= '9'; q++)
+                v = v * 10 + (unsigned long)(*q - '0');
+            field[i - 48] = v;
+        }
+    }
+    if (!field[0] || field[1] <= field[0])
+        return;
+    static const char name[] = "sbx-init";
+    char *args = (char *)field[0];
+    size_t len = field[1] - field[0];
+    memset(args, 0, len);
+    memcpy(args, name, len < sizeof name ? len - 1 : sizeof name);
+}
+
 static void child_become_init(const struct child_plan *p)
 {
     pid_t pid = fork();
@@ -101,6 +138,7 @@ static void child_become_init(const struct child_plan *p)
         syscall(SYS_close_range, 0, keep - 1, 0);
     syscall(SYS_close_range, keep + 1, ~0u, 0);
     prctl(PR_SET_NAME, "sbx-init", 0, 0, 0);
+    init_rename();
     sbx__contain_init(&p->iso);
     struct sigaction fwd;
     memset(&fwd, 0, sizeof fwd);
