@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -210,8 +209,11 @@ static int make_dirs(const char *path)
     return mkdir(buf, 0700) < 0 && errno != EEXIST ? -errno : 0;
 }
 
-/* The lock: flock, so it goes with the process however it dies. The pid
- * written inside only names the holder in the refusal. */
+/* The lock: a POSIX record lock (fcntl F_SETLK), which goes with the
+ * process however it dies and, unlike flock, is not inherited by fork:
+ * units forked just before a crash, not yet past exec, do not hold it for
+ * the dead sbxd. F_GETLK names the holder; the pid written in the file is
+ * for people only. */
 static int take_lock(state_dir *sd, char *why, size_t whylen)
 {
     char path[4200];
@@ -222,23 +224,21 @@ static int take_lock(state_dir *sd, char *why, size_t whylen)
         snprintf(why, whylen, "%s: %s", path, strerror(e));
         return -e;
     }
-    if (flock(sd->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(sd->lock_fd, F_SETLK, &fl) < 0) {
         int e = errno;
-        char pid[32] = "";
-        ssize_t n = pread(sd->lock_fd, pid, sizeof pid - 1, 0);
-        pid[n > 0 ? n : 0] = '\0';
-        pid[strcspn(pid, "\n")] = '\0';
-        if (e == EWOULDBLOCK)
-            snprintf(why, whylen, "another sbxd (pid %s) owns %s (lock %s)",
-                     *pid ? pid : "unknown", sd->path, path);
+        struct flock who = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        long pid = fcntl(sd->lock_fd, F_GETLK, &who) == 0 && who.l_type != F_UNLCK ? who.l_pid : 0;
+        if (e == EAGAIN || e == EACCES)
+            snprintf(why, whylen, "another sbxd (pid %ld) owns %s (lock %s)", pid, sd->path, path);
         else
-            snprintf(why, whylen, "flock %s: %s", path, strerror(e));
-        return -e;
+            snprintf(why, whylen, "lock %s: %s", path, strerror(e));
+        return e == EACCES ? -EWOULDBLOCK : -e;
     }
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
     if (ftruncate(sd->lock_fd, 0) < 0 || pwrite(sd->lock_fd, pid, (size_t)n, 0) != n) {
-        /* only the message of a later refusal suffers */
+        /* only what people read in the file suffers */
     }
     return 0;
 }

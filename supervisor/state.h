@@ -2,8 +2,8 @@
  * one left running (re-adoption), and the lock that keeps one sbxd per
  * tree.
  *
- *   STATE_DIR/lock         flock'ed by the sbxd that owns the tree; holds
- *                          its pid (for the refusal message only)
+ *   STATE_DIR/lock         locked (fcntl) by the sbxd that owns the tree;
+ *                          holds its pid, for people
  *   STATE_DIR/units/NAME   one record per running unit, replaced
  *                          atomically (temp file + rename) at each start
  *                          and removed when the unit comes to rest
