@@ -6,6 +6,7 @@ unit claims are ended and removed, a changed definition is restarted, and
 a second sbxd on the same tree is refused naming the first."""
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -59,6 +60,12 @@ class AdoptTest(sbxdtest.TestCase):
         self.crash()
         for u, pid in before.items():
             self.assertTrue(alive(pid), "%s (pid %d) died with sbxd" % (u, pid))
+        # sbx's init (a fork of sbxd) does not answer to `pidof sbxd`.
+        self.assertEqual(sbxdtest.cmdline(before["pidns"])[0], "sbx-init")
+        if shutil.which("pidof"):
+            r = subprocess.run(["pidof", os.path.basename(sbxdtest.SBXD)],
+                               capture_output=True, text=True)
+            self.assertNotIn(str(before["pidns"]), r.stdout.split())
         d = self.start()
         for u in units:
             ev = d.wait_event(10, unit=u, state="running")[0]
@@ -150,6 +157,31 @@ class AdoptTest(sbxdtest.TestCase):
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn("another sbxd (pid %d)" % self.d.pid, r.stderr.decode())
         self.assertTrue(self.d.running())
+
+
+    def test_container_pid1_exits_0_on_sigterm(self):
+        """PID 1 of a PID namespace that is not the first (a container)
+        exits 0 on SIGTERM instead of calling reboot() (status 130)."""
+        if not shutil.which("unshare"):
+            sbxdtest.skip("unshare(1) is not installed")
+        self.write_unit("one", sleeper())
+        p = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", sbxdtest.SBXD,
+                              "--units", self.units, "--cgroup-root", self.root,
+                              "--socket", "none", "--state-dir", "none"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             env=dict(os.environ, SBX_TEST_TAG=self.tag))
+        inner = wait_until(lambda: [c for c, _ in sbxdtest.children_of(p.pid)], 10)
+        self.assertTrue(inner, "unshare started nothing")
+        time.sleep(1.0)
+        os.kill(inner[0], signal.SIGTERM)
+        try:
+            err = p.communicate(timeout=30)[1].decode()
+        except subprocess.TimeoutExpired:
+            p.kill()
+            raise
+        self.assertEqual(p.returncode, 0, err)
+        self.assertIn("running (started)", err)
+        self.assertIn("sbxd: stopped", err)
 
 
 if __name__ == "__main__":
