@@ -44,7 +44,7 @@ int state_open(state_dir *sd, const char *path, char *why, size_t whylen)
 {
     (void)path;
     memset(sd, 0, sizeof *sd);
-    sd->units_fd = sd->lock_fd = -1;
+    sd->units_fd = sd->lock_fd = sd->output_fd = -1;
     snprintf(why, whylen, "no state directory on this platform");
     return -ENOSYS;
 }
@@ -62,6 +62,12 @@ int state_read(state_dir *sd, const char *name, state_record *r, char *why, size
     return -ENOENT;
 }
 void state_remove(state_dir *sd, const char *name) { (void)sd, (void)name; }
+int state_fifo(state_dir *sd, const char *name, int flags)
+{
+    (void)sd, (void)name, (void)flags;
+    return -ENOSYS;
+}
+void state_fifo_remove(state_dir *sd, const char *name) { (void)sd, (void)name; }
 void state_prune(state_dir *sd, bool (*keep)(const char *name, void *data), void *data)
 {
     (void)sd, (void)keep, (void)data;

@@ -372,7 +372,7 @@ int main(int argc, char **argv)
         return 1;
     }
     reaper_attach(D.m.be);
-    state_dir sd = {.units_fd = -1, .lock_fd = -1};
+    state_dir sd = {.units_fd = -1, .lock_fd = -1, .output_fd = -1};
     if (open_state(&s, &sd) < 0) {
         manager_free(&D.m);
         return 1;

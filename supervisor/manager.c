@@ -35,6 +35,7 @@ typedef struct service_rt {
     unsigned mark;              /* start_deps: marked in pass manager.mark */
     adopt_watch *watch;         /* an adopted run: its main pid's end */
     bool adopted;               /* the current run was taken over */
+    bool fifo_read;             /* the output FIFO's read end is in log */
 } service_rt;
 
 /* ---- events: sbxd's own log ---- */
@@ -198,6 +199,28 @@ static bool is_required(manager *m, const service *s)
     return false;
 }
 
+/* With a state directory, a unit's output goes through a FIFO there that
+ * outlives sbxd (see state_fifo): sbxd's end is attached to the log once
+ * for all of the unit's runs (it never sees an end of file, as it holds a
+ * write end too); each run gets a new write end. Transient units, which
+ * no later sbxd adopts, use a plain pipe. Returns the run's end, or -1 when
+ * no FIFO can be had. */
+static int output_fifo(service *s)
+{
+    service_rt *rt = rt_of(s);
+    manager *m = rt->m;
+    if (!m->state || rt->transient)
+        return -1;
+    if (!rt->fifo_read) {
+        int rfd = state_fifo(m->state, s->def.name, O_NONBLOCK);
+        if (rfd < 0 || log_attach(&rt->log, m->loop, rfd) < 0)
+            return -1;
+        rt->fifo_read = true;
+    }
+    int wfd = state_fifo(m->state, s->def.name, 0);
+    return wfd < 0 ? -1 : wfd;
+}
+
 static int env_spawn(service *s, run_result *res)
 {
     service_rt *rt = rt_of(s);
@@ -213,7 +236,9 @@ static int env_spawn(service *s, run_result *res)
         return start_failed(res, r, SBX_STAGE_USER), r;
     int pipefd[2] = {-1, -1};
     bool logged = d->out[0].kind == OUT_LOG || d->out[1].kind == OUT_LOG;
-    if (logged && (r = uv_pipe(pipefd, UV_NONBLOCK_PIPE, 0)) < 0) {
+    if (logged)
+        pipefd[1] = output_fifo(s);
+    if (logged && pipefd[1] < 0 && (r = uv_pipe(pipefd, UV_NONBLOCK_PIPE, 0)) < 0) {
         snprintf(res->error, sizeof res->error, "log pipe: %s", uv_strerror(r));
         return start_failed(res, r, SBX_STAGE_STDIO), r;
     }
@@ -655,6 +680,11 @@ static void shutdown_step(manager *m)
     bool all_rest = true;
     for (size_t i = 0; i < m->n; i++)
         all_rest &= svc_at_rest(m->svcs[i]->state);
+    for (size_t i = 0; all_rest && i < m->n; i++)
+        if (rt_of(m->svcs[i])->fifo_read) {  /* they never end by themselves */
+            log_detach(&rt_of(m->svcs[i])->log);
+            rt_of(m->svcs[i])->fifo_read = false;
+        }
     if (all_rest && m->on_idle) {
         void (*cb)(manager *) = m->on_idle;
         m->on_idle = NULL;
@@ -667,6 +697,8 @@ static void drop_service(manager *m, size_t i)
 {
     service *s = m->svcs[i];
     event(m, s, "removed", NULL);
+    if (m->state && !rt_of(s)->transient)
+        state_fifo_remove(m->state, s->def.name);
     service_delete(s);
     memmove(&m->svcs[i], &m->svcs[i + 1], (m->n - i - 1) * sizeof *m->svcs);
     m->n--;
@@ -683,6 +715,7 @@ static void swap_definition(manager *m, service *s)
     rt->pending = NULL;
     free(s->start_times);
     log_close(&rt->log);
+    rt->fifo_read = false;
     open_log(m, s);
     if (service_init(s, &m->env) < 0) {
         event(m, s, "reload-failed", "out of memory");
@@ -980,6 +1013,11 @@ static int take_over(manager *m, service *s, const state_record *r)
     rt->adopted = true;
     s->pid = r->pid;
     watch_oom(s);
+    if (s->def.out[0].kind == OUT_LOG || s->def.out[1].kind == OUT_LOG) {
+        int wfd = output_fifo(s);  /* reads what it wrote while sbxd was down */
+        if (wfd >= 0)
+            close(wfd);
+    }
     service_event(s, EV_ADOPT, NULL);
     return 0;
 }

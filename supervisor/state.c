@@ -246,7 +246,7 @@ static int take_lock(state_dir *sd, char *why, size_t whylen)
 int state_open(state_dir *sd, const char *path, char *why, size_t whylen)
 {
     memset(sd, 0, sizeof *sd);
-    sd->units_fd = sd->lock_fd = -1;
+    sd->units_fd = sd->lock_fd = sd->output_fd = -1;
     if (!(sd->path = strdup(path)))
         return -ENOMEM;
     char units[4200];
@@ -262,9 +262,13 @@ int state_open(state_dir *sd, const char *path, char *why, size_t whylen)
         return r;
     }
     sd->units_fd = open(units, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (sd->units_fd < 0) {
+    char output[4200];
+    snprintf(output, sizeof output, "%s/output", path);
+    if (sd->units_fd >= 0 && (mkdir(output, 0700) == 0 || errno == EEXIST))
+        sd->output_fd = open(output, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sd->units_fd < 0 || sd->output_fd < 0) {
         r = -errno;
-        snprintf(why, whylen, "open %s: %s", units, strerror(errno));
+        snprintf(why, whylen, "open %s: %s", sd->units_fd < 0 ? units : output, strerror(errno));
         state_close(sd);
     }
     return r;
@@ -274,11 +278,13 @@ void state_close(state_dir *sd)
 {
     if (sd->units_fd >= 0)
         close(sd->units_fd);
+    if (sd->output_fd >= 0)
+        close(sd->output_fd);
     if (sd->lock_fd >= 0)
         close(sd->lock_fd);  /* releases the lock */
     free(sd->path);
     memset(sd, 0, sizeof *sd);
-    sd->units_fd = sd->lock_fd = -1;
+    sd->units_fd = sd->lock_fd = sd->output_fd = -1;
 }
 
 static int write_all(int fd, const char *s, size_t len)
@@ -364,9 +370,44 @@ void state_prune(state_dir *sd, bool (*keep)(const char *name, void *data), void
 
 /* The lock file goes last, while still held: a second sbxd that opened it
  * just before would lock a removed file (a narrow window, at exit only). */
+int state_fifo(state_dir *sd, const char *name, int flags)
+{
+    if (sd->output_fd < 0)
+        return -EBADF;
+    if (mkfifoat(sd->output_fd, name, 0600) < 0 && errno != EEXIST)
+        return -errno;
+    int fd = openat(sd->output_fd, name, flags | O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    return fd < 0 ? -errno : fd;
+}
+
+void state_fifo_remove(state_dir *sd, const char *name)
+{
+    if (sd->output_fd >= 0)
+        unlinkat(sd->output_fd, name, 0);
+}
+
+/* Every FIFO: at a clean exit every unit has stopped. */
+static void remove_fifos(state_dir *sd)
+{
+    int fd = sd->output_fd >= 0 ? dup(sd->output_fd) : -1;
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.')
+            unlinkat(sd->output_fd, e->d_name, 0);
+    closedir(d);
+}
+
 void state_close_clean(state_dir *sd)
 {
     char path[4200];
+    remove_fifos(sd);
+    snprintf(path, sizeof path, "%s/output", sd->path);
+    rmdir(path);
     snprintf(path, sizeof path, "%s/units", sd->path);
     if (rmdir(path) == 0) {
         snprintf(path, sizeof path, "%s/lock", sd->path);

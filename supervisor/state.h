@@ -7,6 +7,7 @@
  *   STATE_DIR/units/NAME   one record per running unit, replaced
  *                          atomically (temp file + rename) at each start
  *                          and removed when the unit comes to rest
+ *   STATE_DIR/output/NAME  the unit's output FIFO (see state_fifo)
  *
  * A record is text, one "key value" a line, first line "sbx-state 1". The
  * pid's start time (field 22 of /proc/PID/stat, clock ticks since boot)
@@ -37,6 +38,7 @@ typedef struct state_dir {
     char *path;
     int units_fd;               /* STATE_DIR/units, -1 when not open */
     int lock_fd;
+    int output_fd;              /* STATE_DIR/output */
 } state_dir;
 
 /* The record as text; returns its length, or -ENOSPC. */
@@ -67,6 +69,14 @@ void state_remove(state_dir *sd, const char *name);
 /* Removes every record whose name keep() refuses (units no longer loaded),
  * and temp files a crash left. */
 void state_prune(state_dir *sd, bool (*keep)(const char *name, void *data), void *data);
+/* A unit's output channel that outlives sbxd: a FIFO, made if needed and
+ * opened with flags (O_RDWR always: a FIFO held open for reading by its
+ * writer never gives EPIPE, and a reader opening it never blocks). sbxd
+ * reads one end; each run of the unit writes to another; what the unit
+ * writes while no sbxd runs waits in the FIFO's buffer (writes block once
+ * it is full) for the next one. Returns the fd or -errno. */
+int state_fifo(state_dir *sd, const char *name, int flags);
+void state_fifo_remove(state_dir *sd, const char *name);
 /* On a clean exit with no record left: removes the directory. */
 void state_close_clean(state_dir *sd);
 

@@ -102,6 +102,9 @@ class ChaosTest(sbxdtest.TestCase):
             d.proc.kill()
             d.proc.wait()
             d.t_err.join(5)
+            d.t_out.join(5)
+            d.proc.stderr.close()
+            d.proc.stdout.close()
             if rng.random() < 0.5:  # a unit dies while nobody supervises it
                 victims = [p for ps in self.program_pids().values() for p in ps]
                 if victims:

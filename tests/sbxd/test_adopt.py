@@ -34,6 +34,9 @@ class AdoptTest(sbxdtest.TestCase):
         self.d.proc.kill()
         self.d.proc.wait()
         self.d.t_err.join(5)
+        self.d.t_out.join(5)
+        self.d.proc.stderr.close()
+        self.d.proc.stdout.close()
 
     def pids(self, d, units):
         return {u: d.wait_running(15, u)[-1].pid() for u in units}
@@ -158,6 +161,31 @@ class AdoptTest(sbxdtest.TestCase):
             self.assertIn("another sbxd (pid %d)" % self.d.pid, r.stderr.decode())
         self.assertTrue(self.d.running())
 
+
+    def test_output_written_while_down_reaches_the_log(self):
+        """The unit's output goes through a FIFO in the state directory that
+        it holds open for reading too: no SIGPIPE while sbxd is down, and
+        what it wrote then reaches the log once sbxd is back."""
+        script = os.path.join(self.tmp, "talk.sh")
+        with open(script, "w") as f:
+            f.write("i=0\nwhile true\ndo\n  echo \"line $i\"\n  i=$((i+1))\n"
+                    "  sleep 0.02\ndone\n")
+        self.write_unit("talk", {"exec": {"command": "/bin/sh " + script},
+                                 "restart": {"policy": "always"}})
+        first = self.start()
+        pid = self.pids(first, ("talk",))["talk"]
+        self.wait_log("talk", b"line 5\n")
+        self.crash()
+        time.sleep(1.0)  # ~50 lines with nobody reading
+        self.assertTrue(alive(pid), "the unit died while sbxd was down")
+        d = self.start()
+        ev = d.wait_event(10, unit="talk", state="running")[0]
+        self.assertEqual((ev.why, ev.pid()), ("adopted", pid), d.transcript())
+        self.assertTrue(wait_until(lambda: self.read_log("talk").count(b"\n") > 80, 10))
+        lines = self.read_log("talk").decode().splitlines()
+        numbers = [int(l.split()[1]) for l in lines]
+        self.assertEqual(numbers, list(range(len(numbers))), "lines lost or doubled")
+        self.finish()
 
     def test_container_pid1_exits_0_on_sigterm(self):
         """PID 1 of a PID namespace that is not the first (a container)
