@@ -49,6 +49,10 @@ typedef struct sbx__ops {
     /* Reads box->limits back: 1 (what says which changed), 0, or -errno
      * (NULL: nothing the program could change). */
     int (*verify)(sbx_box *box, char *what, size_t len);
+    /* cgroup v1: the box's directory in the hierarchy of these controllers
+     * ("cpu,cpuacct", a line of /proc/PID/cgroup), or NULL when the box has
+     * none there (NULL op: one hierarchy, box->path). */
+    const char *(*dir_for)(const sbx_box *box, const char *controllers, size_t len);
     int (*is_empty)(sbx_box *box);
     int (*count)(sbx_box *box);   /* NULL: cannot say */
     int (*stats)(sbx_box *box, sbx_stats *st, sbx_error *err);
@@ -63,6 +67,7 @@ struct sbx_backend {
     sbx_cgroup_mode mode;
     char *cgroup_root;
     void *priv;
+    int watch_fd;       /* die_with_parent: the watcher's pipe (watch.c), or -1 */
 };
 
 struct sbx_box {
@@ -75,6 +80,7 @@ struct sbx_box {
     sbx_enforced enforced[SBX_MAX_ENFORCED];
     size_t nenforced;
     void *priv;
+    int watch_fd;       /* die_with_parent: the watcher's pipe (watch.c), or -1 */
 };
 
 extern const sbx__ops sbx__cgroup2_ops;
@@ -94,6 +100,12 @@ static inline uint64_t sbx__pids_extra(const sbx_box *box)
 {
     return (box->flags & SBX_BOX_INIT) ? 1 : 0;
 }
+#ifdef __linux__
+/* Starts the box's watcher once (sbx_isolation.die_with_parent): a
+ * process outside the box that kills and removes it when this process
+ * ends, however it ends. */
+int sbx__box_watch(sbx_box *box, sbx_error *err);
+#endif
 #ifndef _WIN32
 /* The rlimits every backend applies in the child (nofile, core). */
 void sbx__common_rlimits(const sbx_box *box, sbx__join *join);

@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "backend.h"
+#ifdef __linux__
+#include <unistd.h>
+#endif
 
 /* The best first. */
 static const sbx__ops *const all_backends[] = {
@@ -170,6 +173,7 @@ int sbx_box_create(sbx_backend *be, const char *name, const sbx_limits *limits,
     strcpy(box->name, name);
     box->limits = *limits;
     box->flags = flags;
+    box->watch_fd = -1;
     int r = be->ops->create(box, err);
     if (r < 0) {
         free(box);
@@ -190,6 +194,10 @@ void sbx_box_free(sbx_box *box)
 {
     if (!box)
         return;
+#ifdef __linux__
+    if (box->watch_fd >= 0)  /* the watcher sees its end: the box is gone */
+        close(box->watch_fd);
+#endif
     box->be->ops->free(box);
     free(box);
 }
@@ -241,32 +249,45 @@ const sbx_limits *sbx_box_limits(const sbx_box *box)
 }
 
 #ifdef __linux__
-/* Whether rel (a path in a cgroup hierarchy) is the box or below it: it has
- * the box's name as a component and, up to it, ends box->path. */
-static bool below_box(const sbx_box *box, const char *rel)
+/* Whether rel (a path in a cgroup hierarchy) is the box's directory dir
+ * there or below it: it has the box's name as a component and, up to it,
+ * ends dir. */
+static bool below_box(const sbx_box *box, const char *dir, const char *rel)
 {
-    size_t nlen = strlen(box->name), plen = strlen(box->path);
+    size_t nlen = strlen(box->name), plen = strlen(dir);
     for (const char *c = strstr(rel, box->name); c; c = strstr(c + 1, box->name)) {
         size_t upto = (size_t)(c - rel) + nlen;
         if (c > rel && c[-1] == '/' && (c[nlen] == '/' || c[nlen] == '\0') && plen >= upto &&
-            strncmp(box->path + plen - upto, rel, upto) == 0)
+            strncmp(dir + plen - upto, rel, upto) == 0)
             return true;
     }
     return false;
 }
 
-/* Reads /proc/PID/cgroup: 1 (and what) when pid is outside the box. A
- * zombie on v1 shows "/" everywhere (the kernel's doing): nothing to say
- * then; v2's line ("0::") stays true to the end. */
+/* The box's directory in the hierarchy of one /proc/PID/cgroup line
+ * ("4:memory:/a/b"; rel points at "/a/b"), or NULL when it has none. */
+static const char *box_dir_for(const sbx_box *box, const char *line, const char *rel, bool v2)
+{
+    if (v2 || !box->be->ops->dir_for)
+        return box->path;
+    const char *ctrls = strchr(line, ':') + 1;
+    return box->be->ops->dir_for(box, ctrls, (size_t)(rel - 1 - ctrls));
+}
+
+/* Reads /proc/PID/cgroup: 1 (and what) when pid is outside the box in a
+ * hierarchy where the box has a directory (on v1 one is enough: a program
+ * that moved its memory cgroup alone has left its memory limit). A zombie
+ * on v1 shows "/" everywhere (the kernel's doing): nothing to say then;
+ * v2's line ("0::") stays true to the end. */
 static int pid_in_box(const sbx_box *box, pid_t pid, char *what, size_t len)
 {
-    char path[64], line[1024], last[512] = "";
-    bool v2 = strcmp(box->be->ops->name, "cgroup2") == 0, found = false, any = false;
+    char path[64], line[1024];
+    bool v2 = strcmp(box->be->ops->name, "cgroup2") == 0, left = false, any = false;
     snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
     FILE *f = fopen(path, "re");
     if (!f)
         return 0;  /* gone already: nothing to say */
-    while (!found && fgets(line, sizeof line, f)) {
+    while (fgets(line, sizeof line, f)) {
         char *rel = strchr(line, ':');
         rel = rel ? strchr(rel + 1, ':') : NULL;
         if (!rel || (v2 != (strncmp(line, "0::", 3) == 0)))
@@ -274,14 +295,14 @@ static int pid_in_box(const sbx_box *box, pid_t pid, char *what, size_t len)
         rel++;
         rel[strcspn(rel, "\n")] = '\0';
         any |= v2 || strcmp(rel, "/") != 0;
-        snprintf(last, sizeof last, "%s", rel);
-        found = below_box(box, rel);
+        const char *dir = box_dir_for(box, line, rel, v2);
+        if (dir && !left && !below_box(box, dir, rel)) {
+            left = true;
+            snprintf(what, len, "pid %d left the box (now in %s)", (int)pid, rel);
+        }
     }
     fclose(f);
-    if (found || !any)
-        return 0;
-    snprintf(what, len, "pid %d left the box (now in %s)", (int)pid, last);
-    return 1;
+    return left && any ? 1 : 0;
 }
 #endif
 
@@ -306,7 +327,10 @@ int sbx_box_verify(sbx_box *box, pid_t pid, char *what, size_t len)
 
 int sbx_box_count(sbx_box *box)
 {
-    return box->be->ops->count ? box->be->ops->count(box) : -ENOTSUP;
+    if (!box->be->ops->count)
+        return -ENOTSUP;
+    int n = box->be->ops->count(box), extra = (int)sbx__pids_extra(box);
+    return n > extra ? n - extra : (n < 0 ? n : 0);  /* sbx's init is not the program's */
 }
 
 int sbx_box_is_empty(sbx_box *box)

@@ -235,7 +235,8 @@ const sbx_limits *sbx_box_limits(const sbx_box *box);
  * Returns 0 when it holds, 1 when it does not (what says why: "pids.max:
  * set to 32, now 4096", "pid 123 left the box for /other"), or -errno. */
 int sbx_box_verify(sbx_box *box, pid_t pid, char *what, size_t len);
-/* How many processes the box holds, or -errno (-ENOTSUP: it cannot say). */
+/* How many processes of the program the box holds (sbx's init not
+ * counted), or -errno (-ENOTSUP: it cannot say). */
 int sbx_box_count(sbx_box *box);
 /* 1 when no process is left in the box, 0 when some are, or -errno. */
 int sbx_box_is_empty(sbx_box *box);
@@ -305,10 +306,11 @@ typedef enum sbx_seccomp {
  * cut to sbx_caps_default | cap_add; no_new_privs; and a seccomp filter
  * refusing namespace creation (clone/unshare NEW* flags, setns; clone3
  * answers ENOSYS so libc falls back to clone) and TIOCSTI/TIOCLINUX,
- * on top of any profile. With die_with_parent the child also dies with
- * its parent thread (PR_SET_PDEATHSIG, SIGKILL; with a PID namespace that
- * ends all inside): a foreground runner wants that, a supervisor whose
- * units must outlive its own crash does not. */
+ * on top of any profile.
+ *
+ * Whether the box ends with its creator is die_with_parent alone (apart
+ * from containment): a one-shot runner sets it, a supervisor whose units
+ * must outlive its own crash does not. */
 typedef struct sbx_isolation {
     char *const *readonly;   /* NULL-terminated; visible, read-only */
     char *const *allow;      /* when any: only these (rw), readonly, and a
@@ -326,7 +328,17 @@ typedef struct sbx_isolation {
     bool privileged;         /* none of the containment: the program can
                                 undo its own limits (as root) */
     uint64_t cap_add;        /* capabilities given back, 1 << CAP_* */
-    bool die_with_parent;    /* SIGKILL when the spawning thread ends */
+    bool die_with_parent;    /* when the calling process dies, even by
+                                SIGKILL, everything in the box is killed
+                                and the box removed: a watcher process
+                                outside the box (one per box, in the
+                                caller's cgroup) waits for the caller's end;
+                                the child also gets PR_SET_PDEATHSIG */
+    const char *const *hide; /* NULL-terminated paths made invisible in the
+                                box's mount namespace (/dev/null bound over
+                                a file, an empty read-only dir over a dir):
+                                a supervisor's socket and state; ignored
+                                when privileged or without a mount ns */
 } sbx_isolation;
 
 /* The capabilities a contained root program keeps (Docker's default set
@@ -403,6 +415,8 @@ typedef struct sbx_process {
     int status_fd;          /* pid namespace: the program's own wait status */
     char failed_step[200];  /* sandbox: which step failed */
     void *handle;           /* Windows: the process handle, until released */
+    bool init;              /* pid is sbx's init, the program its child */
+    pid_t program_pid;      /* see sbx_process_program_pid (0: not known) */
 } sbx_process;
 
 /* Starts cmd inside box. On success the program has passed exec (its first
@@ -421,6 +435,10 @@ int sbx_spawn_outcome(sbx_process *proc);
  * program's wait status before it exits: after reaping the init, this
  * replaces *status with the program's own, and closes status_fd. */
 void sbx_spawn_program_status(sbx_process *proc, int *status);
+/* The program's own pid as the caller sees it: with sbx's init in a PID
+ * namespace, the init's child (read from /proc once it exists), else
+ * proc->pid. 0 while the init has not forked it yet. */
+pid_t sbx_process_program_pid(sbx_process *proc);
 /* Closes what the process record still holds (the async report pipe, the
  * status pipe, the Windows process handle). After the process is reaped. */
 void sbx_process_release(sbx_process *proc);

@@ -17,6 +17,8 @@ typedef struct control_settings {
     bool has_control_gid, has_read_gid;
     gid_t control_gid;      /* members may control */
     gid_t read_gid;         /* members may query */
+    const char *units_cgroup_root; /* peers in it are refused (peer_cgroup.h);
+                                      NULL: no such check */
 } control_settings;
 
 typedef struct control control;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "control_os.h"
+#include "peer_cgroup.h"
 
 static bool in_group(pid_t pid, gid_t peer_gid, gid_t gid)
 {
@@ -41,6 +42,11 @@ const char *control_os_access(const control_settings *cfg, uv_pipe_t *client, ch
     if (uv_fileno((uv_handle_t *)client, &fd) < 0 ||
         getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0 || crlen != sizeof cr) {
         snprintf(who, len, "a peer of unknown uid");
+        return NULL;
+    }
+    /* Before the uid: a unit runs as root by default. */
+    if (cfg->units_cgroup_root && peer_cgroup_check(cr.pid, cfg->units_cgroup_root) != 0) {
+        snprintf(who, len, "pid %d (in a unit's cgroup)", (int)cr.pid);
         return NULL;
     }
     if (cr.uid == 0 || cr.uid == getuid())

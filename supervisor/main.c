@@ -274,7 +274,7 @@ static bool group_id(const char *name, gid_t *gid)
 
 static int start_control(const struct settings *s)
 {
-    control_settings cs = {.path = s->socket_path};
+    control_settings cs = {.path = s->socket_path, .units_cgroup_root = s->m.cgroup_root};
     if (strcmp(s->socket_path, "none") == 0)
         return 0;
     if ((s->control_group && !(cs.has_control_gid = group_id(s->control_group, &cs.control_gid))) ||
@@ -315,6 +315,14 @@ static int open_state(const struct settings *s, state_dir *sd)
         return r;
     }
     D.m.state = sd;
+    /* Out of the units' sight too: records and every unit's output. */
+    size_t n = 0;
+    while (n + 2 < sizeof D.m.cfg.hide / sizeof D.m.cfg.hide[0] && D.m.cfg.hide[n])
+        n++;
+    if (!D.m.cfg.hide[n]) {
+        D.m.cfg.hide[n] = sd->path;
+        D.m.cfg.hide[n + 1] = NULL;
+    }
     return 0;
 }
 
@@ -330,6 +338,19 @@ static bool machine_init(void)
     return getpid() == 1 && stat("/proc/self/ns/pid", &st) == 0 &&
            st.st_ino == 0xEFFFFFFCu;  /* PROC_PID_INIT_INO: the first namespace */
 #endif
+}
+
+/* What no unit may see in its mount namespace: the control socket (a
+ * unit that reached it could raise its own limits; control.c refuses such
+ * a peer as well) and every unit's logs. */
+static void hide_from_units(struct settings *s)
+{
+    size_t n = 0;
+    if (strcmp(s->socket_path, "none") != 0)
+        s->m.hide[n++] = s->socket_path;
+    if (s->m.log_dir)
+        s->m.hide[n++] = s->m.log_dir;
+    s->m.hide[n] = NULL;
 }
 
 static void raise_nofile(void)
@@ -364,6 +385,7 @@ int main(int argc, char **argv)
     raise_nofile();
     if (s.m.log_dir)
         mkdir(s.m.log_dir, 0750);
+    hide_from_units(&s);
     D.loop = uv_default_loop();
     reaper_init(D.loop);
     sbx_error err = {0};

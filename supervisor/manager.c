@@ -231,6 +231,7 @@ static int env_spawn(service *s, run_result *res)
         return start_failed(res, r, SBX_STAGE_CGROUP), r;
     sbx_isolation iso;
     unit_isolation(d, &iso);
+    iso.hide = rt->m->cfg.hide;  /* sbxd's socket and logs: out of every unit's sight */
     sbx_command cmd = {.argv = d->argv.v, .cwd = d->cwd, .new_session = true, .iso = &iso};
     if ((r = run_resolve_ids(d->user, d->group, &cmd, res->error, sizeof res->error)) < 0)
         return start_failed(res, r, SBX_STAGE_USER), r;
@@ -256,7 +257,10 @@ static int env_spawn(service *s, run_result *res)
     /* When starting many at once, let their cgroup migrations overlap (the
      * start is confirmed at exec or learnt failed at exit). Otherwise, and
      * for units others require, "running" means the program has exec'd. */
-    opt.async_spawn = rt->m->bulk && !is_required(rt->m, s);
+    /* Behind sbx's init the program's own pid is known once the init has
+     * forked it, after its cgroup migration: such a start waits for it,
+     * so that "running" names the program's pid. */
+    opt.async_spawn = rt->m->bulk && !is_required(rt->m, s) && d->pid_ns != SBX_PID_NS_INIT;
     r = run_start(&rt->run, rt->m->loop, rt->box, &cmd, &opt, on_run_done, res);
     free(env);
     if (pipefd[1] >= 0)
@@ -268,7 +272,7 @@ static int env_spawn(service *s, run_result *res)
     }
     rt->run.data = s;
     rt->run_active = true;
-    s->pid = rt->run.pid;
+    s->pid = run_program_pid(&rt->run);
     if (pipefd[0] >= 0)
         log_attach(&rt->log, rt->m->loop, pipefd[0]);
     return 0;
@@ -878,6 +882,14 @@ uint64_t manager_since(const service *s)
 sbx_box *manager_box(const service *s)
 {
     return ((const service_rt *)s->owner)->box;
+}
+
+pid_t manager_pid(service *s)
+{
+    service_rt *rt = s->owner;
+    if (rt->run_active && s->pid > 0)
+        s->pid = run_program_pid(&rt->run);  /* known once the init has forked */
+    return s->pid;
 }
 
 int manager_box_count(const service *s)

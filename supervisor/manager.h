@@ -19,6 +19,8 @@ typedef struct manager_settings {
     const char *cgroup_root;    /* below sbxd's own cgroup */
     const char *backend;        /* NULL: best available */
     bool json_log;              /* sbxd's own events as JSON lines */
+    const char *hide[4];        /* NULL-terminated: paths no unit may see
+                                   (the control socket, the log dir) */
 } manager_settings;
 
 typedef struct manager manager;
@@ -94,6 +96,8 @@ uint64_t manager_since(const service *s);
  * its box holds while a run is active (-1 when none or unknown), and the
  * last bytes of its output (returns how many were copied). */
 sbx_box *manager_box(const service *s);
+/* The running program's own pid (behind sbx's init, its child), or 0. */
+pid_t manager_pid(service *s);
 int manager_box_count(const service *s);
 size_t manager_log_tail(const service *s, char *buf, size_t len);
 void manager_free(manager *m);

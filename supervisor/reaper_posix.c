@@ -3,6 +3,9 @@
 #include <stdbool.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#ifdef __linux__
+#include <sys/ptrace.h>
+#endif
 
 #include "reaper_os.h"
 
@@ -45,9 +48,44 @@ static pid_t next_ready(void)
     return si.si_pid;
 }
 
+#ifdef __linux__
+/* Children stopped under ptrace: sbx-run traces a privileged program on
+ * cgroup v1 to see where it is when it exits (a v1 zombie shows "/" in
+ * every hierarchy). At that stop the inspect hook reads it and the tracing
+ * ends; a signal on its way is delivered; a group stop is kept. */
+static void resume_traced(void)
+{
+    for (;;) {
+        siginfo_t si, info;
+        si.si_pid = 0;
+        if (waitid(P_ALL, 0, &si, WSTOPPED | WNOHANG) < 0 || si.si_pid <= 0)
+            return;
+        pid_t pid = si.si_pid;
+        if (si.si_code != CLD_TRAPPED)
+            continue;  /* an untraced child stopped: not ours to resume */
+        if (ptrace(PTRACE_GETSIGINFO, pid, 0, &info) < 0) {
+            ptrace(PTRACE_LISTEN, pid, 0, 0);  /* a group stop, under PTRACE_SEIZE */
+            continue;
+        }
+        if (info.si_signo == SIGTRAP && (info.si_code >> 8) == PTRACE_EVENT_EXIT) {
+            if (inspect.cb)
+                inspect.cb(inspect.data, pid);
+            ptrace(PTRACE_DETACH, pid, 0, 0);
+            continue;
+        }
+        ptrace(PTRACE_CONT, pid, 0, info.si_signo);
+    }
+}
+#else
+static void resume_traced(void)
+{
+}
+#endif
+
 void reaper_reap(void)
 {
     bool any = false;
+    resume_traced();
     for (;;) {
         int status;
         struct rusage ru;

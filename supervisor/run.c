@@ -177,6 +177,12 @@ static void on_timer(uv_timer_t *t)
     }
 }
 
+pid_t run_program_pid(run *r)
+{
+    pid_t pid = r->pid > 0 ? sbx_process_program_pid(&r->proc) : 0;
+    return pid > 0 ? pid : r->pid;
+}
+
 int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
               const run_options *opt, run_done_cb on_done, run_result *res)
 {

@@ -102,6 +102,9 @@ int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
               const run_options *opt, run_done_cb on_done, run_result *res);
 /* Stops the run: stop signal to every process, SIGKILL after the grace. */
 void run_stop(run *r);
+/* The program's own pid (not sbx's init's, with a PID namespace); the
+ * spawned pid while the init has not forked it yet. */
+pid_t run_program_pid(run *r);
 /* Sends sig to every process of the run: its box, and its main process,
  * which an async spawn may not have put in the box yet. */
 int run_signal(run *r, int sig, sbx_error *err);

@@ -39,10 +39,13 @@ static void write_brief(json_out *b, manager *m, service *s)
     json_out_fmt(b, ",\"state\":\"%s\"", svc_state_name(s->state));
     if (manager_adopted(s))  /* taken over from an sbxd that died */
         json_out_raw(b, ",\"adopted\":true", 15);
-    json_out_num(b, "pid", s->pid, running && s->pid > 0);
+    pid_t pid = manager_pid(s);
+    json_out_num(b, "pid", pid, running && pid > 0);
     json_out_num(b, "uptime_ms", (int64_t)(now - s->started_ms), running);
     json_out_num(b, "since_ms", (int64_t)(now - manager_since(s)), true);
     json_out_num(b, "restarts", s->restarts, true);
+    if (s->def.privileged)  /* in words in sbxctl: "privileged: can undo its own limits" */
+        json_out_raw(b, ",\"privileged\":true", 18);
     json_out_num(b, "memory", st.memory_current, st.memory_current >= 0);
     json_out_num(b, "memory_peak", st.memory_peak, st.memory_peak >= 0);
     json_out_num(b, "memory_limit", (int64_t)l->memory, l->memory != 0);

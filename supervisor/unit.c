@@ -67,9 +67,11 @@ void unit_def_init(unit_def *u, const char *name)
     u->log_max_size = 10u << 20;
     u->log_keep = 3;
     u->no_new_privs = true;
-    /* Contained all the same, with a /proc hiding other processes; no PID
-     * namespace unless asked: sbxd names and signals the unit's pid, which
-     * behind sbx's init would be the init's. */
+    /* Contained: sbx's init as PID 1 of a PID namespace, so the program
+     * sees, signals and ptraces nothing of the host's (not sbxd either);
+     * sbxd shows the program's own pid. A privileged unit has none unless
+     * it asks (validate_privileged). */
+    u->pid_ns = SBX_PID_NS_INIT;
 }
 
 void unit_isolation(const unit_def *u, sbx_isolation *iso)
@@ -625,6 +627,8 @@ static int line_of(const struct parse_ctx *c, const char *section, const char *n
 static void validate_privileged(struct parse_ctx *c)
 {
     unit_def *u = c->u;
+    if (u->privileged && !line_of(c, "sandbox", "pid_namespace"))
+        u->pid_ns = SBX_PID_NS_NONE;  /* the opt-out keeps the host's view */
     const sbx_limits *l = &u->limits;
     sbx_isolation iso;
     unit_isolation(u, &iso);

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/ptrace.h>
+#endif
 
 #include "limit_options.h"
 #include "reaper.h"
@@ -273,7 +276,8 @@ static void finish_options(struct options *o, char **argv)
     o->iso.readonly = o->ro;
     o->iso.allow = o->allow;
     o->iso.pid_ns_wait_all = o->run.wait_leftovers;
-    o->iso.die_with_parent = true;  /* nothing outlives the foreground run */
+    /* Nothing of the run outlives sbx-run, however it ends. */
+    o->iso.die_with_parent = true;
     /* Contained: sbx's init as PID 1 unless asked otherwise (most programs
      * are not written to be PID 1); privileged: as before, none. */
 #ifndef _WIN32  /* (no PID namespaces there) */
@@ -361,10 +365,21 @@ static int probe(const struct options *o)
     return rc == 0 ? 0 : EXIT_SETUP;
 }
 
+/* Signals sbx-run handles: the first three stop the run, the others (not
+ * on Windows) are passed on to the program, so a program that signals its
+ * process group (a privileged one shares ours) cannot end sbx-run. */
+#ifdef _WIN32
+#define N_SIGNALS 3
+static const int handled_signals[N_SIGNALS] = {SIGINT, SIGTERM, SIGHUP};
+#else
+#define N_SIGNALS 5
+static const int handled_signals[N_SIGNALS] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+#endif
+
 struct ctx {
     uv_loop_t *loop;
     run run;
-    uv_signal_t sig[3];
+    uv_signal_t sig[N_SIGNALS];
     run_result res;
     bool done;
     char left[300];         /* how the program left its box, or "" */
@@ -381,6 +396,24 @@ static void inspect_exit(void *data, pid_t pid)
 }
 #endif
 
+#ifdef __linux__
+/* A privileged program on cgroup v1 may move itself out of its box, and
+ * its zombie shows "/" in every v1 hierarchy: traced to its exit (nothing
+ * else), it is inspected at the last moment it still shows where it is
+ * (reaper_posix.c resumes it). Contained programs cannot move at all. */
+static void trace_exit(const struct options *o, sbx_backend *be, pid_t pid)
+{
+    if (o->iso.privileged && o->iso.pid_ns == SBX_PID_NS_NONE &&
+        strcmp(sbx_backend_name(be), "cgroup1") == 0)
+        ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACEEXIT);  /* else the zombie's word */
+}
+#else
+static void trace_exit(const struct options *o, sbx_backend *be, pid_t pid)
+{
+    (void)o, (void)be, (void)pid;
+}
+#endif
+
 /* A box left or changed is never a clean run (run.c reads the limits
  * back; the main process's whereabouts are ours to check). */
 static void mark_escaped(struct ctx *c)
@@ -394,6 +427,13 @@ static void mark_escaped(struct ctx *c)
 static void on_stop_signal(uv_signal_t *h, int signum)
 {
     struct ctx *c = h->data;
+#ifndef _WIN32
+    if (signum == SIGUSR1 || signum == SIGUSR2) {
+        if (c->run.pid > 0)  /* sbx's init passes these on to the program */
+            kill(c->run.pid, signum);
+        return;
+    }
+#endif
     (void)signum;
     run_stop(&c->run);
 }
@@ -403,7 +443,7 @@ static void on_done(run *r, const run_result *res)
     struct ctx *c = r->data;
     c->res = *res;
     c->done = true;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < N_SIGNALS; i++)
         uv_close((uv_handle_t *)&c->sig[i], NULL);
     run_close(r);
 }
@@ -514,21 +554,22 @@ static int run_command(const struct options *o, sbx_backend *be, sbx_box *box)
     struct ctx c = {.loop = uv_default_loop()};
     reaper_init(c.loop);
     reaper_attach(be);
-    static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N_SIGNALS; i++) {
         uv_signal_init(c.loop, &c.sig[i]);
         c.sig[i].data = &c;
-        uv_signal_start(&c.sig[i], on_stop_signal, sigs[i]);
+        uv_signal_start(&c.sig[i], on_stop_signal, handled_signals[i]);
     }
     c.run.data = &c;
 #ifndef _WIN32
     reaper_set_inspect(inspect_exit, &c);
 #endif
     int r = run_start(&c.run, c.loop, box, &cmd, &o->run, on_done, &c.res);
+    if (r == 0)
+        trace_exit(o, be, c.run.pid);
     if (r < 0) {
         add_hint(o, r, c.res.error, sizeof c.res.error);
         fprintf(stderr, "sbx-run: %s\n", c.res.error);
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < N_SIGNALS; i++)
             uv_close((uv_handle_t *)&c.sig[i], NULL);
     }
     c.run.data = &c;

@@ -665,6 +665,10 @@ static void show_detail(const struct ctl *c, const json_t *u)
     if (*fmt(pid, u, "pid", 'n') != '-')
         printf(", pid %s, up %s", pid, fmt(up, u, "uptime_ms", 'd'));
     printf(", %s restarts\n", fmt(restarts, u, "restarts", 'n'));
+    if (json_is_true(json_object_get(u, "privileged"))) {
+        label("Sandbox", true);
+        printf("privileged: can undo its own limits\n");
+    }
     label("Memory", true);
     printf("%s%s\n", fmt_memory(figure, u), *figure != '-' ? " (now/peak of limit)" : "");
     label("CPU", true);

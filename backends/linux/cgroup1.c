@@ -471,6 +471,23 @@ static int v1_verify(sbx_box *box, char *what, size_t len)
     return r;
 }
 
+static const char *v1_dir_for(const sbx_box *box, const char *controllers, size_t len)
+{
+    const struct v1_box *b = box->priv;
+    for (const char *c = controllers; c < controllers + len; ) {
+        size_t n = strcspn(c, ",");
+        if (n > len - (size_t)(c - controllers))
+            n = len - (size_t)(c - controllers);
+        for (int k = 0; k < SBX_CTRL_COUNT; k++) {
+            const char *name = sbx__ctrl_name((sbx__ctrl)k);
+            if (b->dir[k] && strlen(name) == n && strncmp(c, name, n) == 0)
+                return b->dir[k];
+        }
+        c += n + 1;
+    }
+    return NULL;
+}
+
 const sbx__ops sbx__cgroup1_ops = {
     .name = "cgroup1",
     .open = v1_open,
@@ -482,6 +499,7 @@ const sbx__ops sbx__cgroup1_ops = {
     .freeze = v1_freeze,
     .update = v1_update,
     .verify = v1_verify,
+    .dir_for = v1_dir_for,
     .sweep = v1_sweep,
     .is_empty = v1_is_empty,
     .count = v1_count,

@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -52,6 +53,7 @@ void sbx__contain_prepare(const sbx_isolation *iso, sbx__iso_plan *p)
     p->drop_caps = ns;
     p->caps_keep = sbx_caps_default | iso->cap_add;
     p->cap_last = cap_last();
+    p->hide = iso->hide;
 }
 
 size_t sbx_isolation_pieces(const sbx_isolation *iso, const char **out, size_t max)
@@ -63,7 +65,8 @@ size_t sbx_isolation_pieces(const sbx_isolation *iso, const char **out, size_t m
     const char *all[16];
     all[n++] = "new-session";
     all[n++] = "close-fds";
-    all[n++] = "die-with-parent";
+    if (iso->die_with_parent)
+        all[n++] = "die-with-parent";
     if (ns) {
         if (iso->pid_ns)
             all[n++] = "pid-namespace";
@@ -244,6 +247,25 @@ static int mask_paths(sbx__iso_failure *f)
     return 0;
 }
 
+/* What the caller hides from the program (a supervisor's control socket,
+ * its state): /dev/null over a file, an empty read-only tmpfs over a
+ * directory. A path absent here (another root) has nothing to hide. */
+static int hide_paths(const char *const *paths, sbx__iso_failure *f)
+{
+    for (; paths && *paths; paths++) {
+        struct stat st;
+        if (stat(*paths, &st) < 0)
+            continue;
+        int r = S_ISDIR(st.st_mode)
+                    ? mount("tmpfs", *paths, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                            "size=0,mode=0555")
+                    : mount("/dev/null", *paths, "none", MS_BIND, NULL);
+        if (r < 0 && errno != ENOENT)
+            return fail(f, "hide", *paths);
+    }
+    return 0;
+}
+
 int sbx__contain_mounts(const sbx__iso_plan *p, sbx__iso_failure *f)
 {
     if (!p->contained || !p->mount_ns)
@@ -251,7 +273,7 @@ int sbx__contain_mounts(const sbx__iso_plan *p, sbx__iso_failure *f)
     if (p->hide_proc && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                               "hidepid=invisible") < 0)
         return fail(f, "mount a hidepid", "/proc");
-    if (mask_paths(f) < 0)
+    if (mask_paths(f) < 0 || hide_paths(p->hide, f) < 0)
         return -1;
     /* The whole of /sys, the cgroup filesystem with it, in one call. Where
      * that call is missing the remount holds /sys alone: the cgroup

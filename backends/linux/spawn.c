@@ -150,6 +150,10 @@ static void child_become_init(const struct child_plan *p)
     }
     if (pid == 0) {
         close(p->status_fd);
+        /* A session of the program's own, as without an init: it leads
+         * it, and kill(0) reaches its own group, not the init. */
+        if ((p->cmd->new_session || p->iso.contained) && setsid() < 0)
+            child_fail(p, SBX_STAGE_SESSION, errno);
         return;  /* the program goes on to exec */
     }
     init_program = pid;
@@ -241,10 +245,10 @@ static void child_stdio(const struct child_plan *p)
 /* Into the box, the session, the namespaces' set-up. */
 static void child_enter(const struct child_plan *p)
 {
-    /* Asked for (a foreground runner): the run ends with its parent's
-     * thread, even by SIGKILL (with a PID namespace the kernel then ends
-     * all inside). A parent gone before this is caught by the next run's
-     * stale-box sweep. A supervisor's units outlive it, to be adopted. */
+    /* die_with_parent: the first layer (with a PID namespace the kernel
+     * ends all inside when this child dies); the box's watcher (watch.c)
+     * ends what this cannot reach: orphans without a PID namespace, a
+     * child whose setuid cleared this. */
     if (p->iso.die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         child_fail(p, SBX_STAGE_SESSION, errno);
     if (!p->joined)
@@ -495,6 +499,27 @@ void sbx_spawn_program_status(sbx_process *proc, int *status)
     proc->status_fd = -1;
 }
 
+pid_t sbx_process_program_pid(sbx_process *proc)
+{
+    if (!proc->init)
+        return proc->pid;
+    if (proc->program_pid > 0 || proc->pid <= 0)
+        return proc->program_pid;
+    /* The init's only child is the program (orphans it adopts come later). */
+    char path[64], buf[32];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)proc->pid, (int)proc->pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n > 0) {
+        buf[n] = '\0';
+        proc->program_pid = (pid_t)strtol(buf, NULL, 10);
+    }
+    return proc->program_pid;
+}
+
 void sbx_process_release(sbx_process *proc)
 {
     close_fds(&proc->report_fd, 1);
@@ -538,6 +563,8 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
                           "possible inside an unprivileged user namespace)");
         goto fail;
     }
+    if (cmd->iso && cmd->iso->die_with_parent && (r = sbx__box_watch(box, err)) < 0)
+        goto fail;
     if (pipe2(report, O_CLOEXEC) < 0 || (plan.iso.pid_init && pipe2(status, O_CLOEXEC) < 0) ||
         (plan.iso.userns && pipe2(sync, O_CLOEXEC) < 0)) {
         r = sbx_error_set(err, -errno, "pipe: %s", strerror(errno));
@@ -574,6 +601,7 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
         goto fail;
     }
     proc->pid = pid;
+    proc->init = plan.iso.pid_init;
     if (plan.iso.userns) {
         r = sbx__iso_map_ids(&plan.iso, pid, err);
         char go = 1;

@@ -487,6 +487,11 @@ void sbx_spawn_program_status(sbx_process *proc, int *status)
     (void)status;
 }
 
+pid_t sbx_process_program_pid(sbx_process *proc)
+{
+    return proc->pid;  /* no init of sbx's on Windows */
+}
+
 void sbx_process_release(sbx_process *proc)
 {
     if (proc->handle) {

@@ -53,6 +53,24 @@ def survivors(o, within=2.0):
     return left
 
 
+def outside_box(o, root):
+    """Processes of a unit (sbxd gone) no longer below the units' cgroup
+    root in some hierarchy where they were made."""
+    out = []
+    for p in sbxtest.tagged_pids(o.tag):
+        if p == o.launcher_pid:
+            continue
+        try:
+            with open("/proc/%d/cgroup" % p) as f:
+                lines = [l.strip().split(":", 2) for l in f if l.strip()]
+        except OSError:
+            continue
+        name = os.path.basename(root)
+        if not any(("/%s/" % name) in (l[2] + "/") for l in lines if len(l) == 3):
+            out.append(p)
+    return out
+
+
 class SupervisorDeath(escapetest.EscapeCase):
     def after_death(self, o):
         """For an sbx-run that died: survivors, and its box after the
@@ -74,6 +92,9 @@ class SupervisorDeath(escapetest.EscapeCase):
         o.host["died"] = died
         if died:
             o.host["observed"] = True
+            # Units outlive a crash of sbxd by design (a restarted sbxd
+            # adopts them): what must hold is their box, not their end.
+            o.host["outside box"] = outside_box(o, self.root)
             o.host["survivors"] = survivors(o)
 
     def death_judge(self, o, killed_by):
@@ -81,6 +102,12 @@ class SupervisorDeath(escapetest.EscapeCase):
         box = o.host.get("box left") or []
         parts = ["%s %s" % ("supervisor killed by" if died else "supervisor still alive after",
                             killed_by)]
+        if died and o.ctx.startswith("unit-"):
+            outside = o.host.get("outside box") or []
+            parts.append("%d process(es) of the unit kept running%s, %s" % (
+                len(left), " (%s)" % left if left else "",
+                "OUTSIDE its box: %s" % outside if outside else "all in its box"))
+            return bool(outside), "; ".join(parts)
         if died:
             parts.append("%d process(es) of the run alive 2 s later%s"
                          % (len(left), " (%s)" % left if left else ""))
@@ -98,9 +125,12 @@ class SupervisorDeath(escapetest.EscapeCase):
 
         def judge(o):
             # The kill itself is the escape (the program may not live to
-            # say it worked when the box ends with its supervisor).
+            # say it worked when the box ends with its supervisor), unless
+            # its parent was PID 1 of its own PID namespace: sbx's init,
+            # inside the box, which the kernel keeps from that SIGKILL.
             escaped, why = self.death_judge(o, "the program")
-            return bool(o.worked() or o.host.get("died")) or escaped, "%s; %s" % (o.said(), why)
+            hit = [w for w, _ in o.worked() if not w.startswith("kill(getppid() = 1,")]
+            return bool(hit or o.host.get("died")) or escaped, "%s; %s" % (o.said(), why)
         self.row("kill -9 the parent (sbx-run / sbxd)", plan, judge)
 
     def test_supervisor_killed_from_outside(self):

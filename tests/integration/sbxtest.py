@@ -232,6 +232,34 @@ def box_names(runs):
 
 # --- processes --------------------------------------------------------------
 
+def children(pid):
+    """The children of pid, by pid."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def run_children(pid):
+    """The children of sbx-run pid that run the program (sbx's init, or
+    the program), without the box's watcher (sbx-watch)."""
+    return [c for c in children(pid) if comm(c) != "sbx-watch"]
+
+
+def watchers(pid):
+    """The box watchers of sbx-run pid (die_with_parent)."""
+    return [c for c in children(pid) if comm(c) == "sbx-watch"]
+
+
 def tagged_pids(tag):
     """Live (not zombie) processes whose environment holds SBX_TEST_TAG=tag."""
     needle = ("SBX_TEST_TAG=%s" % tag).encode()

@@ -184,8 +184,7 @@ class Enter(sbxtest.TestCase):
         # mounts untouched.
         p = start(["--hostname", "box7"], child=["pid", "sleep", "10"])
         self.assertTrue(p.proc.stdout.readline().strip().isdigit())
-        with open("/proc/%d/task/%d/children" % (p.proc.pid, p.proc.pid)) as f:
-            init = int(f.read().split()[0])
+        init = sbxtest.run_children(p.proc.pid)[0]
         with open("/proc/%d/mountinfo" % init) as f:
             mounts = f.read()
         code = r'''
@@ -250,6 +249,12 @@ class SupervisorDeath(sbxtest.TestCase):
                                        "sleep", "30"])
         first = p.proc.stdout.readline()
         self.assertTrue(first.strip().isdigit(), first)
+        # The sweep is for an sbx-run whose box watcher died with it (the
+        # OOM killer, a kill of its whole group): both go, the run with
+        # them (PDEATHSIG on its PID 1), the box stays for the next run.
+        watch = sbxtest.watchers(p.proc.pid)
+        self.assertEqual(len(watch), 1, "no box watcher: %s" % sbxtest.children(p.proc.pid))
+        os.kill(watch[0], signal.SIGKILL)
         p.proc.send_signal(signal.SIGKILL)
         p.proc.wait(timeout=10)
         deadline = time.monotonic() + 3

@@ -449,8 +449,7 @@ class InitIsPid1(PidNamespace):
         while not os.path.exists(marker) and time.monotonic() < deadline:
             time.sleep(0.02)
         self.assertTrue(os.path.exists(marker), "the program did not start")
-        with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
-            init = [int(x) for x in f.read().split()]
+        init = sbxtest.run_children(p.pid)
         self.assertEqual(len(init), 1, "sbx-run's children: %s" % init)
         with open("/proc/%d/task/%d/children" % (init[0], init[0])) as f:
             self.assertEqual(len(f.read().split()), 1, "the init has not one child")

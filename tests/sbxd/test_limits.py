@@ -24,7 +24,9 @@ class RuntimeMaxTest(sbxdtest.TestCase):
         self.write_unit("slow", {
             "exec": {"command": child_cmd("double-fork", pidfile, "sleep", 60)},
             "limits": {"runtime_max": "700ms", "stop_timeout": "2s"},
-            "restart": {"policy": "no"}})
+            "restart": {"policy": "no"},
+            # The grandchild's pid is written from inside: the host's view.
+            "sandbox": {"pid_namespace": "no"}})
         d = self.start_sbxd()
         run = d.wait_running(10, "slow")[0]
         grand = self.read_pid(pidfile)

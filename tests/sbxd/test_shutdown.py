@@ -20,8 +20,10 @@ class ShutdownTest(sbxdtest.TestCase):
         limits = {k: v for k, v in (("memory", "64M"), ("pids", 16)) if k in have}
         self.write_unit("limited", {"exec": {"command": child_cmd("sleep", 60)},
                                     "limits": limits or {"stop_timeout": "5s"}})
+        # The grandchild's pid is written from inside: the host's view.
         self.write_unit("forker", {"exec": {"command": child_cmd("double-fork", pidfile,
-                                                                 "sleep", 60)}})
+                                                                 "sleep", 60)},
+                                   "sandbox": {"pid_namespace": "no"}})
         self.write_unit("stubborn", {"exec": {"command": child_cmd("ignore-term", 60)},
                                      "limits": {"stop_timeout": "500ms"}})
         self.write_unit("done", {"exec": {"command": child_cmd("exit", 0)}})
