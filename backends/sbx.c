@@ -180,6 +180,7 @@ int sbx_box_create(sbx_backend *be, const char *name, const sbx_limits *limits,
         return r;
     }
     enforce_common(box);
+    box->used = (flags & SBX_BOX_ADOPT) != 0;  /* its counters are not ours */
     *out = box;
     return 0;
 }

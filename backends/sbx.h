@@ -186,6 +186,10 @@ enum {
                                    namespace whose PID 1 it is): the pids
                                    limit gets one task more for it, and the
                                    pids figures count it out */
+    SBX_BOX_ADOPT = 1u << 2,    /* the box's cgroup may exist already, left
+                                   running by a supervisor that died: it is
+                                   opened as it is and the limits given are
+                                   applied to it (see sbx_box_create) */
 };
 
 /* One limit and the mechanism that enforces it ("cgroup1 memory.limit_in_bytes");
@@ -197,6 +201,9 @@ typedef struct sbx_enforced {
 
 #define SBX_MAX_ENFORCED 16
 
+/* Makes the box. With SBX_BOX_ADOPT an existing cgroup of that name is
+ * taken over instead of refused (its processes keep running; the box is
+ * then not fresh). */
 int sbx_box_create(sbx_backend *be, const char *name, const sbx_limits *limits,
                    unsigned flags, sbx_box **out, sbx_error *err);
 /* Kills what is left with SIGKILL and removes the box. Returns -EBUSY while

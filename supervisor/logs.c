@@ -169,11 +169,24 @@ static void detach(uv_handle_t *h, void *arg)
         uv_close(h, on_closed);
 }
 
-void log_close(unit_log *log)
+void log_detach(unit_log *log)
 {
+#ifndef _WIN32  /* (output FIFOs are POSIX only) */
+    uv_os_fd_t fd;
+    if (log->pipe && uv_fileno((uv_handle_t *)log->pipe, &fd) == 0) {
+        char buf[4096];  /* what is still buffered (the pipe is non-blocking) */
+        for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
+            log_append(log, buf, (size_t)n);
+    }
+#endif
     if (log->loop)
         uv_walk(log->loop, detach, log);
     log->pipe = NULL;
+}
+
+void log_close(unit_log *log)
+{
+    log_detach(log);
     if (log->fd >= 0)
         close(log->fd);
     free(log->ring);

@@ -37,5 +37,9 @@ void log_reopen(unit_log *log);
 /* Copies the last up to `max` bytes held in the ring into out. */
 size_t log_tail(const unit_log *log, char *out, size_t max);
 void log_close(unit_log *log);
+/* Reads what the current pipe still holds, then stops reading every pipe
+ * of the log (an output FIFO never ends by itself); the file and the ring
+ * stay. */
+void log_detach(unit_log *log);
 
 #endif

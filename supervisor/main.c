@@ -12,6 +12,7 @@
 #ifndef _WIN32
 #include <grp.h>
 #include <sys/reboot.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #endif
 
@@ -33,12 +34,14 @@
 #ifdef _WIN32
 #define DEFAULT_SOCKET "\\\\.\\pipe\\sbxd"
 #define DEFAULT_RUN_DIR ""  /* no notify sockets on Windows */
+#define DEFAULT_STATE_BASE "none"
 #define SIGNALS_HELP "Console: Ctrl-C, Ctrl-Break or closing it stops every unit, then sbxd exits.\n"
 /* Console events as libuv delivers them; every one is a stop. */
 static const int handled[] = {SIGINT, SIGBREAK, SIGHUP};
 #else
 #define DEFAULT_SOCKET "/run/sbx/sbxd.sock"
 #define DEFAULT_RUN_DIR "/run/sbx"
+#define DEFAULT_STATE_BASE "/run/sbx"
 #define SIGNALS_HELP "Signals: TERM/INT stop every unit in reverse dependency order, then exit;\n" \
                      "HUP reloads the units; USR1 reopens the log files.\n"
 static const int handled[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGQUIT};
@@ -52,7 +55,8 @@ struct settings {
     const char *control_group, *read_group;
     const char *http_listen, *http_token;  /* the HTTP view: off when NULL */
     const char *sample;       /* --sample INTERVAL: trends always; NULL: when watched */
-    char *owned[16];           /* strings read from sbxd.ini */
+    const char *state_dir;    /* NULL: the default for our cgroup tree */
+    char *owned[16];          /* strings read from sbxd.ini */
     int nowned;
 };
 
@@ -74,6 +78,9 @@ static const char usage_text[] =
     "      --http-token FILE   every HTTP request needs the token of FILE (mode 0600)\n"
     "      --sample INTERVAL   sample every unit's memory and CPU for trends at INTERVAL\n"
     "                          (default: every 2s, only while the page or top is open)\n"
+    "      --state-dir DIR     records for re-adoption after a crash, and the lock\n"
+    "                          (default: " DEFAULT_STATE_BASE "/state-HASH, one per cgroup tree;\n"
+    "                          \"none\": no adoption, no lock)\n"
     "  -f, --foreground        (sbxd always runs in the foreground)\n"
     "  -h, --help\n"
     "      --version\n"
@@ -110,6 +117,8 @@ static int on_config(void *data, const char *section, const char *name, const ch
         s->http_token = v;
     else if (strcmp(name, "sample") == 0)
         s->sample = v;
+    else if (strcmp(name, "state_dir") == 0)
+        s->state_dir = v;
     else if (strcmp(name, "log_format") == 0)
         s->m.json_log = strcmp(v, "json") == 0;
     else {
@@ -136,6 +145,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
         {"http", required_argument, NULL, 'H'},
         {"http-token", required_argument, NULL, 'T'},
         {"sample", required_argument, NULL, 'P'},
+        {"state-dir", required_argument, NULL, 'S'},
         {"foreground", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -177,6 +187,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
         case 'H': s->http_listen = optarg; break;
         case 'T': s->http_token = optarg; break;
         case 'P': s->sample = optarg; break;
+        case 'S': s->state_dir = optarg; break;
         case 'f': break;
         case 'h': fputs(usage_text, stdout); exit(0);
         case 'V': puts("sbxd " SBX_VERSION); exit(0);
@@ -423,6 +434,58 @@ static int start_control(const struct settings *s)
     return 0;
 }
 
+/* The state directory, and with it the lock: one sbxd per tree. The
+ * default is named after the cgroup tree the units live in, so two sbxd
+ * on different trees never meet and two on the same one do. */
+static int open_state(const struct settings *s, state_dir *sd)
+{
+    char path[4200];
+    const char *dir = s->state_dir;
+    if (!dir) {
+        sbx_backend_info info;
+        sbx_backend_describe(D.m.be, &info);
+        char key[1100];
+        snprintf(key, sizeof key, "%s\n%s", info.base, s->m.cgroup_root ? s->m.cgroup_root : "");
+        if (strcmp(DEFAULT_STATE_BASE, "none") == 0)
+            return 0;
+        snprintf(path, sizeof path, "%s/state-%016llx", DEFAULT_STATE_BASE,
+                 (unsigned long long)state_hash(key));
+        dir = path;
+    }
+    if (strcmp(dir, "none") == 0)
+        return 0;
+    char why[600];
+    int r = state_open(sd, dir, why, sizeof why);
+    if (r < 0) {
+        fprintf(stderr, "sbxd: state directory: %s\n", why);
+        return r;
+    }
+    D.m.state = sd;
+    /* Out of the units' sight too: records and every unit's output. */
+    size_t n = 0;
+    while (n + 2 < sizeof D.m.cfg.hide / sizeof D.m.cfg.hide[0] && D.m.cfg.hide[n])
+        n++;
+    if (!D.m.cfg.hide[n]) {
+        D.m.cfg.hide[n] = sd->path;
+        D.m.cfg.hide[n + 1] = NULL;
+    }
+    return 0;
+}
+
+/* PID 1 of the machine powers it off; PID 1 of a container (a PID
+ * namespace that is not the first) just exits, as tini does: reboot()
+ * there would end it by SIGINT (status 130 to the runtime). */
+static bool machine_init(void)
+{
+#ifdef _WIN32
+    return false;
+#else
+    struct stat st;
+    return getpid() == 1 && stat("/proc/self/ns/pid", &st) == 0 &&
+           st.st_ino == 0xEFFFFFFCu;  /* PROC_PID_INIT_INO: the first namespace */
+#endif
+}
+
 /* What no unit may see in its mount namespace: the control socket (a
  * unit that reached it could raise its own limits; control.c refuses such
  * a peer as well) and every unit's logs. */
@@ -478,6 +541,11 @@ int main(int argc, char **argv)
         return 1;
     }
     reaper_attach(D.m.be);
+    state_dir sd = {.units_fd = -1, .lock_fd = -1, .output_fd = -1};
+    if (open_state(&s, &sd) < 0) {
+        manager_free(&D.m);
+        return 1;
+    }
     D.m.on_critical = on_critical;
     D.m.on_reload = on_reload;
     uv_timer_init(D.loop, &D.critical);
@@ -498,12 +566,17 @@ int main(int argc, char **argv)
     if (start_sampler(&s) < 0 || start_control(&s) < 0 || start_http(&s) < 0) {
         control_close(D.ctl);
         manager_free(&D.m);
+        state_close(&sd);
         return 1;
     }
     int refused = manager_load(&D.m, stderr);
     fprintf(stderr, "sbxd: %zu unit(s) loaded from %s, %d refused, backend %s\n", D.m.n,
             s.m.units_dir, refused, sbx_backend_name(D.m.be));
     check_fd_budget(&D.m, fd_limit);
+    if (D.m.state) {
+        int adopted = manager_adopt(&D.m);
+        fprintf(stderr, "sbxd: state in %s: %d unit(s) adopted\n", sd.path, adopted);
+    }
     manager_start_all(&D.m);
     notify_counts("READY=1\n");
     uv_run(D.loop, UV_RUN_DEFAULT);
@@ -518,9 +591,11 @@ int main(int argc, char **argv)
 #endif
     for (int i = 0; i < s.nowned; i++)
         free(s.owned[i]);
+    if (D.m.state)
+        state_close_clean(&sd);
     fprintf(stderr, "sbxd: stopped\n");
 #ifndef _WIN32
-    if (getpid() == 1) {
+    if (machine_init()) {
         sync();
         reboot(RB_POWER_OFF);
     }

@@ -9,8 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "health.h"
+#include "adopt.h"
 #include "fdlimit.h"
+#include "health.h"
 #include "loader.h"
 #include "manager.h"
 #include "notify.h"
@@ -53,6 +54,9 @@ typedef struct service_rt {
     bool counted;               /* shutdown: counted in its dependencies */
     unsigned dependents;        /* shutdown: units not at rest that require
                                    or follow it */
+    adopt_watch *watch;         /* an adopted run: its main pid's end */
+    bool adopted;               /* the current run was taken over */
+    bool fifo_read;             /* the output FIFO's read end is in log */
 } service_rt;
 
 /* ---- events: sbxd's own log ---- */
@@ -352,6 +356,28 @@ static char **unit_env(const unit_def *d, const char *notify_var)
     return env;
 }
 
+/* With a state directory, a unit's output goes through a FIFO there that
+ * outlives sbxd (see state_fifo): sbxd's end is attached to the log once
+ * for all of the unit's runs (it never sees an end of file, as it holds a
+ * write end too); each run gets a new write end. Transient units, which
+ * no later sbxd adopts, use a plain pipe. Returns the run's end, or -1 when
+ * no FIFO can be had. */
+static int output_fifo(service *s)
+{
+    service_rt *rt = rt_of(s);
+    manager *m = rt->m;
+    if (!m->state || rt->transient)
+        return -1;
+    if (!rt->fifo_read) {
+        int rfd = state_fifo(m->state, s->def.name, O_NONBLOCK);
+        if (rfd < 0 || log_attach(&rt->log, m->loop, rfd) < 0)
+            return -1;
+        rt->fifo_read = true;
+    }
+    int wfd = state_fifo(m->state, s->def.name, 0);
+    return wfd < 0 ? -1 : wfd;
+}
+
 static int spawn_run(service *s, run_result *res)
 {
     service_rt *rt = rt_of(s);
@@ -368,7 +394,9 @@ static int spawn_run(service *s, run_result *res)
         return start_failed(res, r, SBX_STAGE_USER), r;
     int pipefd[2] = {-1, -1};
     bool logged = d->out[0].kind == OUT_LOG || d->out[1].kind == OUT_LOG;
-    if (logged && (r = uv_pipe(pipefd, UV_NONBLOCK_PIPE, 0)) < 0) {
+    if (logged)
+        pipefd[1] = output_fifo(s);
+    if (logged && pipefd[1] < 0 && (r = uv_pipe(pipefd, UV_NONBLOCK_PIPE, 0)) < 0) {
         snprintf(res->error, sizeof res->error, "log pipe: %s", uv_strerror(r));
         return start_failed(res, r, SBX_STAGE_STDIO), r;
     }
@@ -428,6 +456,8 @@ static int spawn_run(service *s, run_result *res)
     return 0;
 }
 
+static void adopted_stop(service *s);
+
 /* A start that ran out of descriptors says which limit it met. */
 static int env_spawn(service *s, run_result *res)
 {
@@ -439,7 +469,10 @@ static int env_spawn(service *s, run_result *res)
 
 static void env_stop(service *s)
 {
-    run_stop(&rt_of(s)->run);
+    if (rt_of(s)->watch)
+        adopted_stop(s);
+    else
+        run_stop(&rt_of(s)->run);
 }
 
 /* The first unit whose name is not below name (the set is sorted). */
@@ -622,7 +655,33 @@ static void describe_result(const run_result *r, char *buf, size_t len)
     case RUN_NOT_READY: snprintf(buf, len, "not ready within ready_timeout"); break;
     case RUN_WATCHDOG: snprintf(buf, len, "watchdog: no WATCHDOG=1 in time"); break;
     case RUN_UNHEALTHY: snprintf(buf, len, "unhealthy: health probe failed"); break;
+    case RUN_LOST: snprintf(buf, len, "lost: %s", r->error[0] ? r->error : "exit status unknown"); break;
     }
+}
+
+/* The unit's record in the state directory follows its run: written at
+ * each start (and adoption), removed once no run is left. Transient units
+ * have none: no later sbxd could claim them. */
+static void keep_record(manager *m, service *s)
+{
+    service_rt *rt = rt_of(s);
+    if (!m->state || rt->transient)
+        return;
+    if (s->state == SVC_STOPPING)
+        return;
+    if (s->state != SVC_RUNNING || s->pid <= 0 || !rt->box) {
+        state_remove(m->state, s->def.name);
+        return;
+    }
+    state_record r = {.pid = s->pid, .def_hash = state_hash(s->def.source),
+                      .restarts = s->restarts, .failures = s->failures};
+    r.started_ms = manager_wall_ms() - (int64_t)(uv_now(m->loop) - s->started_ms);
+    snprintf(r.cgroup, sizeof r.cgroup, "%s", sbx_box_path(rt->box));
+    int e = state_pid_start(s->pid, &r.pid_start);
+    if (e == 0)
+        e = state_write(m->state, s->def.name, &r);
+    if (e < 0 && e != -ESRCH)  /* -ESRCH: it has ended already; its exit comes next */
+        event(m, s, "state-write-failed", strerror(-e));
 }
 
 static void env_changed(service *s, svc_state from, const char *why)
@@ -646,13 +705,15 @@ static void env_changed(service *s, svc_state from, const char *why)
         snprintf(detail, sizeof detail, "pid %d", (int)s->pid);
     }
     else if (s->have_last && s->state != SVC_STOPPING &&
-             (from == SVC_RUNNING || from == SVC_STOPPING || s->state == SVC_FAILED))
+             (from == SVC_RUNNING || from == SVC_STOPPING || s->state == SVC_FAILED ||
+              s->last.reason == RUN_LOST))
         describe_result(&s->last, detail, sizeof detail);
     else
         detail[0] = '\0';
     char what[80];
     snprintf(what, sizeof what, "%s (%s)", svc_state_name(s->state), why ? why : "");
     rt_of(s)->since_ms = uv_now(m->loop);
+    keep_record(m, s);  /* first: whoever sees "running" may count on it */
     event(m, s, what, detail);
     if (s->def.critical && (s->state == SVC_FAILED || s->state == SVC_EXITED) &&
         !m->shutting_down && m->on_critical)
@@ -748,6 +809,8 @@ static void service_delete(service *s)
 {
     service_rt *rt = rt_of(s);
     watch_end(s);
+    adopt_watch_close(rt->watch);
+    rt->watch = NULL;
     release_box(s);
     log_close(&rt->log);
     if (rt->pending) {
@@ -961,6 +1024,11 @@ static void shutdown_step(manager *m)
             break;
         count_dependents(m);
     }
+    for (size_t i = 0; i < m->n; i++)
+        if (rt_of(m->svcs[i])->fifo_read) {  /* they never end by themselves */
+            log_detach(&rt_of(m->svcs[i])->log);
+            rt_of(m->svcs[i])->fifo_read = false;
+        }
     if (m->on_idle) {
         void (*cb)(manager *) = m->on_idle;
         m->on_idle = NULL;
@@ -977,6 +1045,8 @@ static void drop_service(manager *m, size_t i)
     queue_remove(&m->changing, s, &rt->changing);
     queue_remove(&m->to_stop, s, &rt->to_stop);
     event(m, s, "removed", NULL);
+    if (m->state && !rt_of(s)->transient)
+        state_fifo_remove(m->state, s->def.name);
     service_delete(s);
     memmove(&m->svcs[i], &m->svcs[i + 1], (m->n - i - 1) * sizeof *m->svcs);
     m->n--;
@@ -993,6 +1063,7 @@ static void swap_definition(manager *m, service *s)
     rt->pending = NULL;
     free(s->start_times);
     log_close(&rt->log);
+    rt->fifo_read = false;
     open_log(m, s);
     if (service_init(s, &m->env) < 0) {
         event(m, s, "reload-failed", "out of memory");
@@ -1152,6 +1223,8 @@ int manager_kill(manager *m, service *s, int sig, sbx_error *err)
 {
     service_rt *rt = rt_of(s);
     (void)m;
+    if (rt->box && rt->watch)
+        return sbx_box_kill(rt->box, sig, err);
     if (!rt->box || !rt->run_active)
         return sbx_error_set(err, -ESRCH, "unit %s is not running", s->def.name);
     return run_signal(&rt->run, sig, err);
@@ -1161,7 +1234,7 @@ int manager_freeze(manager *m, service *s, bool frozen, sbx_error *err)
 {
     service_rt *rt = rt_of(s);
     (void)m;
-    if (!rt->box || !rt->run_active)
+    if (!rt->box || !(rt->run_active || rt->watch))
         return sbx_error_set(err, -ESRCH, "unit %s is not running", s->def.name);
     return sbx_box_freeze(rt->box, frozen, err);
 }
@@ -1204,7 +1277,7 @@ pid_t manager_pid(service *s)
 int manager_box_count(const service *s)
 {
     const service_rt *rt = s->owner;
-    return rt->box && rt->run_active ? sbx_box_count(rt->box) : -1;
+    return rt->box && (rt->run_active || rt->watch) ? sbx_box_count(rt->box) : -1;
 }
 
 size_t manager_log_tail(const service *s, char *buf, size_t len)
@@ -1235,7 +1308,7 @@ int manager_exit_status(const service *s)
     case RUN_SIGNALED:
     case RUN_MEMORY: return s->last.signal ? 128 + s->last.signal : 1;
     case RUN_TIMEOUT: case RUN_START_FAILED: case RUN_CRASHED: case RUN_ESCAPED:
-    case RUN_NOT_READY: case RUN_WATCHDOG: case RUN_UNHEALTHY: break;
+    case RUN_NOT_READY: case RUN_WATCHDOG: case RUN_UNHEALTHY: case RUN_LOST: break;
     }
     return 1;
 }
@@ -1288,4 +1361,222 @@ void manager_free(manager *m)
     m->n = 0;
     sbx_backend_close(m->be);
     m->be = NULL;
+}
+
+/* ---- re-adoption (see adopt.h) ---- */
+
+bool manager_adopted(const service *s)
+{
+    const service_rt *rt = s->owner;
+    return rt->adopted && (s->state == SVC_RUNNING || s->state == SVC_STOPPING);
+}
+
+static void lost_result(service *s, const char *why, run_result *res)
+{
+    service_rt *rt = rt_of(s);
+    memset(res, 0, sizeof *res);
+    res->reason = RUN_LOST;
+    res->exit_code = -1;
+    res->stopped = s->state == SVC_STOPPING;
+    res->stats = SBX_STATS_UNKNOWN;
+    if (rt->box)
+        sbx_box_stats(rt->box, &res->stats, NULL);
+    res->wall_ms = uv_now(rt->m->loop) - s->started_ms;
+    snprintf(res->error, sizeof res->error, "%s", why);
+}
+
+/* The adopted main process has ended. As at the end of any run, what is
+ * left of the unit is killed; how it ended cannot be known. */
+static void on_adopted_exit(adopt_watch *w, void *data)
+{
+    service *s = data;
+    service_rt *rt = rt_of(s);
+    (void)w;
+    adopt_watch_close(rt->watch);
+    rt->watch = NULL;
+    uv_timer_stop(&rt->timer);  /* a stop's grace */
+    if (rt->box)
+        sbx_box_kill(rt->box, SIGKILL, NULL);
+    report_oom(s);
+    run_result res;
+    lost_result(s, "exit status unknown (not sbxd's child)", &res);
+    rt->adopted = false;
+    s->pid = 0;
+    service_event(s, EV_EXIT, &res);
+}
+
+static void on_adopted_grace(uv_timer_t *t)
+{
+    service *s = t->data;
+    service_rt *rt = rt_of(s);
+    if (rt->box)
+        sbx_box_kill(rt->box, SIGKILL, NULL);
+}
+
+/* A stop of an adopted run: the stop signal to the whole box, SIGKILL
+ * after stop_timeout; the pidfd reports the end as for any end. */
+static void adopted_stop(service *s)
+{
+    service_rt *rt = rt_of(s);
+    int sig = s->def.stop_signal > 0 ? s->def.stop_signal : SIGTERM;
+    if (rt->box)
+        sbx_box_kill(rt->box, sig, NULL);
+    uv_timer_start(&rt->timer, on_adopted_grace, s->def.stop_timeout_ms, 0);
+}
+
+/* The run's counters and start time, as the record kept them. */
+static void restore_counters(manager *m, service *s, const state_record *r)
+{
+    uint64_t now = uv_now(m->loop);
+    int64_t ago = manager_wall_ms() - r->started_ms;
+    s->restarts = r->restarts;
+    s->failures = r->failures;
+    s->started_ms = ago > 0 && (uint64_t)ago < now ? now - (uint64_t)ago : 0;
+}
+
+/* Takes the run over: running, watched by pidfd, OOM events on. */
+static int take_over(manager *m, service *s, const state_record *r)
+{
+    service_rt *rt = rt_of(s);
+    int e = adopt_watch_start(m->loop, r->pid, r->pid_start, on_adopted_exit, s, &rt->watch);
+    if (e < 0)
+        return e;
+    restore_counters(m, s, r);
+    rt->adopted = true;
+    s->pid = r->pid;
+    watch_oom(s);
+    if (s->def.out[0].kind == OUT_LOG || s->def.out[1].kind == OUT_LOG) {
+        int wfd = output_fifo(s);  /* reads what it wrote while sbxd was down */
+        if (wfd >= 0)
+            close(wfd);
+    }
+    service_event(s, EV_ADOPT, NULL);
+    return 0;
+}
+
+/* It ran when the last sbxd died and has ended since: reported as a run
+ * that ended with reason lost, so its policy decides what comes next. */
+static void report_lost(manager *m, service *s, const state_record *r, const char *why)
+{
+    service_rt *rt = rt_of(s);
+    restore_counters(m, s, r);
+    if (rt->box)
+        sbx_box_kill(rt->box, SIGKILL, NULL);  /* what its main process left */
+    run_result res;
+    lost_result(s, why, &res);
+    s->pid = 0;
+    service_event(s, EV_ADOPT, &res);
+}
+
+/* One loaded unit against its record and its cgroup. */
+static bool adopt_one(manager *m, service *s)
+{
+    service_rt *rt = rt_of(s);
+    state_record r;
+    char why[200] = "";
+    int rr = state_read(m->state, s->def.name, &r, why, sizeof why);
+    if (rr == -ENOENT)
+        return false;
+    bool alive = rr == 0 && state_pid_matches(r.pid, r.pid_start), in_box = false;
+    if (rr == 0) {
+        sbx_error e = {0};
+        unsigned flags = SBX_BOX_ADOPT | (s->def.pid_ns == SBX_PID_NS_INIT ? SBX_BOX_INIT : 0);
+        /* The current definition's limits, applied to the cgroup as found. */
+        if (sbx_box_create(m->be, s->def.name, &s->def.limits, flags, &rt->box, &e) < 0) {
+            event(m, s, "adopt-failed", e.msg);
+            rt->box = NULL;
+            alive = false;
+        }
+        char what[200];
+        in_box = alive && sbx_box_verify(rt->box, r.pid, what, sizeof what) == 0;
+    }
+    adopt_verdict v = adopt_judge(&r, rr, alive, in_box, state_hash(s->def.source));
+    switch (v) {
+    case ADOPT_NOTHING:
+        return false;
+    case ADOPT_BAD_RECORD:
+        event(m, s, "state-ignored", why);
+        state_remove(m->state, s->def.name);
+        return false;
+    case ADOPT_LOST:
+        report_lost(m, s, &r, alive ? "it left its cgroup" : "it ended while sbxd was down");
+        return false;
+    case ADOPT_TAKE:
+    case ADOPT_TAKE_CHANGED:
+        if (take_over(m, s, &r) < 0) {
+            report_lost(m, s, &r, "it ended while sbxd was down");
+            return false;
+        }
+        if (v == ADOPT_TAKE_CHANGED) {
+            event(m, s, "changed", "its definition changed while sbxd was down: restarting");
+            manager_restart(m, s);
+        }
+        return true;
+    }
+    return false;
+}
+
+/* sbxd's own lines that name no unit. */
+static void note(manager *m, const char *what, const char *detail)
+{
+    if (!m->events)
+        return;
+    if (m->cfg.json_log) {
+        json_t *j = json_pack("{s:I, s:s, s:s}", "time_ms", (json_int_t)manager_wall_ms(),
+                              "event", what, "detail", detail);
+        char *line = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(j);
+        if (line)
+            fprintf(m->events, "%s\n", line);
+        free(line);
+    } else {
+        fprintf(m->events, "sbxd: %s: %s\n", what, detail);
+    }
+    fflush(m->events);
+}
+
+typedef struct sweep_ctx {
+    manager *m;
+    strv named;     /* populated or not, each once */
+} sweep_ctx;
+
+/* Every cgroup below the root that no unit holds now is a leftover. */
+static bool unclaimed(const char *name, void *data)
+{
+    sweep_ctx *c = data;
+    service *s = manager_find(c->m, name);
+    if (name[0] == '.' || strcmp(name, "sbx-supervisor") == 0 || (s && rt_of(s)->box))
+        return false;
+    for (size_t i = 0; i < c->named.n; i++)
+        if (strcmp(c->named.v[i], name) == 0)
+            return true;
+    strv_push(&c->named, name);
+    return true;
+}
+
+static bool loaded(const char *name, void *data)
+{
+    return manager_find(data, name) != NULL;
+}
+
+int manager_adopt(manager *m)
+{
+    if (!m->state)
+        return 0;
+    int adopted = 0;
+    for (size_t i = 0; i < m->n; i++)
+        adopted += adopt_one(m, m->svcs[i]);
+    sweep_ctx c = {.m = m};
+    if (m->cfg.cgroup_root && *m->cfg.cgroup_root)
+        sbx_backend_sweep(m->be, "", unclaimed, &c);
+    if (c.named.n) {
+        char list[1024] = "";
+        for (size_t i = 0; i < c.named.n; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                     c.named.v[i]);
+        note(m, "leftovers", list);
+    }
+    strv_free(&c.named);
+    state_prune(m->state, loaded, m);  /* units gone from the directory */
+    return adopted;
 }

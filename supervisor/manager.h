@@ -12,6 +12,7 @@
 #include "logs.h"
 #include "oomwatch.h"
 #include "service.h"
+#include "state.h"
 
 typedef struct manager_settings {
     const char *units_dir;
@@ -71,6 +72,7 @@ struct manager {
     svc_queue to_stop;          /* shutdown: no running dependents left */
     size_t shutdown_left;       /* shutdown: units counted not at rest */
     oomwatch oom;               /* the boxes' OOM event fds, polled once each */
+    state_dir *state;           /* records for re-adoption; NULL: none */
 };
 
 int manager_init(manager *m, uv_loop_t *loop, const manager_settings *cfg,
@@ -79,6 +81,13 @@ int manager_init(manager *m, uv_loop_t *loop, const manager_settings *cfg,
  * Returns the number of refused units. */
 int manager_load(manager *m, FILE *errs);
 void manager_start_all(manager *m);
+/* Before manager_start_all: takes over the runs an earlier sbxd left
+ * (by m->state's records, see adopt.h), reports those that ended while
+ * it was down as lost (their policy decides), and kills and removes
+ * every other cgroup left below the root. Returns how many were adopted. */
+int manager_adopt(manager *m);
+/* Whether the unit's current run was taken over from an earlier sbxd. */
+bool manager_adopted(const service *s);
 /* Re-reads the units: starts new ones, stops removed ones, restarts
  * changed ones, leaves the rest alone. Returns the number refused. */
 int manager_reload(manager *m, reload_report *report);

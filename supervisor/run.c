@@ -26,6 +26,7 @@ const char *run_reason_name(run_reason r)
     case RUN_NOT_READY: return "not-ready";
     case RUN_WATCHDOG: return "watchdog";
     case RUN_UNHEALTHY: return "unhealthy";
+    case RUN_LOST: return "lost";
     }
     return "?";
 }

@@ -29,6 +29,8 @@ typedef enum run_reason {
     RUN_NOT_READY,          /* ended by the supervisor: not ready in time */
     RUN_WATCHDOG,           /* ended by the supervisor: no WATCHDOG=1 in time */
     RUN_UNHEALTHY,          /* ended by the supervisor: its health probe failed */
+    RUN_LOST,               /* adopted: it ended while not our child, so how
+                               is unknown (exit_code -1, shown as null) */
 } run_reason;
 
 const char *run_reason_name(run_reason r);

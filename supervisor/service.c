@@ -18,7 +18,7 @@ const char *svc_event_name(svc_event e)
 {
     static const char *const names[SVC__EVENTS] = {
         "start", "stop", "deps-ready", "deps-failed", "exit", "timer",
-        "ready", "watchdog", "unhealthy",
+        "ready", "watchdog", "unhealthy", "adopt",
     };
     return (unsigned)e < SVC__EVENTS ? names[e] : "?";
 }
@@ -44,7 +44,8 @@ bool restart_wanted(const unit_def *u, const run_result *res)
     case RESTART_ON_ABNORMAL:
         return res->reason == RUN_SIGNALED || res->reason == RUN_TIMEOUT ||
                res->reason == RUN_MEMORY || res->reason == RUN_NOT_READY ||
-               res->reason == RUN_WATCHDOG || res->reason == RUN_UNHEALTHY;
+               res->reason == RUN_WATCHDOG || res->reason == RUN_UNHEALTHY ||
+               res->reason == RUN_LOST;
     }
     return false;
 }
@@ -299,9 +300,22 @@ static svc_state do_deps_failed(service *s, const run_result *res)
     return SVC_FAILED;
 }
 
+/* A run an earlier sbxd started: the caller has set s->pid, started_ms
+ * and the counters from the record; nothing is spawned. With a result,
+ * the run has ended while no sbxd watched (reason lost): judged as any
+ * end of a run. */
+static svc_state do_adopt(service *s, const run_result *res)
+{
+    s->env->timer_stop(s);
+    if (res)
+        return on_run_end(s, res);
+    s->why = "adopted";
+    return SVC_RUNNING;
+}
+
 /* The table: what each event does in each state. NULL: ignored. */
 static const action_fn table[SVC__STATES][SVC__EVENTS] = {
-    [SVC_INACTIVE] = {[EV_START] = do_start_by_hand},
+    [SVC_INACTIVE] = {[EV_START] = do_start_by_hand, [EV_ADOPT] = do_adopt},
     [SVC_STARTING] = {[EV_STOP] = do_cancel, [EV_DEPS_READY] = do_try_start,
                       [EV_DEPS_FAILED] = do_deps_failed, [EV_TIMER] = do_start_timeout},
     [SVC_RUNNING] = {[EV_STOP] = do_stop, [EV_EXIT] = on_run_end,

@@ -25,7 +25,9 @@
  * WATCHDOG=1 keep-alive), unhealthy (the health probe failed `retries`
  * times). When the machine itself ends a run (not ready in time, watchdog
  * missed, unhealthy), it stops it and, at its exit, judges the run with
- * that reason (not-ready, watchdog, unhealthy) instead of its signal. Each pair
+ * that reason (not-ready, watchdog, unhealthy) instead of its signal. adopt:
+ * at sbxd's start, a run an earlier sbxd left is taken over (inactive ->
+ * running without a spawn; its end comes as exit, reason lost). Each pair
  * (state, event) has one entry in a table: an action and the next state;
  * where the next state depends on the run's result or the restart policy,
  * the action returns it. Pairs without an entry are ignored (a start of a
@@ -65,6 +67,7 @@ typedef enum svc_event {
     EV_READY,
     EV_WATCHDOG,
     EV_UNHEALTHY,
+    EV_ADOPT,       /* a run left by an earlier sbxd was found and taken over */
     SVC__EVENTS,
 } svc_event;
 
@@ -130,7 +133,8 @@ bool svc_at_rest(svc_state st);
 
 int service_init(service *s, const service_env *env);
 void service_free(service *s);
-/* Feeds one event; res is the run's result for EV_EXIT, else NULL. */
+/* Feeds one event; res is the run's result for EV_EXIT (and for EV_ADOPT
+ * of a run that has ended already), else NULL. */
 void service_event(service *s, svc_event ev, const run_result *res);
 
 /* Pure policy functions, tested on their own. */

@@ -39,6 +39,8 @@ static void write_brief(json_out *b, manager *m, service *s)
     json_out_raw(b, "\",\"description\":", 16);
     json_out_str(b, s->def.description);
     json_out_fmt(b, ",\"state\":\"%s\"", svc_state_name(s->state));
+    if (manager_adopted(s))  /* taken over from an sbxd that died */
+        json_out_raw(b, ",\"adopted\":true", 15);
     pid_t pid = manager_pid(s);
     json_out_num(b, "pid", pid, running && pid > 0);
     json_out_num(b, "uptime_ms", (int64_t)(now - s->started_ms), running);

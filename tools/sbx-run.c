@@ -459,7 +459,8 @@ static int exit_status(const run_result *res)
     case RUN_ESCAPED: return EXIT_ESCAPED;
     case RUN_NOT_READY:     /* sbx-run has no readiness: never its result */
     case RUN_WATCHDOG:
-    case RUN_UNHEALTHY: return EXIT_SETUP;
+    case RUN_UNHEALTHY:
+    case RUN_LOST: return EXIT_SETUP;  /* nor sbxd's adopted runs' */
     case RUN_START_FAILED:
         if (res->failed_stage != SBX_STAGE_EXEC)
             return EXIT_SETUP;

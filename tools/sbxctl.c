@@ -515,7 +515,8 @@ enum { COL_NAME, COL_STATE, COL_HEALTH, COL_PID, COL_UPTIME, COL_RESTARTS, COL_M
 static void format_row(cell *row, const json_t *u)
 {
     snprintf(row[COL_NAME], CELL, "%s", or(get_str(u, "name"), "?"));
-    snprintf(row[COL_STATE], CELL, "%s", or(get_str(u, "state"), "-"));
+    snprintf(row[COL_STATE], CELL, "%s%s", or(get_str(u, "state"), "-"),
+             json_is_true(json_object_get(u, "adopted")) ? " (adopted)" : "");
     snprintf(row[COL_HEALTH], CELL, "%s", or(get_str(u, "health"), "-"));
     fmt(row[COL_PID], u, "pid", 'n');
     fmt(row[COL_UPTIME], u, "uptime_ms", 'd');
@@ -668,7 +669,8 @@ static void show_detail(const struct ctl *c, const json_t *u)
     cell pid, up, restarts, figure;
     printf("%s%s%s\n", or(get_str(u, "name"), "?"), desc && *desc ? " - " : "", or(desc, ""));
     label("State", true);
-    printf("%s%s%s", color, or(state, "-"), color_end(color));
+    printf("%s%s%s%s", color, or(state, "-"), color_end(color),
+           json_is_true(json_object_get(u, "adopted")) ? " (adopted)" : "");
     if (*fmt(pid, u, "pid", 'n') != '-')
         printf(", pid %s, up %s", pid, fmt(up, u, "uptime_ms", 'd'));
     printf(", %s restarts%s\n", fmt(restarts, u, "restarts", 'n'),

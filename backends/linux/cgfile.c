@@ -221,7 +221,8 @@ int sbx__sweep_stale(const char *base, const char *prefix, sbx_stale_fn stale, v
     size_t plen = strlen(prefix);
     for (struct dirent *e; (e = readdir(d));) {
         char dir[PATH_MAX];
-        if (e->d_type != DT_DIR || strncmp(e->d_name, prefix, plen) != 0 ||
+        /* Never "." or "..": the base itself, or what holds it. */
+        if (e->d_type != DT_DIR || e->d_name[0] == '.' || strncmp(e->d_name, prefix, plen) != 0 ||
             !stale(e->d_name, data) || sbx__path(dir, sizeof dir, base, e->d_name) < 0)
             continue;
         /* Its owner died before it could clean up: end what is left. */

@@ -213,7 +213,8 @@ static int make_dirs(sbx_box *box, sbx_error *err)
         snprintf(b->dir[c], len, "%s/%s", p->base[c], box->name);
         if (!own_dir(b, c))
             continue;
-        if (mkdir(b->dir[c], 0755) < 0) {
+        /* Adopting: the cgroup a dead supervisor left is taken as it is. */
+        if (mkdir(b->dir[c], 0755) < 0 && !(errno == EEXIST && (box->flags & SBX_BOX_ADOPT))) {
             int e = errno;
             free(b->dir[c]);
             b->dir[c] = NULL;

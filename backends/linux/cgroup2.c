@@ -212,7 +212,8 @@ static int v2_create(sbx_box *box, sbx_error *err)
         return sbx_error_set(err, -ENOMEM, "out of memory");
     b->inotify_fd = -1;
     snprintf(box->path, sizeof box->path, "%s/%s", p->base, box->name);
-    if (mkdir(box->path, 0755) < 0) {
+    /* Adopting: the cgroup a dead supervisor left is taken as it is. */
+    if (mkdir(box->path, 0755) < 0 && !(errno == EEXIST && (box->flags & SBX_BOX_ADOPT))) {
         int r = sbx_error_set(err, -errno, "mkdir %s: %s", box->path, strerror(errno));
         free(b);
         return r;

@@ -82,6 +82,65 @@ static void init_forward(int sig)
         kill(init_program, sig);
 }
 
+/* Reads a small /proc/self file into buf (NUL-terminated); length or -1. */
+static ssize_t read_self(const char *path, char *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n >= 0)
+        buf[n] = '\0';
+    return n;
+}
+
+/* The init is a fork of its caller (sbxd) and would keep its argv, so
+ * `pidof sbxd` (which reads argv[0]) and `kill $(pidof sbxd)` would reach
+ * it. With CAP_SYS_RESOURCE the kernel is pointed at an argument area of
+ * "sbx-init"; without, the area itself (fields 48 and 49 of
+ * /proc/self/stat: this process's own copy) is overwritten, but only when
+ * it holds the program's own argv[0] (under valgrind, whose argv it is,
+ * it does not, and that memory is not the program's to write). Before
+ * PR_SET_NAME. System calls and plain writes only. */
+static char init_args[] = "sbx-init";
+
+static void init_rename(void)
+{
+    if (prctl(PR_SET_MM, PR_SET_MM_ARG_START, (unsigned long)init_args, 0, 0) == 0 &&
+        prctl(PR_SET_MM, PR_SET_MM_ARG_END, (unsigned long)init_args + sizeof init_args, 0,
+              0) == 0)
+        return;
+    char comm[32], arg0[256], buf[1024];
+    if (read_self("/proc/self/comm", comm, sizeof comm) <= 0 ||
+        read_self("/proc/self/cmdline", arg0, sizeof arg0) <= 0 ||
+        read_self("/proc/self/stat", buf, sizeof buf) <= 0)
+        return;
+    comm[strcspn(comm, "\n")] = '\0';
+    const char *base = strrchr(arg0, '/');
+    if (strncmp(base ? base + 1 : arg0, comm, 15) != 0)
+        return;  /* comm is argv[0]'s name cut to 15 bytes */
+    char *q = strrchr(buf, ')');
+    unsigned long field[2] = {0, 0};
+    for (int i = 3; q && *q && i <= 49; i++) {
+        while (*q && *q != ' ')
+            q++;
+        while (*q == ' ')
+            q++;
+        if (i >= 48) {
+            unsigned long v = 0;
+            for (; *q >= '0' && *q <= '9'; q++)
+                v = v * 10 + (unsigned long)(*q - '0');
+            field[i - 48] = v;
+        }
+    }
+    if (!field[0] || field[1] <= field[0])
+        return;
+    char *args = (char *)field[0];
+    size_t len = field[1] - field[0];
+    memset(args, 0, len);
+    memcpy(args, init_args, len < sizeof init_args ? len - 1 : sizeof init_args);
+}
+
 static void child_become_init(const struct child_plan *p)
 {
     pid_t pid = fork();
@@ -111,6 +170,7 @@ static void child_become_init(const struct child_plan *p)
     if (keep > 0)
         syscall(SYS_close_range, 0, keep - 1, 0);
     syscall(SYS_close_range, keep + 1, ~0u, 0);
+    init_rename();  /* first: it compares argv[0] with the name */
     prctl(PR_SET_NAME, "sbx-init", 0, 0, 0);
     sbx__contain_init(&p->iso);
     struct sigaction fwd;

@@ -1263,6 +1263,47 @@ static void stop_by_hand_while_ending(void **state)
     assert_int_equal(s->restarts, 0);
 }
 
+/* ---- adoption (a run an earlier sbxd left) ---- */
+
+static void adopt_runs_without_spawn(void **state)
+{
+    fixture *x = *state;
+    service *s = &x->svc;
+    s->def.policy = RESTART_ALWAYS;
+    begin(x);
+    service_event(s, EV_ADOPT, NULL);
+    expect_state(s, SVC_RUNNING);
+    expect_last(x, SVC_INACTIVE, SVC_RUNNING, "adopted");
+    assert_int_equal(x->fake.spawns, 0);
+    service_event(s, EV_ADOPT, NULL);  /* once only: ignored when running */
+    assert_int_equal(x->fake.spawns, 0);
+    /* Its end is lost, a failure for the policy: restarted. */
+    run_ends(x, 3000, with_reason(RUN_LOST));
+    expect_state(s, SVC_BACKOFF);
+    fire(x);
+    expect_state(s, SVC_RUNNING);
+    assert_int_equal(x->fake.spawns, 1);
+}
+
+static void adopt_lost_is_judged_by_policy(void **state)
+{
+    fixture *x = *state;
+    service *s = &x->svc;
+    run_result lost = with_reason(RUN_LOST);
+    s->def.policy = RESTART_NO;
+    begin(x);
+    service_event(s, EV_ADOPT, &lost);
+    expect_state(s, SVC_FAILED);
+    assert_int_equal(x->fake.spawns, 0);
+    assert_true(s->have_last);
+    assert_int_equal(s->last.reason, RUN_LOST);
+    assert_false(result_is_success(&s->def, &lost));
+    s->def.policy = RESTART_ON_ABNORMAL;
+    assert_true(restart_wanted(&s->def, &lost));
+    s->def.policy = RESTART_ON_FAILURE;
+    assert_true(restart_wanted(&s->def, &lost));
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1286,6 +1327,8 @@ int main(void)
         T(start_in_backoff_waiting_for_deps),
         T(deps_wait_then_ready),
         T(deps_failed),
+        T(adopt_runs_without_spawn),
+        T(adopt_lost_is_judged_by_policy),
         T(stop_while_starting),
         T(start_timeout),
         T(start_failure_backs_off),
