@@ -423,10 +423,9 @@ static int spawn_run(service *s, run_result *res)
     /* When starting many at once, let their cgroup migrations overlap (the
      * start is confirmed at exec or learnt failed at exit). Otherwise, and
      * for units others require, "running" means the program has exec'd. */
-    /* Behind sbx's init the program's own pid is known once the init has
-     * forked it, after its cgroup migration: such a start waits for it,
-     * so that "running" names the program's pid. */
-    opt.async_spawn = rt->m->bulk && !rt->required && d->pid_ns != SBX_PID_NS_INIT &&
+    /* Behind sbx's init, the program's own pid is learnt once the init
+     * has forked it (manager_pid); until then the init's pid stands in. */
+    opt.async_spawn = rt->m->bulk && !rt->required &&
                       d->ready.kind != READY_COMMAND;  /* it enters the namespaces made at exec */
     r = run_start(&rt->run, rt->m->loop, rt->box, &cmd, &opt, on_run_done, res);
     if (pipefd[1] >= 0)

@@ -855,7 +855,7 @@ class Control(Base):
             self.assertEqual(v["tasks"], 1, v)   # the sleeping program
             self.assertEqual(v["tasks_limit"], 8, v)
         r = self.ok("status")
-        self.assertRegex(r.out, r"\nfig +running +\d+ .* 1/8 ", r.out)
+        self.assertRegex(r.out, r"\nfig +running +- +\d+ .* 1/8 ", r.out)
 
     def test_set_changes_the_memory_limit_live(self):
         self.sleeper("mem", limits={"memory": "32M"})

@@ -101,7 +101,7 @@ class Top(sbxdtest.TestCase):
         p = subprocess.run([SBXCTL, "--socket", self.sock, "top"], capture_output=True,
                            text=True, timeout=20, stdin=subprocess.DEVNULL)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertRegex(p.stdout, r"^NAME\s+STATE\s+PID")
+        self.assertRegex(p.stdout, r"^NAME\s+STATE\s+HEALTH\s+PID")
         self.assertRegex(p.stdout, r"\nidle\s+running")
         self.assertNotIn("\033", p.stdout)
 

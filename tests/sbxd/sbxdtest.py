@@ -190,6 +190,27 @@ def unit_text(sections):
 
 # --- sbxd's event stream --------------------------------------------------------
 
+def program_of(pid, timeout=5):
+    """pid, or its child when pid is sbx's init."""
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            if f.read().strip() != "sbx-init":
+                return pid
+    except OSError:
+        return pid
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                kids = f.read().split()
+        except OSError:
+            return pid
+        if kids:
+            return int(kids[0])
+        time.sleep(0.01)
+    return pid
+
+
 class Event:
     """One JSON event line. `event` is "STATE (why)" for transitions, or a
     bare word (oom, removed, cleanup-failed)."""
@@ -206,8 +227,11 @@ class Event:
         self.why = m.group(2) if m else None
 
     def pid(self):
+        """The program's pid. A unit started with others at sbxd's start
+        is named by its box's first process, which behind sbx's init is
+        the init (its only child is the program, forked a moment later)."""
         m = re.match(r"^pid (\d+)$", self.detail)
-        return int(m.group(1)) if m else None
+        return program_of(int(m.group(1))) if m else None
 
     def __repr__(self):
         return json.dumps(self.obj)
