@@ -71,6 +71,22 @@ done
 [[ $r == *" memory" ]] && ok "hog: $r (OOM-killed under its 30M limit)" || bad "hog: '$r'"
 [[ $(systemctl show -p ActiveState --value sbxd) == active ]] && ok "active after reload" || bad "not active after reload"
 
+echo "== sbxd killed (SIGKILL): systemd starts it again and it re-adopts the units"
+old=$(systemctl show -p MainPID --value sbxd)
+web=$(sbxctl --json status web | python3 -c 'import json,sys; print(json.load(sys.stdin)["units"][0].get("pid") or "")')
+kill -KILL "$old"
+new=
+for _ in $(seq 90); do
+	new=$(systemctl show -p MainPID --value sbxd)
+	[[ $new != 0 && $new != "$old" ]] && systemctl -q is-active sbxd && break
+	sleep 1
+done
+[[ $new != 0 && $new != "$old" ]] && ok "sbxd restarted by systemd (pid $old -> $new)" || bad "sbxd not restarted"
+[[ -n $web && -d /proc/$web ]] && ok "web's program (pid $web) outlived sbxd" || bad "web's program '$web' is gone"
+a=$(sbxctl --json status web | python3 -c 'import json,sys; u=json.load(sys.stdin)["units"][0]; print(u["state"], u.get("adopted"))')
+[[ $a == "running True" ]] && ok "web re-adopted: $a" || bad "web after the restart: '$a'"
+sbxctl status | sed 's/^/  | /'
+
 echo "== systemctl stop sbxd"
 pids=$(cat "$svc"/*/*/cgroup.procs "$svc"/*/cgroup.procs 2>/dev/null | sort -u | tr '\n' ' ')
 if timeout 120 systemctl stop sbxd; then ok "stopped"; else bad "stop failed"; fi
