@@ -96,32 +96,22 @@ static ssize_t read_self(const char *path, char *buf, size_t len)
 
 /* The init is a fork of its caller (sbxd) and would keep its argv, so
  * `pidof sbxd` (which reads argv[0]) and `kill $(pidof sbxd)` would reach
- * it. With CAP_SYS_RESOURCE the kernel is pointed at an argument area of
- * "sbx-init"; without, the area itself (fields 48 and 49 of
- * /proc/self/stat: this process's own copy) is overwritten, but only when
- * it holds the program's own argv[0] (under valgrind, whose argv it is,
- * it does not, and that memory is not the program's to write). Before
+ * it; and its environment, which a unit that has its own (clear_env)
+ * could read at /proc/1/environ. Both areas are this process's own copy
+ * (fields 48-51 of /proc/self/stat): the environment is zeroed, and the
+ * kernel is pointed at an argument area of "sbx-init" (with
+ * CAP_SYS_RESOURCE), else the area itself is overwritten. Only when the
+ * area holds the program's own argv[0]: under valgrind, whose argv it is,
+ * it does not, and that memory is not the program's to write. Before
  * PR_SET_NAME. System calls and plain writes only. */
 static char init_args[] = "sbx-init";
 
-static void init_rename(void)
+/* Fields 48 to 51 of a /proc/PID/stat line: arg_start, arg_end,
+ * env_start, env_end (0 where missing). */
+static void stat_areas(const char *stat, unsigned long field[4])
 {
-    if (prctl(PR_SET_MM, PR_SET_MM_ARG_START, (unsigned long)init_args, 0, 0) == 0 &&
-        prctl(PR_SET_MM, PR_SET_MM_ARG_END, (unsigned long)init_args + sizeof init_args, 0,
-              0) == 0)
-        return;
-    char comm[32], arg0[256], buf[1024];
-    if (read_self("/proc/self/comm", comm, sizeof comm) <= 0 ||
-        read_self("/proc/self/cmdline", arg0, sizeof arg0) <= 0 ||
-        read_self("/proc/self/stat", buf, sizeof buf) <= 0)
-        return;
-    comm[strcspn(comm, "\n")] = '\0';
-    const char *base = strrchr(arg0, '/');
-    if (strncmp(base ? base + 1 : arg0, comm, 15) != 0)
-        return;  /* comm is argv[0]'s name cut to 15 bytes */
-    char *q = strrchr(buf, ')');
-    unsigned long field[2] = {0, 0};
-    for (int i = 3; q && *q && i <= 49; i++) {
+    const char *q = strrchr(stat, ')');
+    for (int i = 3; q && *q && i <= 51; i++) {
         while (*q && *q != ' ')
             q++;
         while (*q == ' ')
@@ -133,6 +123,27 @@ static void init_rename(void)
             field[i - 48] = v;
         }
     }
+}
+
+static void init_rename(void)
+{
+    char comm[32], arg0[256], buf[1024];
+    if (read_self("/proc/self/comm", comm, sizeof comm) <= 0 ||
+        read_self("/proc/self/cmdline", arg0, sizeof arg0) <= 0 ||
+        read_self("/proc/self/stat", buf, sizeof buf) <= 0)
+        return;
+    comm[strcspn(comm, "\n")] = '\0';
+    const char *base = strrchr(arg0, '/');
+    if (strncmp(base ? base + 1 : arg0, comm, 15) != 0)
+        return;  /* comm is argv[0]'s name cut to 15 bytes */
+    unsigned long field[4] = {0, 0, 0, 0};
+    stat_areas(buf, field);
+    if (field[2] && field[3] > field[2])
+        memset((char *)field[2], 0, field[3] - field[2]);
+    if (prctl(PR_SET_MM, PR_SET_MM_ARG_START, (unsigned long)init_args, 0, 0) == 0 &&
+        prctl(PR_SET_MM, PR_SET_MM_ARG_END, (unsigned long)init_args + sizeof init_args, 0,
+              0) == 0)
+        return;
     if (!field[0] || field[1] <= field[0])
         return;
     char *args = (char *)field[0];

@@ -66,6 +66,20 @@ class ContainedUnitTest(sbxdtest.TestCase):
         self.assertEqual((p["cgroup"], p["cgroupfs"], p["sys_admin"], p["unshare"]),
                          ("path", "writable", "True", "True"), self.d.transcript())
 
+    def test_sbxds_environment_is_not_readable_through_the_init(self):
+        # sbx's init is a fork of sbxd: a unit with an environment of its
+        # own must not read sbxd's (SBX_TEST_TAG here) at /proc/1/environ,
+        # nor find sbxd's argv at /proc/1/cmdline.
+        self.write_unit("peek", {
+            "exec": {"command": 'sh -c "grep -ac SBX_TEST_TAG /proc/1/environ; '
+                                'tr -d \'\\\\000\' </proc/1/cmdline; echo; exit 0"',
+                     "clear_env": "yes"},
+            "restart": {"policy": "no"}})
+        self.d = self.start_sbxd()
+        self.d.wait_event(10, unit="peek", state="exited")
+        out = sbxdtest.wait_until(lambda: self.read_log("peek").decode().split(), 5)
+        self.assertEqual(out, ["0", "sbx-init"], self.d.transcript())
+
 
 if __name__ == "__main__":
     sbxdtest.main()
