@@ -76,6 +76,19 @@ static _Noreturn void child_fail(const struct child_plan *p, sbx_stage stage, in
  * ends passes its wait status on (status_fd) and exits. */
 static pid_t init_program;
 
+/* The signals sbx's init passes on to the program. */
+static const int init_forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+
+/* Unblocks every signal but, with keep_forwarded, those above. */
+static void unblock_signals(bool keep_forwarded)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (size_t i = 0; keep_forwarded && i < sizeof init_forwarded / sizeof init_forwarded[0]; i++)
+        sigaddset(&mask, init_forwarded[i]);
+    sigprocmask(SIG_SETMASK, &mask, NULL);
+}
+
 static void init_forward(int sig)
 {
     if (init_program > 0)
@@ -172,6 +185,7 @@ static void child_become_init(const struct child_plan *p)
          * it, and kill(0) reaches its own group, not the init. */
         if ((p->cmd->new_session || p->iso.contained) && setsid() < 0)
             child_fail(p, SBX_STAGE_SESSION, errno);
+        unblock_signals(false);  /* a stop that came meanwhile: now */
         return;  /* the program goes on to exec */
     }
     init_program = pid;
@@ -187,9 +201,9 @@ static void child_become_init(const struct child_plan *p)
     struct sigaction fwd;
     memset(&fwd, 0, sizeof fwd);
     fwd.sa_handler = init_forward;
-    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaction(sigs[i], &fwd, NULL);
+    for (size_t i = 0; i < sizeof init_forwarded / sizeof init_forwarded[0]; i++)
+        sigaction(init_forwarded[i], &fwd, NULL);
+    unblock_signals(false);  /* what came before the handlers: passed on now */
     int program = 0;
     bool ended = false;
     for (;;) {
@@ -214,8 +228,11 @@ static void child_become_init(const struct child_plan *p)
  * ignored signals (SIGPIPE in a daemon), which execve keeps, and handlers
  * that could run before it. Only the classic signals: libsbx's callers
  * install no real-time handlers, and skipping the 33 others saves as many
- * system calls per spawn. */
-static void child_reset_signals(void)
+ * system calls per spawn. A future init keeps the signals it forwards
+ * blocked until its handlers are set: as PID 1 of its namespace it would
+ * drop them (default action), and a stop sent right after the spawn
+ * would never reach the program. */
+static void child_reset_signals(bool init)
 {
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
@@ -223,9 +240,7 @@ static void child_reset_signals(void)
     for (int sig = 1; sig < 32; sig++)
         if (sig != SIGKILL && sig != SIGSTOP)
             sigaction(sig, &dfl, NULL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    unblock_signals(init);
 }
 
 static int write_all(int fd, const char *s, size_t len)
@@ -287,7 +302,7 @@ static void child_enter(const struct child_plan *p)
 
 static _Noreturn void child_main(const struct child_plan *p)
 {
-    child_reset_signals();
+    child_reset_signals(p->iso.pid_init);
     child_enter(p);
     if (p->iso.pid_init)
         child_become_init(p);
