@@ -73,7 +73,7 @@ cmd_test() {
 		# there doubles the slowest part of the run under TCG). The escape
 		# suite runs on the plain build, on the host and in the VM: under
 		# ASan a privileged, traced sbx-run on cgroup v1 was seen to miss
-		# its program's exit stop about one run in ten (an open bug).
+		# its program's exit stop in one run of three to five (an open bug).
 		echo "== unit and host integration tests under ASan+UBSan =="
 		build "$root/build-asan" -DSBX_SANITIZE="address;undefined" -DSBX_VM_CACHE="$root/build/vm-cache"
 		(cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
