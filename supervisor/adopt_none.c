@@ -62,9 +62,9 @@ int state_read(state_dir *sd, const char *name, state_record *r, char *why, size
     return -ENOENT;
 }
 void state_remove(state_dir *sd, const char *name) { (void)sd, (void)name; }
-int state_fifo(state_dir *sd, const char *name, int flags)
+int state_fifo(state_dir *sd, const char *name, bool nonblock)
 {
-    (void)sd, (void)name, (void)flags;
+    (void)sd, (void)name, (void)nonblock;
     return -ENOSYS;
 }
 void state_fifo_remove(state_dir *sd, const char *name) { (void)sd, (void)name; }

@@ -475,16 +475,14 @@ static int open_state(const struct settings *s, state_dir *sd)
 /* PID 1 of the machine powers it off; PID 1 of a container (a PID
  * namespace that is not the first) just exits, as tini does: reboot()
  * there would end it by SIGINT (status 130 to the runtime). */
+#ifndef _WIN32
 static bool machine_init(void)
 {
-#ifdef _WIN32
-    return false;
-#else
     struct stat st;
     return getpid() == 1 && stat("/proc/self/ns/pid", &st) == 0 &&
            st.st_ino == 0xEFFFFFFCu;  /* PROC_PID_INIT_INO: the first namespace */
-#endif
 }
+#endif
 
 /* What no unit may see in its mount namespace: the control socket (a
  * unit that reached it could raise its own limits; control.c refuses such

@@ -369,12 +369,12 @@ static int output_fifo(service *s)
     if (!m->state || rt->transient)
         return -1;
     if (!rt->fifo_read) {
-        int rfd = state_fifo(m->state, s->def.name, O_NONBLOCK);
+        int rfd = state_fifo(m->state, s->def.name, true);
         if (rfd < 0 || log_attach(&rt->log, m->loop, rfd) < 0)
             return -1;
         rt->fifo_read = true;
     }
-    int wfd = state_fifo(m->state, s->def.name, 0);
+    int wfd = state_fifo(m->state, s->def.name, false);
     return wfd < 0 ? -1 : wfd;
 }
 

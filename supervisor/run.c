@@ -137,6 +137,7 @@ static void stop_report_watch(run *r)
     r->report_poll = NULL;
 }
 
+#ifndef _WIN32
 static void on_report(uv_poll_t *p, int status, int events)
 {
     run *r = p->data;
@@ -145,6 +146,7 @@ static void on_report(uv_poll_t *p, int status, int events)
     stop_report_watch(r);
     sbx_spawn_outcome(&r->proc);  /* kept in proc until the run's end */
 }
+#endif
 
 static void watch_report(run *r)
 {

@@ -370,8 +370,9 @@ void state_prune(state_dir *sd, bool (*keep)(const char *name, void *data), void
 
 /* The lock file goes last, while still held: a second sbxd that opened it
  * just before would lock a removed file (a narrow window, at exit only). */
-int state_fifo(state_dir *sd, const char *name, int flags)
+int state_fifo(state_dir *sd, const char *name, bool nonblock)
 {
+    int flags = nonblock ? O_NONBLOCK : 0;
     if (sd->output_fd < 0)
         return -EBADF;
     if (mkfifoat(sd->output_fd, name, 0600) < 0 && errno != EEXIST)

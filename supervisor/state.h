@@ -70,12 +70,13 @@ void state_remove(state_dir *sd, const char *name);
  * and temp files a crash left. */
 void state_prune(state_dir *sd, bool (*keep)(const char *name, void *data), void *data);
 /* A unit's output channel that outlives sbxd: a FIFO, made if needed and
- * opened with flags (O_RDWR always: a FIFO held open for reading by its
+ * opened read-write (always: a FIFO held open for reading by its
  * writer never gives EPIPE, and a reader opening it never blocks). sbxd
  * reads one end; each run of the unit writes to another; what the unit
  * writes while no sbxd runs waits in the FIFO's buffer (writes block once
- * it is full) for the next one. Returns the fd or -errno. */
-int state_fifo(state_dir *sd, const char *name, int flags);
+ * it is full) for the next one. nonblock: sbxd's end. Returns the fd or
+ * -errno. */
+int state_fifo(state_dir *sd, const char *name, bool nonblock);
 void state_fifo_remove(state_dir *sd, const char *name);
 /* On a clean exit with no record left: removes the directory. */
 void state_close_clean(state_dir *sd);

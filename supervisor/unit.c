@@ -80,8 +80,13 @@ void unit_def_init(unit_def *u, const char *name)
     /* Contained: sbx's init as PID 1 of a PID namespace, so the program
      * sees, signals and ptraces nothing of the host's (not sbxd either);
      * sbxd shows the program's own pid. A privileged unit has none unless
-     * it asks (validate_privileged). */
+     * it asks (validate_privileged). Windows has no PID namespaces: the
+     * job object is the whole box there. */
+#ifdef _WIN32
+    u->pid_ns = SBX_PID_NS_NONE;
+#else
     u->pid_ns = SBX_PID_NS_INIT;
+#endif
 }
 
 void unit_isolation(const unit_def *u, sbx_isolation *iso)

@@ -151,7 +151,7 @@ class SbxdWine(unittest.TestCase):
         self.assertEqual(self.read_log("crasher"), b"started\n" * 3)
         rc, out, _ = self.ctl("status")
         self.assertEqual(rc, 0)
-        self.assertRegex(out, r"crasher\s+failed\s+-\s+-\s+2\s.*crashed", out)
+        self.assertRegex(out, r"crasher\s+failed\s+-\s+-\s+-\s+2\s.*crashed", out)
         self.assertEqual(d.stop(), 0, d.transcript())
         d.wait_line(r"^sbxd: stopped$", 5)
 
