@@ -230,8 +230,13 @@ class Event:
         """The program's pid. A unit started with others at sbxd's start
         is named by its box's first process, which behind sbx's init is
         the init (its only child is the program, forked a moment later)."""
+        raw = self.raw_pid()
+        return program_of(raw) if raw else None
+
+    def raw_pid(self):
+        """The pid the event names (sbx's init, for some)."""
         m = re.match(r"^pid (\d+)$", self.detail)
-        return program_of(int(m.group(1))) if m else None
+        return int(m.group(1)) if m else None
 
     def __repr__(self):
         return json.dumps(self.obj)
