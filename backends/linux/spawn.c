@@ -111,9 +111,10 @@ static ssize_t read_self(const char *path, char *buf, size_t len)
  * `pidof sbxd` (which reads argv[0]) and `kill $(pidof sbxd)` would reach
  * it; and its environment, which a unit that has its own (clear_env)
  * could read at /proc/1/environ. Both areas are this process's own copy
- * (fields 48-51 of /proc/self/stat): the environment is zeroed, and the
- * kernel is pointed at an argument area of "sbx-init" (with
- * CAP_SYS_RESOURCE), else the area itself is overwritten. Only when the
+ * (fields 48-51 of /proc/self/stat): the environment is zeroed and the
+ * arguments overwritten with "sbx-init" (not PR_SET_MM: where it is
+ * allowed, one of its two calls could succeed alone and leave a range
+ * that cannot be read: an empty cmdline). Only when the
  * area holds the program's own argv[0]: under valgrind, whose argv it is,
  * it does not, and that memory is not the program's to write. Before
  * PR_SET_NAME. System calls and plain writes only. */
@@ -153,10 +154,6 @@ static void init_rename(void)
     stat_areas(buf, field);
     if (field[2] && field[3] > field[2])
         memset((char *)field[2], 0, field[3] - field[2]);
-    if (prctl(PR_SET_MM, PR_SET_MM_ARG_START, (unsigned long)init_args, 0, 0) == 0 &&
-        prctl(PR_SET_MM, PR_SET_MM_ARG_END, (unsigned long)init_args + sizeof init_args, 0,
-              0) == 0)
-        return;
     if (!field[0] || field[1] <= field[0])
         return;
     char *args = (char *)field[0];

@@ -191,22 +191,24 @@ def unit_text(sections):
 # --- sbxd's event stream --------------------------------------------------------
 
 def program_of(pid, timeout=5):
-    """pid, or its child when pid is sbx's init."""
-    try:
-        with open("/proc/%d/comm" % pid) as f:
-            if f.read().strip() != "sbx-init":
-                return pid
-    except OSError:
-        return pid
+    """pid, or its child when pid is sbx's init. A fork of sbxd that has
+    not exec'd yet is either (an init not yet renamed, or a program about
+    to exec): wait until it tells."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-                kids = f.read().split()
+            with open("/proc/%d/comm" % pid) as f:
+                comm = f.read().strip()
+            exe = os.path.basename(os.readlink("/proc/%d/exe" % pid))
+            if comm == "sbx-init":
+                with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                    kids = f.read().split()
+                if kids:
+                    return int(kids[0])
+            elif exe != "sbxd":
+                return pid
         except OSError:
             return pid
-        if kids:
-            return int(kids[0])
         time.sleep(0.01)
     return pid
 
