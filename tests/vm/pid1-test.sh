@@ -15,8 +15,8 @@ trap 'rm -rf "$units"' EXIT
 # The orphan: a shell starts a short sleep in the background and exits; the
 # sleep is reparented to PID 1 and becomes a zombie there when it ends.
 # Both units share the VM's PID namespace (no sbx's init of their own):
-# the orphan must be reparented to sbxd, and the checker must see every
-# process and signal the real PID 1.
+# the orphan must be reparented to sbxd; the checker, privileged, must see
+# every process and signal the real PID 1.
 cat >"$units/orphan.ini" <<'UNIT'
 [exec]
 command = sh -c "sh -c 'sleep 1 &'; exec sleep 1000"
@@ -32,7 +32,7 @@ stdout = inherit
 [restart]
 policy = no
 [sandbox]
-pid_namespace = no
+privileged = yes
 UNIT
 out=$("$here/vm-run.sh" --cache "${SBX_VM_CACHE:-$build/vm-cache}" --cwd "$build" --pid1 \
 	--timeout 300 -- "$build/supervisor/sbxd" --units "$units" 2>&1) || {
