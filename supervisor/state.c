@@ -301,6 +301,18 @@ static int write_all(int fd, const char *s, size_t len)
     return 0;
 }
 
+
+/* A stream over the directory dirfd holds, on a copy of it (closedir
+ * closes its fd); NULL when there is none. */
+static DIR *walk_dir(int dirfd)
+{
+    int fd = dirfd >= 0 ? dup(dirfd) : -1;
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d && fd >= 0)
+        close(fd);
+    return d;
+}
+
 /* No fsync: the directory lives in /run (memory) and what it records,
  * running processes, does not outlive the machine either. */
 int state_write(state_dir *sd, const char *name, const state_record *r)
@@ -353,15 +365,9 @@ void state_remove(state_dir *sd, const char *name)
 
 void state_prune(state_dir *sd, bool (*keep)(const char *name, void *data), void *data)
 {
-    if (sd->units_fd < 0)
+    DIR *d = walk_dir(sd->units_fd);
+    if (!d)
         return;
-    int fd = dup(sd->units_fd);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
-        return;
-    }
     for (struct dirent *e; (e = readdir(d));)
         if (e->d_type == DT_REG && (e->d_name[0] == '.' || !keep(e->d_name, data)))
             unlinkat(sd->units_fd, e->d_name, 0);
@@ -390,13 +396,9 @@ void state_fifo_remove(state_dir *sd, const char *name)
 /* Every FIFO: at a clean exit every unit has stopped. */
 static void remove_fifos(state_dir *sd)
 {
-    int fd = sd->output_fd >= 0 ? dup(sd->output_fd) : -1;
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
+    DIR *d = walk_dir(sd->output_fd);
+    if (!d)
         return;
-    }
     for (struct dirent *e; (e = readdir(d));)
         if (e->d_name[0] != '.')
             unlinkat(sd->output_fd, e->d_name, 0);
