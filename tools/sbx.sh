@@ -83,9 +83,13 @@ cmd_test() {
 	if [[ ${SBX_NO_WIN:-0} != 1 ]]; then
 		echo "== the Windows port: cross-built with mingw-w64, tested under wine =="
 		if "$root/tools/win-deps.sh" "$root/build-win/deps"; then
-			build "$root/build-win" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/mingw-w64.cmake" \
-				-DSBX_WIN_PREFIX="$root/build-win/deps"
-			(cd "$root/build-win" && ctest --output-on-failure) || status=1
+			# A build that fails fails this pass, not the passes after it.
+			if build "$root/build-win" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/mingw-w64.cmake" \
+				-DSBX_WIN_PREFIX="$root/build-win/deps"; then
+				(cd "$root/build-win" && ctest --output-on-failure) || status=1
+			else
+				status=1
+			fi
 			# The lingering wineserver and wine's services: gone with the run.
 			WINEPREFIX="$root/build-win/wine" wineserver -k 2>/dev/null || true
 		else
