@@ -37,18 +37,6 @@ void reaper_set_inspect(reaper_inspect_cb cb, void *data)
     inspect.data = data;
 }
 
-/* The next child ready to be reaped, left a zombie so the inspect hook can
- * still read its /proc entry; -1 when none. */
-static pid_t next_ready(void)
-{
-    siginfo_t si;
-    si.si_pid = 0;
-    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid <= 0)
-        return -1;
-    inspect.cb(inspect.data, si.si_pid);
-    return si.si_pid;
-}
-
 #ifdef __linux__
 /* Children stopped under ptrace: sbx-run traces a privileged program on
  * cgroup v1 to see where it is when it exits (a v1 zombie shows "/" in
@@ -82,6 +70,26 @@ static void resume_traced(void)
 {
 }
 #endif
+
+/* The next child ready to be reaped, left a zombie so the inspect hook can
+ * still read its /proc entry; -1 when none. A tracer is told of its
+ * tracees' stops whatever it asks for: a stop met here is resumed, never
+ * taken for an exit. */
+static pid_t next_ready(void)
+{
+    for (;;) {
+        siginfo_t si;
+        si.si_pid = 0;
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid <= 0)
+            return -1;
+        if (si.si_code == CLD_TRAPPED) {
+            resume_traced();
+            continue;
+        }
+        inspect.cb(inspect.data, si.si_pid);
+        return si.si_pid;
+    }
+}
 
 /* Every exit ready now is reaped before any is handled: a stop of
  * thousands of units reaps them as they die, and the cleaning up of each

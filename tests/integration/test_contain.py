@@ -242,6 +242,24 @@ for base in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup"):
         self.assertNotEqual(r.status, EXIT_ESCAPED, r)
         self.assertNotEqual(r.result["reason"], "escaped", r)
 
+    def test_privileged_program_with_many_child_exits_ends_as_itself(self):
+        # On cgroup v1 sbx-run traces a privileged program to its exit; every
+        # SIGCHLD the program gets is then a stop sbx-run must resume, and
+        # none of them may be taken for the program's own end.
+        code = r'''
+import os, time
+for burst in range(5):
+    pids = [os.fork() or os._exit(0) for _ in range(20)]
+    time.sleep(0.01)
+    for p in pids:
+        os.waitpid(p, 0)
+raise SystemExit(7)
+'''
+        for _ in range(5):
+            r = sbx(["--privileged", "--best-effort", "-m", "64M"], cmd=[PY, "-c", code])
+            self.assertStatus(r, 7)
+            self.assertResult(r, reason="exited", exit_code=7)
+
 
 class SupervisorDeath(sbxtest.TestCase):
     def test_sigkill_of_sbx_run_ends_everything_and_the_next_run_sweeps(self):
