@@ -348,6 +348,10 @@ typedef struct sbx_isolation {
                                 a file, an empty read-only dir over a dir):
                                 a supervisor's socket and state; ignored
                                 when privileged or without a mount ns */
+    const char *const *reveal; /* NULL-terminated paths below a hidden
+                                directory that stay reachable there, at
+                                the same path (bound back in): a unit's
+                                own notify socket in sbxd's hidden dir */
 } sbx_isolation;
 
 /* The capabilities a contained root program keeps (Docker's default set

@@ -69,7 +69,7 @@ static const char usage_text[] =
     "      --cgroup-root NAME  make unit cgroups below NAME in our own cgroup (default: sbxd)\n"
     "      --backend NAME      cgroup2 | cgroup1 | rlimit (default: best available)\n"
     "      --socket PATH       control socket (default: " DEFAULT_SOCKET "; \"none\": no socket)\n"
-    "      --run-dir DIR       units' notify sockets in DIR/notify/NAME/ (default: " DEFAULT_RUN_DIR ")\n"
+    "      --run-dir DIR       units' notify sockets in DIR/notify/HASH/NAME/ (default: " DEFAULT_RUN_DIR ")\n"
     "      --control-group G   members of group G may control sbxd (socket mode 0660)\n"
     "      --read-group G      members of group G may query status, logs, events\n"
     "      --log-format FMT    text (default) or json: sbxd's own events on stderr\n"
@@ -437,6 +437,18 @@ static int start_control(const struct settings *s)
 /* The state directory, and with it the lock: one sbxd per tree. The
  * default is named after the cgroup tree the units live in, so two sbxd
  * on different trees never meet and two on the same one do. */
+/* One more path out of every unit's sight (see hide_from_units). */
+static void hide_also(const char *path)
+{
+    size_t n = 0;
+    while (n + 2 < sizeof D.m.cfg.hide / sizeof D.m.cfg.hide[0] && D.m.cfg.hide[n])
+        n++;
+    if (!D.m.cfg.hide[n]) {
+        D.m.cfg.hide[n] = path;
+        D.m.cfg.hide[n + 1] = NULL;
+    }
+}
+
 static int open_state(const struct settings *s, state_dir *sd)
 {
     char path[4200];
@@ -461,15 +473,31 @@ static int open_state(const struct settings *s, state_dir *sd)
         return r;
     }
     D.m.state = sd;
-    /* Out of the units' sight too: records and every unit's output. */
-    size_t n = 0;
-    while (n + 2 < sizeof D.m.cfg.hide / sizeof D.m.cfg.hide[0] && D.m.cfg.hide[n])
-        n++;
-    if (!D.m.cfg.hide[n]) {
-        D.m.cfg.hide[n] = sd->path;
-        D.m.cfg.hide[n + 1] = NULL;
-    }
+    hide_also(sd->path);  /* records and every unit's output */
     return 0;
+}
+
+/* This sbxd's notify sockets: RUNDIR/notify/HASH/NAME/notify, HASH from
+ * its cgroup tree and state directory, so two sbxd sharing a run
+ * directory never share a socket directory. All of RUNDIR/notify is
+ * hidden from the units; each sees its own directory only (manager.c). */
+static void place_notify(const struct settings *s)
+{
+    static char root[1100], dir[1200];
+    if (!s->m.run_dir || !s->m.run_dir[0])
+        return;
+    sbx_backend_info info;
+    sbx_backend_describe(D.m.be, &info);
+    char key[3300];
+    snprintf(key, sizeof key, "%s\n%s\n%s", info.base, s->m.cgroup_root ? s->m.cgroup_root : "",
+             D.m.state ? D.m.state->path : "none");
+    snprintf(root, sizeof root, "%s/notify", s->m.run_dir);
+    snprintf(dir, sizeof dir, "%s/%016llx", root, (unsigned long long)state_hash(key));
+    D.m.cfg.notify_dir = dir;
+    /* Made now: a unit started before the first socket must find the
+     * tree there to hide. */
+    notify_make_dir(dir);
+    hide_also(root);
 }
 
 /* PID 1 of the machine powers it off; PID 1 of a container (a PID
@@ -544,6 +572,7 @@ int main(int argc, char **argv)
         manager_free(&D.m);
         return 1;
     }
+    place_notify(&s);
     D.m.on_critical = on_critical;
     D.m.on_reload = on_reload;
     uv_timer_init(D.loop, &D.critical);

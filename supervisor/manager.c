@@ -39,6 +39,7 @@ typedef struct service_rt {
     unsigned mark;              /* start_deps: marked in pass manager.mark */
     /* readiness and health (ready.h, health.h, notify.h) */
     notify_sock *notify;        /* ready = notify: the unit's own socket */
+    const char *reveal[2];      /* its directory, seen in the unit's hidden notify tree */
     char status_text[NOTIFY_STATUS_MAX];  /* its last STATUS= */
     ready_watch ready;
     health health;
@@ -277,11 +278,13 @@ static int ready_prepare(service *s, sbx_command *cmd, int ready_pipe[2], char *
     notify_var[0] = '\0';
     if (r->kind == READY_NOTIFY) {
         if (!rt->notify &&
-            (e = notify_open(&rt->notify, rt->m->loop, rt->m->cfg.run_dir, s->def.name,
+            (e = notify_open(&rt->notify, rt->m->loop, rt->m->cfg.notify_dir, s->def.name,
                              cmd->set_ids ? (long)cmd->uid : -1, cmd->set_ids ? (long)cmd->gid : -1,
                              on_notify, s, res->error, sizeof res->error)) < 0)
             return e;
         snprintf(notify_var, len, "NOTIFY_SOCKET=%s", notify_path(rt->notify));
+        rt->reveal[0] = notify_dir(rt->notify);
+        rt->reveal[1] = NULL;
     }
     if (r->kind == READY_FD) {
 #ifdef _WIN32
@@ -411,6 +414,9 @@ static int spawn_run(service *s, run_result *res)
             close(pipefd[0]), close(pipefd[1]);
         return start_failed(res, r, SBX_STAGE_STDIO), r;
     }
+    /* The notify tree is hidden (cfg.hide): only the unit's own
+     * directory is bound back in its mount namespace. */
+    iso.reveal = rt->notify ? rt->reveal : NULL;
     /* The probes need it after the spawn: it is kept with the run (its
      * strings point into the definition and our environment). */
     char **env = unit_env(d, notify_var);

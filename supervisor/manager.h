@@ -20,9 +20,12 @@ typedef struct manager_settings {
     const char *cgroup_root;    /* below sbxd's own cgroup */
     const char *backend;        /* NULL: best available */
     bool json_log;              /* sbxd's own events as JSON lines */
-    const char *run_dir;        /* sockets: RUN_DIR/notify/NAME/notify */
-    const char *hide[4];        /* NULL-terminated: paths no unit may see
-                                   (the control socket, the log dir) */
+    const char *run_dir;        /* sbxd's run directory (--run-dir) */
+    const char *notify_dir;     /* this sbxd's notify sockets: DIR/NAME/notify
+                                   (RUN_DIR/notify/HASH, see main.c) */
+    const char *hide[6];        /* NULL-terminated: paths no unit may see
+                                   (the control socket, the log dir, the
+                                   notify tree, the state dir) */
 } manager_settings;
 
 typedef struct manager manager;

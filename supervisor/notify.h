@@ -1,12 +1,17 @@
 /* The sd_notify protocol, as a unit speaks it to sbxd (ready = notify).
  *
  * Each unit that uses it gets a datagram socket of its own at
- * RUNDIR/notify/NAME/notify, named to its program in NOTIFY_SOCKET: a
- * message that arrives there is the unit's, known without looking the
- * sender up in /proc (Debian's systemd-notify sends and exits at once,
- * so a lookup afterwards races with its exit). The sender's pid
- * (SO_PASSCRED) is still checked against the unit's box, so a live
- * process outside the unit that finds the socket is ignored and logged.
+ * RUNDIR/notify/HASH/NAME/notify (HASH: one directory per sbxd instance,
+ * from its cgroup tree and state directory), named to its program in
+ * NOTIFY_SOCKET: a message that arrives there is the unit's, known
+ * without looking the sender up in /proc (Debian's systemd-notify sends
+ * and exits at once, so a lookup afterwards races with its exit). In a
+ * unit's mount namespace RUNDIR/notify is hidden but for the unit's own
+ * directory (sbx_isolation.reveal), so no other unit can reach the
+ * socket, even by a sender that exits before sbxd reads. The sender's
+ * pid (SO_PASSCRED) is still checked against the unit's box, so a live
+ * process outside the unit that finds the socket (a privileged unit, the
+ * host) is ignored and logged.
  *
  * Messages are KEY=VALUE lines: READY=1, STATUS=TEXT, WATCHDOG=1,
  * STOPPING=1, RELOADING=1, MAINPID=N; others are ignored, as systemd
@@ -37,13 +42,18 @@ typedef struct notify_sock notify_sock;
 /* A message from pid (0 when the kernel did not say). */
 typedef void (*notify_cb)(notify_sock *n, const notify_msg *m, pid_t pid, void *data);
 
-/* Makes RUNDIR/notify/NAME/ and binds the socket there (an old one is
- * removed first), owned by uid/gid when they are >= 0. Returns 0, or
- * -errno with why filled. */
-int notify_open(notify_sock **out, uv_loop_t *loop, const char *run_dir, const char *name,
+/* mkdir -p of BASE (sbxd's RUNDIR/notify/HASH), each level readable by
+ * all: a unit's user must pass through (its own directory is 0700). */
+void notify_make_dir(const char *base);
+/* Makes BASE/NAME/ (BASE, sbxd's notify directory, too when missing) and
+ * binds the socket there (an old one is removed first), owned by uid/gid
+ * when they are >= 0. Returns 0, or -errno with why filled. */
+int notify_open(notify_sock **out, uv_loop_t *loop, const char *base, const char *name,
                 long uid, long gid, notify_cb cb, void *data, char *why, size_t len);
 /* The path to give the program as NOTIFY_SOCKET. */
 const char *notify_path(const notify_sock *n);
+/* Its directory (BASE/NAME): the one a unit sees of sbxd's notify tree. */
+const char *notify_dir(const notify_sock *n);
 /* Closes the socket and removes its file and directory. */
 void notify_close(notify_sock *n);
 

@@ -105,7 +105,20 @@ static int bind_socket(notify_sock *n, long uid, long gid, char *why, size_t len
     return 0;
 }
 
-int notify_open(notify_sock **out, uv_loop_t *loop, const char *run_dir, const char *name,
+void notify_make_dir(const char *base)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s", base);
+    for (char *c = path + 1; *c; c++)
+        if (*c == '/') {
+            *c = '\0';
+            mkdir(path, 0755);
+            *c = '/';
+        }
+    mkdir(path, 0755);
+}
+
+int notify_open(notify_sock **out, uv_loop_t *loop, const char *base, const char *name,
                 long uid, long gid, notify_cb cb, void *data, char *why, size_t len)
 {
     notify_sock *n = calloc(1, sizeof *n);
@@ -116,16 +129,13 @@ int notify_open(notify_sock **out, uv_loop_t *loop, const char *run_dir, const c
     n->fd = -1;
     n->cb = cb;
     n->data = data;
-    int dl = snprintf(n->dir, sizeof n->dir, "%s/notify/%s", run_dir, name);
+    int dl = snprintf(n->dir, sizeof n->dir, "%s/%s", base, name);
     int pl = snprintf(n->path, sizeof n->path, "%s/notify", n->dir);
     if (dl < 0 || pl < 0 || (size_t)pl >= sizeof n->path) {
         r = fail(why, len, -ENAMETOOLONG, "path", n->dir);
-        goto error;
+        goto error_free;
     }
-    char parent[sizeof n->dir];
-    snprintf(parent, sizeof parent, "%s/notify", run_dir);
-    mkdir(run_dir, 0755);
-    mkdir(parent, 0755);
+    notify_make_dir(base);
     if (mkdir(n->dir, 0700) < 0 && errno != EEXIST) {
         r = fail(why, len, -errno, "mkdir", n->dir);
         goto error;
@@ -146,6 +156,7 @@ error:
         unlink(n->path);
     }
     rmdir(n->dir);
+error_free:
     free(n);
     return r;
 }
@@ -153,6 +164,11 @@ error:
 const char *notify_path(const notify_sock *n)
 {
     return n->path;
+}
+
+const char *notify_dir(const notify_sock *n)
+{
+    return n->dir;
 }
 
 static void on_closed(uv_handle_t *h)

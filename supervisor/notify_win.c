@@ -5,16 +5,27 @@
 
 #include "notify.h"
 
-int notify_open(notify_sock **out, uv_loop_t *loop, const char *run_dir, const char *name,
+int notify_open(notify_sock **out, uv_loop_t *loop, const char *base, const char *name,
                 long uid, long gid, notify_cb cb, void *data, char *why, size_t len)
 {
-    (void)loop; (void)run_dir; (void)name; (void)uid; (void)gid; (void)cb; (void)data;
+    (void)loop; (void)base; (void)name; (void)uid; (void)gid; (void)cb; (void)data;
     *out = NULL;
     snprintf(why, len, "ready = notify is not supported on Windows (no datagram sockets)");
     return -ENOTSUP;
 }
 
+void notify_make_dir(const char *base)
+{
+    (void)base;
+}
+
 const char *notify_path(const notify_sock *n)
+{
+    (void)n;
+    return "";
+}
+
+const char *notify_dir(const notify_sock *n)
 {
     (void)n;
     return "";

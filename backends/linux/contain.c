@@ -54,6 +54,7 @@ void sbx__contain_prepare(const sbx_isolation *iso, sbx__iso_plan *p)
     p->caps_keep = sbx_caps_default | iso->cap_add;
     p->cap_last = cap_last();
     p->hide = iso->hide;
+    p->reveal = iso->reveal;
 }
 
 size_t sbx_isolation_pieces(const sbx_isolation *iso, const char **out, size_t max)
@@ -247,21 +248,113 @@ static int mask_paths(sbx__iso_failure *f)
     return 0;
 }
 
+/* The part of path below dir ("a/b" for "/x" and "/x/a/b"), or NULL. */
+static const char *below(const char *dir, const char *path)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    if (strncmp(dir, path, n) != 0 || path[n] != '/' || !path[n + 1])
+        return NULL;
+    return path + n + 1;
+}
+
+/* "/proc/self/fd/N" without stdio (we are between fork and exec). */
+static void fd_path(int fd, char out[32])
+{
+    static const char head[] = "/proc/self/fd/";
+    char digits[12];
+    size_t n = 0;
+    do
+        digits[n++] = (char)('0' + fd % 10);
+    while ((fd /= 10) > 0);
+    memcpy(out, head, sizeof head - 1);
+    for (size_t i = 0; i < n; i++)
+        out[sizeof head - 1 + i] = digits[n - 1 - i];
+    out[sizeof head - 1 + n] = '\0';
+}
+
+/* Binds what fd (O_PATH, opened before the hiding) names back at dir/rel:
+ * the directories on the way are made in the fresh tmpfs over dir. */
+static int reveal_one(const char *dir, const char *rel, const char *full, int fd,
+                      sbx__iso_failure *f)
+{
+    char path[4096], src[32];
+    size_t dl = strlen(dir), rl = strlen(rel);
+    struct stat st;
+    if (dl + 1 + rl >= sizeof path || fstat(fd, &st) < 0) {
+        errno = dl + 1 + rl >= sizeof path ? ENAMETOOLONG : errno;
+        return fail(f, "reveal", full);
+    }
+    memcpy(path, dir, dl);
+    path[dl] = '/';
+    memcpy(path + dl + 1, rel, rl + 1);
+    for (char *c = path + dl + 1; *c; c++) {
+        if (*c != '/')
+            continue;
+        *c = '\0';
+        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+            return fail(f, "reveal", full);
+        *c = '/';
+    }
+    int made = S_ISDIR(st.st_mode) ? mkdir(path, 0755)
+                                   : open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    if (made < 0 && errno != EEXIST)
+        return fail(f, "reveal", full);
+    if (made > 0 && !S_ISDIR(st.st_mode))
+        close(made);
+    fd_path(fd, src);
+    if (mount(src, path, "none", MS_BIND, NULL) < 0)
+        return fail(f, "reveal", full);
+    return 0;
+}
+
+/* An empty read-only tmpfs over dir, with the revealed paths below it
+ * bound back in place (opened first: the tmpfs covers them). */
+static int hide_dir(const char *dir, const char *const *reveal, sbx__iso_failure *f)
+{
+    enum { MAX_REVEAL = 8 };
+    const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    const char *rel[MAX_REVEAL], *full[MAX_REVEAL];
+    int fds[MAX_REVEAL];
+    size_t n = 0;
+    for (; reveal && *reveal && n < MAX_REVEAL; reveal++)
+        if ((rel[n] = below(dir, *reveal)) &&
+            (fds[n] = open(*reveal, O_PATH | O_CLOEXEC)) >= 0)
+            full[n++] = *reveal;
+    int r = mount("tmpfs", dir, "tmpfs", n ? ro & ~(unsigned long)MS_RDONLY : ro,
+                  "size=0,mode=0555");
+    bool gone = r < 0 && errno == ENOENT;  /* nothing to hide, nothing to bind back */
+    if (r < 0 && !gone)
+        r = fail(f, "hide", dir);
+    for (size_t i = 0; i < n; i++) {
+        if (r == 0 && !gone)
+            r = reveal_one(dir, rel[i], full[i], fds[i], f);
+        close(fds[i]);
+    }
+    if (gone)
+        return 0;
+    if (r == 0 && n && mount("none", dir, "none", MS_REMOUNT | MS_BIND | ro, NULL) < 0)
+        r = fail(f, "make read-only", dir);
+    return r;
+}
+
 /* What the caller hides from the program (a supervisor's control socket,
  * its state): /dev/null over a file, an empty read-only tmpfs over a
- * directory. A path absent here (another root) has nothing to hide. */
-static int hide_paths(const char *const *paths, sbx__iso_failure *f)
+ * directory, with what the caller reveals below it bound back in. A path
+ * absent here (another root) has nothing to hide. */
+static int hide_paths(const char *const *paths, const char *const *reveal, sbx__iso_failure *f)
 {
     for (; paths && *paths; paths++) {
         struct stat st;
         if (stat(*paths, &st) < 0)
             continue;
-        int r = S_ISDIR(st.st_mode)
-                    ? mount("tmpfs", *paths, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                            "size=0,mode=0555")
-                    : mount("/dev/null", *paths, "none", MS_BIND, NULL);
-        if (r < 0 && errno != ENOENT)
+        if (S_ISDIR(st.st_mode)) {
+            if (hide_dir(*paths, reveal, f) < 0)
+                return -1;
+        } else if (mount("/dev/null", *paths, "none", MS_BIND, NULL) < 0 && errno != ENOENT) {
             return fail(f, "hide", *paths);
+        }
     }
     return 0;
 }
@@ -273,7 +366,7 @@ int sbx__contain_mounts(const sbx__iso_plan *p, sbx__iso_failure *f)
     if (p->hide_proc && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                               "hidepid=invisible") < 0)
         return fail(f, "mount a hidepid", "/proc");
-    if (mask_paths(f) < 0 || hide_paths(p->hide, f) < 0)
+    if (mask_paths(f) < 0 || hide_paths(p->hide, p->reveal, f) < 0)
         return -1;
     /* The whole of /sys, the cgroup filesystem with it, in one call. Where
      * that call is missing the remount holds /sys alone: the cgroup

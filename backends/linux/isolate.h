@@ -33,6 +33,7 @@ typedef struct sbx__iso_plan {
     bool contained;              /* not privileged: see sbx_isolation */
     bool die_with_parent;        /* PR_SET_PDEATHSIG in the child */
     const char *const *hide;     /* see sbx_isolation (contained, mount ns) */
+    const char *const *reveal;   /* see sbx_isolation: bound back in a hidden dir */
     int enter_fd;                /* a pidfd whose namespaces to enter, or -1 */
     unsigned long enter_flags;   /* which of them (setns) */
     bool hide_proc;              /* contained, no PID namespace: hidepid /proc */

@@ -235,9 +235,11 @@ class EscapeCase(sbxdtest.TestCase):
         for f in os.listdir(self.units):
             os.unlink(os.path.join(self.units, f))
         self.write_unit("probe", sections)
+        for name, more in (launch.get("units") or {}).items():
+            self.write_unit(name, more)  # units beside the probe (its targets)
         o = Outcome(ctx)
         o.tag = self.tag
-        d = self.start_sbxd(popen=self.popen_args(launch))
+        d = self.start_sbxd(launch.get("sbxd_args") or (), popen=self.popen_args(launch))
         o.launcher_pid = d.pid
         if launch.get("started"):
             launch["started"](o)
@@ -267,7 +269,8 @@ class EscapeCase(sbxdtest.TestCase):
         """Runs the technique everywhere, prints one line per place, then
         fails with every place that went wrong. plan(ctx) gives (probe,
         launch): launch may hold pass_fds, pgrp, tty, files (the output to
-        files, not pipes), and hooks started(o), before_stop(o) (units),
+        files, not pipes), units (more units for sbxd: {name: sections}),
+        sbxd_args, and hooks started(o), before_stop(o) (units),
         after(o) (host checks right after the run, into o.host). reported:
         a privileged sbx-run that did it must end with reason "escaped"."""
         print("\n== %s" % name, file=sys.stderr, flush=True)

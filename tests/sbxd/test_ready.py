@@ -9,6 +9,7 @@ policy brings it back; a hanging probe is killed at its timeout; a
 critical unit's end ends sbxd with its status; a notify message from a
 process outside the unit is ignored."""
 
+import glob
 import json
 import os
 import shutil
@@ -20,6 +21,35 @@ import sbxdtest
 from sbxdtest import child_cmd, skip, wait_until
 
 SYSTEMD_NOTIFY = shutil.which("systemd-notify")
+
+# The spy unit of test_a_unit_reaches_only_its_own_notify_socket.
+SPY = r"""
+import errno, json, os, socket, sys, time
+root, told = sys.argv[1], sys.argv[2]
+def send(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        s.sendto(b"READY=1", path)
+        return "ok"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+def send_and_exit(path):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if send(path) == "ok" else 1)
+    return "ok" if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0 else "ENOENT"
+while not os.path.exists(told):
+    time.sleep(0.05)
+victim = open(told).read()
+tree = []
+for dirpath, dirs, files in os.walk(root):
+    tree += [os.path.join(dirpath, n) for n in dirs + files]
+seen = {"tree": sorted(tree), "victim": send(victim),
+        "victim, sender gone": send_and_exit(victim)}
+send(os.environ["NOTIFY_SOCKET"])
+print(json.dumps(seen, indent=1), flush=True)
+time.sleep(60)
+"""
 
 
 def free_port():
@@ -35,6 +65,11 @@ class ReadyTest(sbxdtest.TestCase):
     def start(self):
         self.run_dir = os.path.join(self.tmp, "run")
         return self.start_sbxd(["--run-dir", self.run_dir])
+
+    def notify_path(self, unit, run_dir=None):
+        """UNIT's socket, RUNDIR/notify/HASH/UNIT/notify, or None."""
+        found = glob.glob(os.path.join(run_dir or self.run_dir, "notify", "*", unit, "notify"))
+        return found[0] if len(found) == 1 else None
 
     def status(self, unit):
         """The unit object of `status` over the control socket."""
@@ -83,10 +118,11 @@ class ReadyTest(sbxdtest.TestCase):
             self.assertGreaterEqual(db_ready.time_ms - db_started.time_ms, 150)
         self.assertEqual(d.find(state="failed"), [], d.transcript())
         self.assertEqual(d.find(event="notify-refused"), [], d.transcript())
-        # Its socket is its own, in the run directory.
-        self.assertTrue(os.path.exists(os.path.join(self.run_dir, "notify", "db@1", "notify")))
+        # Its socket is its own, in sbxd's directory of the run directory.
+        path = self.notify_path("db@1")
+        self.assertTrue(path and os.path.exists(path))
         self.stop_sbxd()
-        self.assertFalse(os.path.exists(os.path.join(self.run_dir, "notify", "db@1")))
+        self.assertFalse(os.path.exists(os.path.dirname(path)))
 
     def test_python_sd_notify_status_text(self):
         script = ("import os, socket, time\n"
@@ -259,8 +295,8 @@ class ReadyTest(sbxdtest.TestCase):
                                            "ready_timeout": "0"}})
         d = self.start()
         d.wait_event(10, unit="quiet", state="starting", event="starting (started, not ready yet)")
-        path = os.path.join(self.run_dir, "notify", "quiet", "notify")
-        self.assertTrue(wait_until(lambda: os.path.exists(path), 5))
+        self.assertTrue(wait_until(lambda: self.notify_path("quiet"), 5))
+        path = self.notify_path("quiet")
         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         s.sendto(b"READY=1\nSTATUS=forged", path)
         s.close()
@@ -272,6 +308,73 @@ class ReadyTest(sbxdtest.TestCase):
         self.assertEqual(st["state"], "starting")
         self.assertFalse(st["ready"])
         self.assertIsNone(st["status_text"])
+
+    def test_a_unit_reaches_only_its_own_notify_socket(self):
+        # spy lists sbxd's notify tree, sends READY=1 to victim's socket
+        # (the path the host sees, told through a file), from a sender
+        # that exits at once too, then says it is ready itself. Only its
+        # own socket is there; the victim stays starting.
+        told = os.path.join(self.tmp, "victim.path")
+        script = os.path.join(self.tmp, "spy.py")
+        with open(script, "w") as f:
+            f.write(SPY)
+        self.write_unit("victim", {"exec": {"command": child_cmd("sleep", 60),
+                                            "ready": "notify", "ready_timeout": "0"}})
+        self.write_unit("spy", {"exec": {"command": "python3 %s %s %s" % (
+            script, os.path.join(self.tmp, "run", "notify"), told), "ready": "notify"}})
+        d = self.start()
+        self.assertTrue(wait_until(lambda: self.notify_path("victim"), 10), d.transcript())
+        with open(told + ".tmp", "w") as f:
+            f.write(self.notify_path("victim"))
+        os.rename(told + ".tmp", told)
+        d.wait_event(20, unit="spy", state="running")
+        self.wait_log("spy", b"\n}")
+        seen = json.loads(self.read_log("spy"))
+        own = os.path.dirname(self.notify_path("spy"))
+        self.assertEqual(seen["tree"], [os.path.dirname(own), own, os.path.join(own, "notify")],
+                         seen)
+        self.assertEqual(seen["victim"], "ENOENT", seen)
+        self.assertEqual(seen["victim, sender gone"], "ENOENT", seen)
+        time.sleep(0.3)
+        self.assertEqual(d.find(unit="victim", state="running"), [], d.transcript())
+        self.assertEqual(self.status("victim")["state"], "starting")
+
+    def test_two_sbxd_share_a_run_dir(self):
+        # Two sbxd (other cgroup roots and state dirs) with one run
+        # directory and a unit of the same name each: two sockets, both
+        # units ready.
+        self.run_dir = os.path.join(self.tmp, "run")
+        sender = os.path.join(self.tmp, "sender.py")
+        with open(sender, "w") as f:
+            f.write("import os, socket, time\n"
+                    "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                    "s.sendto(b'READY=1', os.environ['NOTIFY_SOCKET'])\n"
+                    "time.sleep(60)\n")
+        text = "[exec]\ncommand = python3 %s\nready = notify\nready_timeout = 30s\n" % sender
+        units2 = os.path.join(self.tmp, "units2")
+        os.mkdir(units2)
+        for units in (self.units, units2):
+            with open(os.path.join(units, "svc.ini"), "w") as f:
+                f.write(text)
+        root2 = self.root + "-2"
+        env = dict(os.environ, SBX_TEST_TAG=self.tag)
+        other = sbxdtest.Sbxd(["--units", units2, "--cgroup-root", root2, "--log-format", "json",
+                               "--socket", os.path.join(self.tmp, "sbxd2.sock"),
+                               "--state-dir", os.path.join(self.tmp, "state2"),
+                               "--run-dir", self.run_dir], env)
+        try:
+            d = self.start()
+            d.wait_event(20, unit="svc", state="running")
+            other.wait_event(20, unit="svc", state="running")
+            socks = glob.glob(os.path.join(self.run_dir, "notify", "*", "svc", "notify"))
+            self.assertEqual(len(socks), 2, socks)
+            self.assertEqual(d.find(event="notify-refused") + other.find(event="notify-refused"),
+                             [])
+        finally:
+            status, killed = other.stop(20)
+            for path in sbxdtest.cgroup_root_dirs(root2):
+                sbxdtest.remove_cgroup_tree(path)
+        self.assertEqual((status, killed), (0, False), other.transcript())
 
     def test_sbxd_tells_its_own_manager(self):
         # sbxd as a Type=notify service: READY=1 with the counts once the
