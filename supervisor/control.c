@@ -14,6 +14,9 @@
 #include "version.h"
 
 #define MAX_QUEUED (4u << 20)   /* a client that stops reading is dropped */
+/* Requests served to one client in a row: a client that sends many at
+ * once gets the rest on the next passes of the loop, others between. */
+#define LINES_PER_TURN 16
 
 /* ---- writing ---- */
 
@@ -76,6 +79,8 @@ void send_error(client *c, const json_t *id, proto_code code, const char *fmt, .
 
 /* ---- connections ---- */
 
+static void end_backlog(client *c);
+
 static void on_client_closed(uv_handle_t *h)
 {
     client *c = h->data;
@@ -88,6 +93,7 @@ void close_client(client *c)
     if (c->closing)
         return;
     c->closing = true;
+    end_backlog(c);
     waiters_forget(c->ctl, c);
     if (c->prev)
         c->prev->next = c->next;
@@ -113,6 +119,90 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(c->buf + c->len, (unsigned)(c->cap - c->len));
 }
 
+/* ---- requests: a bounded turn per client ---- */
+
+/* Serves up to LINES_PER_TURN complete lines of c's buffer and drops
+ * them from it. Returns true when complete lines are left. */
+static bool serve_lines(client *c)
+{
+    size_t start = 0;
+    int served = 0;
+    bool more = false;
+    for (char *nl; c->mode == MODE_REQUESTS && !c->closing &&
+                   (nl = memchr(c->buf + start, '\n', c->len - start));) {
+        if (served == LINES_PER_TURN) {
+            more = true;
+            break;
+        }
+        size_t len = (size_t)(nl - (c->buf + start));
+        if (len && c->buf[start + len - 1] == '\r')
+            len--;
+        if (len) {
+            control_handle_line(c, c->buf + start, len);
+            served++;
+        }
+        start = (size_t)(nl - c->buf) + 1;
+    }
+    memmove(c->buf, c->buf + start, c->len - start);
+    c->len -= start;
+    return more;
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
+
+static void on_turn(uv_idle_t *idle);
+
+/* More lines than a turn: the client is not read until they are served
+ * (the kernel's buffer then holds a flood back), one turn per pass. */
+static void begin_backlog(client *c)
+{
+    if (c->backlog)
+        return;
+    c->backlog = true;
+    uv_read_stop((uv_stream_t *)&c->pipe);
+    if (c->ctl->backlogged++ == 0)
+        uv_idle_start(&c->ctl->turns, on_turn);
+}
+
+static void end_backlog(client *c)
+{
+    if (!c->backlog)
+        return;
+    c->backlog = false;
+    if (--c->ctl->backlogged == 0)
+        uv_idle_stop(&c->ctl->turns);
+    if (!c->closing)
+        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+/* After a turn: a backlog, or read on; a line too long is refused. */
+static void after_turn(client *c, bool more)
+{
+    if (more && !c->closing) {
+        begin_backlog(c);
+        return;
+    }
+    end_backlog(c);
+    if (c->len > PROTO_MAX_LINE && !c->closing) {
+        send_error(c, NULL, PROTO_TOO_LONG, "request line longer than %d bytes", PROTO_MAX_LINE);
+        uv_read_stop((uv_stream_t *)&c->pipe);
+        close_client(c);
+    }
+    if (c->mode != MODE_REQUESTS)
+        c->len = 0;  /* a stream reads nothing more */
+}
+
+static void on_turn(uv_idle_t *idle)
+{
+    control *ctl = idle->data;
+    for (client *c = ctl->clients, *next; c; c = next) {
+        next = c->next;
+        if (c->backlog)
+            after_turn(c, serve_lines(c));
+    }
+    waiters_free_done(ctl);
+}
+
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     client *c = st->data;
@@ -122,25 +212,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         return;
     }
     c->len += (size_t)n;
-    size_t start = 0;
-    for (char *nl; c->mode == MODE_REQUESTS && !c->closing &&
-                   (nl = memchr(c->buf + start, '\n', c->len - start));) {
-        size_t len = (size_t)(nl - (c->buf + start));
-        if (len && c->buf[start + len - 1] == '\r')
-            len--;
-        if (len)
-            control_handle_line(c, c->buf + start, len);
-        start = (size_t)(nl - c->buf) + 1;
-    }
-    memmove(c->buf, c->buf + start, c->len - start);
-    c->len -= start;
-    if (c->len > PROTO_MAX_LINE && !c->closing) {
-        send_error(c, NULL, PROTO_TOO_LONG, "request line longer than %d bytes", PROTO_MAX_LINE);
-        uv_read_stop(st);
-        close_client(c);
-    }
-    if (c->mode != MODE_REQUESTS)
-        c->len = 0;  /* a stream reads nothing more */
+    after_turn(c, serve_lines(c));
     waiters_free_done(c->ctl);
 }
 
@@ -205,11 +277,17 @@ static void on_log(manager *m, service *s, const char *buf, size_t len)
 
 /* ---- the socket ---- */
 
-static void on_server_closed(uv_handle_t *h)
+static void on_turns_closed(uv_handle_t *h)
 {
     control *ctl = h->data;
     free(ctl->path);
     free(ctl);
+}
+
+static void on_server_closed(uv_handle_t *h)
+{
+    control *ctl = h->data;
+    uv_close((uv_handle_t *)&ctl->turns, on_turns_closed);  /* frees ctl */
 }
 
 int control_start(control **out, uv_loop_t *loop, manager *m,
@@ -222,6 +300,8 @@ int control_start(control **out, uv_loop_t *loop, manager *m,
     }
     ctl->loop = loop;
     ctl->m = m;
+    uv_idle_init(loop, &ctl->turns);
+    ctl->turns.data = ctl;
     ctl->cfg = *cfg;
     ctl->cfg.path = ctl->path;
     uv_pipe_init(loop, &ctl->server, 0);

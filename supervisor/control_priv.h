@@ -18,6 +18,7 @@ typedef struct client {
     char *buf;
     size_t len, cap;
     bool read_only, closing;
+    bool backlog;                /* lines left after its turn: not read meanwhile */
     client_mode mode;
     char follow[UNIT_NAME_MAX];  /* MODE_LOGS: the unit */
     int waiting;                 /* waiters that will answer on this client */
@@ -43,6 +44,8 @@ struct control {
     char *path;
     uv_pipe_t server;
     client *clients;
+    size_t backlogged;           /* clients with a backlog */
+    uv_idle_t turns;             /* while any: serves them a turn per loop pass */
     waiter *waiters;
     unsigned run_seq;
 };
