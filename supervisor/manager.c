@@ -30,6 +30,8 @@ typedef struct service_rt {
     int oom_fd;                 /* the box's OOM event fd (maybe shared), or -1 */
     int64_t oom_seen;
     pid_t logged_pid;           /* the pid of the last "running" event */
+    bool running_unlogged;      /* that event waits for the program's pid */
+    char running_why[40];       /* and its reason */
     unit_log log;
     unit_def *pending;          /* reload: the new definition, once stopped */
     bool remove;                /* reload: drop once stopped */
@@ -128,6 +130,7 @@ static void env_timer_stop(service *s)
 }
 
 static void on_run_done(run *r, const run_result *res);
+static void on_exec(run *r);
 
 /* Reports the OOM kills the box's counter shows beyond those reported. */
 static void report_oom(service *s)
@@ -431,6 +434,7 @@ static int spawn_run(service *s, run_result *res)
      * for units others require, "running" means the program has exec'd. */
     /* Behind sbx's init, the program's own pid is learnt once the init
      * has forked it (manager_pid); until then the init's pid stands in. */
+    opt.on_exec = on_exec;
     opt.async_spawn = rt->m->bulk && !rt->required &&
                       d->ready.kind != READY_COMMAND;  /* it enters the namespaces made at exec */
     r = run_start(&rt->run, rt->m->loop, rt->box, &cmd, &opt, on_run_done, res);
@@ -705,6 +709,17 @@ static void env_changed(service *s, svc_state from, const char *why)
         describe_result(&s->last, detail, sizeof detail);
         event(m, s, "restarting", detail);
     }
+    if (s->state == SVC_RUNNING && rt_of(s)->run_active && run_pid_pending(&rt_of(s)->run)) {
+        /* Behind sbx's init, started without waiting for exec: the event
+         * names the program, so it waits for its pid (on_exec). */
+        rt_of(s)->running_unlogged = true;
+        snprintf(rt_of(s)->running_why, sizeof rt_of(s)->running_why, "%s", why ? why : "");
+        rt_of(s)->since_ms = uv_now(m->loop);
+        keep_record(m, s);
+        settle(m);
+        return;
+    }
+    rt_of(s)->running_unlogged = false;
     if (s->state == SVC_RUNNING) {
         rt_of(s)->logged_pid = s->pid;
         snprintf(detail, sizeof detail, "pid %d", (int)s->pid);
@@ -734,6 +749,22 @@ static void env_changed(service *s, svc_state from, const char *why)
         came_to_rest(m, s);
     }
     settle(m);
+}
+
+/* The program's pid is known: the deferred "running" event names it. */
+static void on_exec(run *r)
+{
+    service *s = r->data;
+    service_rt *rt = rt_of(s);
+    if (!rt->running_unlogged || s->state != SVC_RUNNING)
+        return;
+    rt->running_unlogged = false;
+    s->pid = run_program_pid(r);
+    rt->logged_pid = s->pid;
+    char what[80], detail[40];
+    snprintf(what, sizeof what, "%s (%s)", svc_state_name(s->state), rt->running_why);
+    snprintf(detail, sizeof detail, "pid %d", (int)s->pid);
+    event(rt->m, s, what, detail);
 }
 
 static void on_run_done(run *r, const run_result *res)

@@ -145,6 +145,8 @@ static void on_report(uv_poll_t *p, int status, int events)
     (void)events;
     stop_report_watch(r);
     sbx_spawn_outcome(&r->proc);  /* kept in proc until the run's end */
+    if (r->opt.on_exec)
+        r->opt.on_exec(r);
 }
 #endif
 
@@ -228,6 +230,11 @@ pid_t run_program_pid(run *r)
 {
     pid_t pid = r->pid > 0 ? sbx_process_program_pid(&r->proc) : 0;
     return pid > 0 ? pid : r->pid;
+}
+
+bool run_pid_pending(run *r)
+{
+    return r->report_poll && r->proc.init && sbx_process_program_pid(&r->proc) <= 0;
 }
 
 int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,

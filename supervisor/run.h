@@ -48,6 +48,8 @@ typedef struct run_result {
     char error[480];        /* start-failed or cleanup trouble, else "" */
 } run_result;
 
+typedef struct run run;
+
 typedef struct run_options {
     uint64_t timeout_ms;    /* 0 = none */
     uint64_t kill_grace_ms; /* stop signal to SIGKILL */
@@ -56,9 +58,10 @@ typedef struct run_options {
                                of the tree instead of killing it */
     bool async_spawn;       /* do not wait for exec: a failure before it is
                                learnt when the child is reaped */
+    void (*on_exec)(run *r);  /* async: the child's report came (the
+                               program's pid is known); may be NULL */
 } run_options;
 
-typedef struct run run;
 typedef void (*run_done_cb)(run *r, const run_result *res);
 
 typedef enum run_state {
@@ -109,6 +112,9 @@ void run_stop(run *r);
 /* The program's own pid (not sbx's init's, with a PID namespace); the
  * spawned pid while the init has not forked it yet. */
 pid_t run_program_pid(run *r);
+/* True while an async spawn behind sbx's init has not reported yet and the
+ * program's pid is not known (run_program_pid gives the init's). */
+bool run_pid_pending(run *r);
 /* Sends sig to every process of the run: its box, and its main process,
  * which an async spawn may not have put in the box yet. */
 int run_signal(run *r, int sig, sbx_error *err);

@@ -376,6 +376,24 @@ class ReadyTest(sbxdtest.TestCase):
                 sbxdtest.remove_cgroup_tree(path)
         self.assertEqual((status, killed), (0, False), other.transcript())
 
+    def test_running_event_names_the_program_behind_the_init(self):
+        # Units started together at sbxd's start (without waiting for exec)
+        # behind sbx's init (pid_namespace = init, the default): each
+        # "running" event names the program's pid, as status does, never
+        # the init's.
+        names = ["w%d" % i for i in range(8)]
+        for n in names:
+            self.write_unit(n, {"exec": {"command": child_cmd("sleep", 60)}})
+        d = self.start()
+        for n in names:
+            d.wait_event(20, unit=n, state="running")
+        for n in names:
+            ev = self.first(n, "running")
+            pid = self.status(n)["pid"]
+            self.assertEqual(ev.detail, "pid %d" % pid, d.transcript())
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                self.assertNotIn(b"sbx-init", f.read().split(b"\0")[0])
+
     def test_sbxd_tells_its_own_manager(self):
         # sbxd as a Type=notify service: READY=1 with the counts once the
         # autostart units were started, RELOADING=1 then READY=1 around a
