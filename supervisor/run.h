@@ -48,6 +48,8 @@ typedef struct run_result {
     char error[480];        /* start-failed or cleanup trouble, else "" */
 } run_result;
 
+typedef struct run run;
+
 typedef struct run_options {
     uint64_t timeout_ms;    /* 0 = none */
     uint64_t kill_grace_ms; /* stop signal to SIGKILL */
@@ -56,9 +58,11 @@ typedef struct run_options {
                                of the tree instead of killing it */
     bool async_spawn;       /* do not wait for exec: a failure before it is
                                learnt when the child is reaped */
+    /* An async spawn's exec report has been read, or given up (the run
+     * ended or was closed first): called once, never from run_start. */
+    void (*on_reported)(struct run *r);
 } run_options;
 
-typedef struct run run;
 typedef void (*run_done_cb)(run *r, const run_result *res);
 
 typedef enum run_state {
