@@ -161,9 +161,24 @@ static void on_oom_event(void *member)
         report_oom(s);
 }
 
+static void on_box_event(sbx_box *box, void *data)
+{
+    service *s = sbx_box_data(box);
+    if (s && !((manager *)data)->shutting_down)
+        report_oom(s);
+}
+
+/* v2: the events name their boxes (-1 on v1: every member looks). */
+static int read_oom_fd(oomwatch *w, int fd)
+{
+    manager *m = (manager *)((char *)w - offsetof(manager, oom));
+    return sbx_backend_events_read(m->be, fd, on_box_event, m);
+}
+
 static void watch_oom(service *s)
 {
     service_rt *rt = rt_of(s);
+    sbx_box_set_data(rt->box, s);
     int fd = sbx_box_event_fd(rt->box);
     if (fd < 0 || rt->oom_fd >= 0 || oomwatch_add(&rt->m->oom, fd, s) < 0)
         return;
@@ -867,7 +882,7 @@ int manager_init(manager *m, uv_loop_t *loop, const manager_settings *cfg, sbx_e
         .timer_stop = env_timer_stop, .spawn = env_spawn, .stop = env_stop,
         .start_deps = env_start_deps, .deps = env_deps, .changed = env_changed, .ctx = m,
     };
-    oomwatch_init(&m->oom, loop, on_oom_event);
+    oomwatch_init(&m->oom, loop, on_oom_event, read_oom_fd);
     startwin_init(&m->win, START_WINDOW);
     sbx_backend_options bo = {.name = cfg->backend, .cgroup_root = cfg->cgroup_root};
     return sbx_backend_open(&bo, &m->be, err);
