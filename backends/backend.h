@@ -62,6 +62,9 @@ typedef struct sbx__ops {
     int (*brief_stats)(sbx_box *box, sbx_stats *st);  /* NULL: stats */
     int (*event_fd)(sbx_box *box);
     void (*events_drain)(sbx_box *box);
+    /* See sbx_backend_events_read (NULL: cannot say which box: -1). */
+    int (*events_read)(sbx_backend *be, int fd, void (*fn)(sbx_box *box, void *data),
+                       void *data);
     int (*destroy)(sbx_box *box, sbx_error *err);
     void (*free)(sbx_box *box);
 } sbx__ops;
@@ -85,6 +88,7 @@ struct sbx_box {
     size_t nenforced;
     void *priv;
     int watch_fd;       /* die_with_parent: the watcher's pipe (watch.c), or -1 */
+    void *data;         /* the caller's (sbx_box_set_data) */
 };
 
 extern const sbx__ops sbx__cgroup2_ops;

@@ -384,6 +384,22 @@ void sbx_box_events_drain(sbx_box *box)
         box->be->ops->events_drain(box);
 }
 
+int sbx_backend_events_read(sbx_backend *be, int fd, void (*fn)(sbx_box *box, void *data),
+                            void *data)
+{
+    return be->ops->events_read ? be->ops->events_read(be, fd, fn, data) : -1;
+}
+
+void sbx_box_set_data(sbx_box *box, void *data)
+{
+    box->data = data;
+}
+
+void *sbx_box_data(const sbx_box *box)
+{
+    return box->data;
+}
+
 const char *sbx_stage_name(sbx_stage stage)
 {
     switch (stage) {

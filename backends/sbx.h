@@ -256,16 +256,26 @@ int sbx_box_stats(sbx_box *box, sbx_stats *st, sbx_error *err);
  * CPU time as a total in user_us (sys_us 0). The rest is -1. */
 int sbx_box_stats_brief(sbx_box *box, sbx_stats *st);
 
-/* An fd that becomes readable when the box's OOM counter or population may
- * have changed (inotify on v2, eventfd on v1); -1 when the backend has none.
- * After it fires, call sbx_box_events_drain() to drain it. The fd may be
- * shared by several boxes of one backend (v1: one eventfd serves up to
- * SBX_EVENT_FD_SHARE boxes, so that 10,000 boxes do not cost 10,000
- * descriptors): poll each distinct fd once, and when it fires look at
- * every box that returned it. It stays open while one of them lives. */
+/* An fd that becomes readable when the box's OOM counter may have changed
+ * (inotify on v2, eventfd on v1); -1 when the backend has none. The fd is
+ * shared by several boxes of one backend, so that 10,000 boxes do not cost
+ * 10,000 descriptors: on v2 one inotify instance serves every box, on v1
+ * one eventfd up to SBX_EVENT_FD_SHARE boxes. Poll each distinct fd once;
+ * when it fires, call sbx_backend_events_read(), and when that cannot say
+ * which boxes it concerns (-1), sbx_box_events_drain() and a look at the
+ * counter of every box that returned it. It stays open while one of them
+ * lives (v2: while the backend is open). */
 #define SBX_EVENT_FD_SHARE 32
 int sbx_box_event_fd(sbx_box *box);
 void sbx_box_events_drain(sbx_box *box);
+/* Reads what the shared fd holds and calls fn for each box it names (v2),
+ * as often as named. Returns how many, or -1 when the backend cannot say
+ * which box fired (v1: every box sharing fd may have). */
+int sbx_backend_events_read(sbx_backend *be, int fd, void (*fn)(sbx_box *box, void *data),
+                            void *data);
+/* A pointer of the caller's kept with the box (NULL at first). */
+void sbx_box_set_data(sbx_box *box, void *data);
+void *sbx_box_data(const sbx_box *box);
 
 /* ---- spawning ---- */
 

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +20,11 @@
 #include "portable.h"
 #include "reaper.h"
 
+
+/* Bulk start: spawns awaiting their exec report at once. Bounds the extra
+ * descriptors (one each) whatever the number of units; far more than two
+ * CPUs need to keep the cgroup migrations overlapping. */
+#define START_WINDOW 256
 
 /* What one service needs from the world, kept beside its state machine. */
 typedef struct service_rt {
@@ -60,6 +66,8 @@ typedef struct service_rt {
     adopt_watch *watch;         /* an adopted run: its main pid's end */
     bool adopted;               /* the current run was taken over */
     bool fifo_read;             /* the output FIFO's read end is in log */
+    bool backlogged;            /* in manager.win's backlog */
+    bool in_window;             /* its async spawn's report is awaited */
 } service_rt;
 
 /* ---- events: sbxd's own log ---- */
@@ -157,9 +165,24 @@ static void on_oom_event(void *member)
         report_oom(s);
 }
 
+static void on_box_event(sbx_box *box, void *data)
+{
+    service *s = sbx_box_data(box);
+    if (s && !((manager *)data)->shutting_down)
+        report_oom(s);
+}
+
+/* v2: the events name their boxes (-1 on v1: every member looks). */
+static int read_oom_fd(oomwatch *w, int fd)
+{
+    manager *m = (manager *)((char *)w - offsetof(manager, oom));
+    return sbx_backend_events_read(m->be, fd, on_box_event, m);
+}
+
 static void watch_oom(service *s)
 {
     service_rt *rt = rt_of(s);
+    sbx_box_set_data(rt->box, s);
     int fd = sbx_box_event_fd(rt->box);
     if (fd < 0 || rt->oom_fd >= 0 || oomwatch_add(&rt->m->oom, fd, s) < 0)
         return;
@@ -384,6 +407,16 @@ static int output_fifo(service *s)
     return wfd < 0 ? -1 : wfd;
 }
 
+/* An async spawn's report was read: its place in the window is free. */
+static void on_reported(run *r)
+{
+    service_rt *rt = (service_rt *)((char *)r - offsetof(service_rt, run));
+    if (rt->in_window) {
+        rt->in_window = false;
+        startwin_leave(&rt->m->win);
+    }
+}
+
 static int spawn_run(service *s, run_result *res)
 {
     service_rt *rt = rt_of(s);
@@ -437,6 +470,7 @@ static int spawn_run(service *s, run_result *res)
     opt.on_exec = on_exec;
     opt.async_spawn = rt->m->bulk && !rt->required &&
                       d->ready.kind != READY_COMMAND;  /* it enters the namespaces made at exec */
+    opt.on_reported = on_reported;
     r = run_start(&rt->run, rt->m->loop, rt->box, &cmd, &opt, on_run_done, res);
     if (pipefd[1] >= 0)
         close(pipefd[1]);
@@ -458,6 +492,10 @@ static int spawn_run(service *s, run_result *res)
     rt->gid = cmd.gid;
     rt->run.data = s;
     rt->run_active = true;
+    if (rt->run.report_poll) {  /* its report is awaited: a place in the window */
+        rt->in_window = true;
+        startwin_enter(&rt->m->win);
+    }
     s->pid = run_program_pid(&rt->run);
     if (pipefd[0] >= 0)
         log_attach(&rt->log, rt->m->loop, pipefd[0]);
@@ -881,7 +919,8 @@ int manager_init(manager *m, uv_loop_t *loop, const manager_settings *cfg, sbx_e
         .timer_stop = env_timer_stop, .spawn = env_spawn, .stop = env_stop,
         .start_deps = env_start_deps, .deps = env_deps, .changed = env_changed, .ctx = m,
     };
-    oomwatch_init(&m->oom, loop, on_oom_event);
+    oomwatch_init(&m->oom, loop, on_oom_event, read_oom_fd);
+    startwin_init(&m->win, START_WINDOW);
     sbx_backend_options bo = {.name = cfg->backend, .cgroup_root = cfg->cgroup_root};
     return sbx_backend_open(&bo, &m->be, err);
 }
@@ -957,14 +996,46 @@ static void mark_required(manager *m)
     }
 }
 
+/* Starts backlogged units while the window has room. Each is looked at
+ * again: a command or a reload may have started or changed it since. */
+static void admit(manager *m)
+{
+    m->bulk = true;
+    for (service *s; !m->shutting_down && (s = startwin_next(&m->win));) {
+        rt_of(s)->backlogged = false;
+        if (s->def.autostart && s->state == SVC_INACTIVE && !rt_of(s)->remove)
+            manager_start(m, s);
+    }
+    m->bulk = false;
+    if (m->shutting_down)
+        startwin_clear(&m->win);
+    if (!startwin_pending(&m->win))
+        uv_check_stop(&m->admit);
+}
+
+/* After each loop pass, in which reports were read and places freed. */
+static void on_admit(uv_check_t *h)
+{
+    admit(h->data);
+}
+
+/* Every unit is queued, then admitted by the window: at most
+ * START_WINDOW spawns await their exec reports at once (see startwin.h). */
 void manager_start_all(manager *m)
 {
     mark_required(m);
-    m->bulk = true;
-    for (size_t i = 0; i < m->n; i++)
-        if (m->svcs[i]->def.autostart && m->svcs[i]->state == SVC_INACTIVE)
-            manager_start(m, m->svcs[i]);
-    m->bulk = false;
+    if (!m->admit_init) {
+        uv_check_init(m->loop, &m->admit);
+        m->admit.data = m;
+        m->admit_init = true;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        service *s = m->svcs[i];
+        if (s->def.autostart && s->state == SVC_INACTIVE && !rt_of(s)->backlogged)
+            rt_of(s)->backlogged = startwin_push(&m->win, s);
+    }
+    uv_check_start(&m->admit, on_admit);
+    admit(m);
 }
 
 /* ---- shutdown: dependents first, every independent unit at once ----
@@ -1080,6 +1151,8 @@ static void drop_service(manager *m, size_t i)
     queue_remove(&m->waiting, s, &rt->waiting);
     queue_remove(&m->changing, s, &rt->changing);
     queue_remove(&m->to_stop, s, &rt->to_stop);
+    if (rt->backlogged)
+        startwin_forget(&m->win, s);
     event(m, s, "removed", NULL);
     if (m->state && !rt_of(s)->transient)
         state_fifo_remove(m->state, s->def.name);
@@ -1393,6 +1466,10 @@ void manager_free(manager *m)
     free(m->to_stop.v);
     m->waiting = m->changing = m->to_stop = (svc_queue){0};
     oomwatch_free(&m->oom);
+    startwin_free(&m->win);
+    if (m->admit_init)
+        uv_close((uv_handle_t *)&m->admit, NULL);
+    m->admit_init = false;
     m->svcs = NULL;
     m->n = 0;
     sbx_backend_close(m->be);

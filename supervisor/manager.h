@@ -11,6 +11,7 @@
 
 #include "logs.h"
 #include "oomwatch.h"
+#include "startwin.h"
 #include "service.h"
 #include "state.h"
 
@@ -58,6 +59,9 @@ struct manager {
     bool settling;              /* in settle(): calls from inside are folded */
     unsigned mark;              /* the pass of the last start_deps */
     bool bulk;                  /* starting many at once: spawn without waiting for exec */
+    start_window win;           /* bulk start: the backlog and the spawns in flight */
+    uv_check_t admit;           /* bulk start: admits from the backlog after each pass */
+    bool admit_init;
     void (*on_idle)(manager *m);  /* all stopped after manager_shutdown */
     manager_event_cb on_event;    /* for the control server's event stream */
     manager_log_cb on_log;        /* new output of any unit */

@@ -8,15 +8,17 @@
 typedef struct oomwatch_fd {
     uv_poll_t poll;
     oomwatch *w;
+    int fd;
     void **members;
     size_t n, cap;
 } oomwatch_fd;
 
-void oomwatch_init(oomwatch *w, uv_loop_t *loop, oomwatch_cb cb)
+void oomwatch_init(oomwatch *w, uv_loop_t *loop, oomwatch_cb cb, oomwatch_read read)
 {
     memset(w, 0, sizeof *w);
     w->loop = loop;
     w->cb = cb;
+    w->read = read;
 }
 
 static void on_readable(uv_poll_t *p, int status, int events)
@@ -24,6 +26,10 @@ static void on_readable(uv_poll_t *p, int status, int events)
     oomwatch_fd *f = p->data;
     (void)status;
     (void)events;
+    /* Named members only, when the events name them: 10,000 boxes share
+     * v2's fd, and a walk of all on each event would be O(N^2). */
+    if (f->w->read && f->w->read(f->w, f->fd) >= 0)
+        return;
     /* A member's callback drains the fd; none of them leaves the set. */
     for (size_t i = 0; i < f->n; i++)
         f->w->cb(f->members[i]);
@@ -53,6 +59,7 @@ static oomwatch_fd *open_watch(oomwatch *w, int fd)
         return NULL;
     }
     f->w = w;
+    f->fd = fd;
     f->poll.data = f;
     uv_poll_start(&f->poll, UV_READABLE, on_readable);
     return w->by_fd[fd] = f;

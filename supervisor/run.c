@@ -135,6 +135,8 @@ static void stop_report_watch(run *r)
         return;
     uv_close((uv_handle_t *)r->report_poll, free_handle);
     r->report_poll = NULL;
+    if (r->opt.on_reported)
+        r->opt.on_reported(r);
 }
 
 #ifndef _WIN32

@@ -60,6 +60,9 @@ typedef struct run_options {
                                learnt when the child is reaped */
     void (*on_exec)(run *r);  /* async: the child's report came (the
                                program's pid is known); may be NULL */
+    /* An async spawn's exec report has been read, or given up (the run
+     * ended or was closed first): called once, never from run_start. */
+    void (*on_reported)(struct run *r);
 } run_options;
 
 typedef void (*run_done_cb)(run *r, const run_result *res);

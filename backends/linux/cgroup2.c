@@ -1,7 +1,8 @@
 /* The cgroup v2 backend: one cgroup per box below the caller's own cgroup,
  * limits in memory.max / memory.swap.max / cpu.max / cpu.weight / pids.max,
  * spawn with clone3(CLONE_INTO_CGROUP), whole-tree kill with cgroup.kill,
- * OOM from memory.events watched with inotify. */
+ * OOM from memory.events watched with one inotify instance for every box
+ * (cgroup2_events.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -9,12 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "../backend.h"
 #include "cgroup.h"
+#include "cgroup2_events.h"
 
 #define WANTED ((1u << SBX_CTRL_MEMORY) | (1u << SBX_CTRL_CPU) | (1u << SBX_CTRL_PIDS))
 
@@ -23,10 +24,12 @@ struct v2_backend {
     char base[PATH_MAX];     /* boxes are made here */
     unsigned enabled;        /* controllers enabled for children of base */
     bool made_base;          /* base is ours to remove at close */
+    sbx__v2_events events;   /* every box's memory.events */
 };
 
 struct v2_box {
-    int inotify_fd;          /* the only descriptor a box keeps */
+    int wd;                  /* its memory.events watch in events, or -1:
+                                a box keeps no descriptor of its own */
 };
 
 static struct v2_backend *priv_of(const sbx_backend *be)
@@ -110,6 +113,7 @@ static int v2_open(sbx_backend *be, sbx_error *err)
         if ((r = enable_controllers(p->base, p->enabled, true, &p->enabled, err)) < 0)
             goto fail;
     }
+    sbx__v2_events_init(&p->events);
     be->priv = p;
     return 0;
 fail:
@@ -122,6 +126,7 @@ static void v2_close(sbx_backend *be)
     struct v2_backend *p = priv_of(be);
     if (p->made_base)
         rmdir(p->base);  /* fails while other boxes live there: fine */
+    sbx__v2_events_close(&p->events);
     free(p);
 }
 
@@ -210,7 +215,7 @@ static int v2_create(sbx_box *box, sbx_error *err)
     struct v2_box *b = calloc(1, sizeof *b);
     if (!b)
         return sbx_error_set(err, -ENOMEM, "out of memory");
-    b->inotify_fd = -1;
+    b->wd = -1;
     snprintf(box->path, sizeof box->path, "%s/%s", p->base, box->name);
     /* Adopting: the cgroup a dead supervisor left is taken as it is. */
     if (mkdir(box->path, 0755) < 0 && !(errno == EEXIST && (box->flags & SBX_BOX_ADOPT))) {
@@ -325,28 +330,25 @@ static int v2_stats(sbx_box *box, sbx_stats *st, sbx_error *err)
     return 0;
 }
 
+/* The backend's one inotify instance, once the box's memory.events is
+ * watched in it (absent without the memory controller: -1). */
 static int v2_event_fd(sbx_box *box)
 {
+    struct v2_backend *p = priv_of(box->be);
     struct v2_box *b = box->priv;
-    if (b->inotify_fd >= 0)
-        return b->inotify_fd;
-    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/cgroup.events", box->path);
-    inotify_add_watch(fd, path, IN_MODIFY);
-    snprintf(path, sizeof path, "%s/memory.events", box->path);
-    inotify_add_watch(fd, path, IN_MODIFY);  /* absent without memory: fine */
-    return b->inotify_fd = fd;
+    if (b->wd < 0) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/memory.events", box->path);
+        b->wd = sbx__v2_events_add(&p->events, box, path);
+    }
+    return b->wd >= 0 ? p->events.fd : -1;
 }
 
-static void v2_events_drain(sbx_box *box)
+static int v2_events_read(sbx_backend *be, int fd, void (*fn)(sbx_box *box, void *data),
+                          void *data)
 {
-    struct v2_box *b = box->priv;
-    char buf[4096];
-    while (b->inotify_fd >= 0 && read(b->inotify_fd, buf, sizeof buf) > 0)
-        ;
+    struct v2_backend *p = priv_of(be);
+    return fd == p->events.fd ? sbx__v2_events_read(&p->events, fn, data) : 0;
 }
 
 static int v2_destroy(sbx_box *box, sbx_error *err)
@@ -361,8 +363,8 @@ static void v2_free(sbx_box *box)
     struct v2_box *b = box->priv;
     if (!b)
         return;
-    if (b->inotify_fd >= 0)
-        close(b->inotify_fd);
+    if (b->wd >= 0)
+        sbx__v2_events_remove(&priv_of(box->be)->events, b->wd);
     free(b);
     box->priv = NULL;
 }
@@ -408,7 +410,7 @@ const sbx__ops sbx__cgroup2_ops = {
     .count = v2_count,
     .stats = v2_stats,
     .event_fd = v2_event_fd,
-    .events_drain = v2_events_drain,
+    .events_read = v2_events_read,
     .destroy = v2_destroy,
     .free = v2_free,
 };

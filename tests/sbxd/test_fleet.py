@@ -97,11 +97,56 @@ class FleetTest(sbxdtest.TestCase):
         per_unit = lambda: (sbxdtest.fd_count(d.pid) - base_fds) / n
         sbxdtest.wait_until(lambda: per_unit() <= 2.1, 5)
         print("\n  %d units: %.2f descriptors each" % (n, per_unit()), flush=True)
-        # The log pipe, the box watcher (a descriptor per box) and, on v1,
-        # a shared OOM eventfd (1/32 each).
-        limit = 2.1 if sbxtest.machine().mode in ("v1", "hybrid") else 3.0
-        self.assertLessEqual(per_unit(), limit)
+        # The log pipe, the box watcher (a descriptor per box) and the
+        # shared OOM watch (v1: an eventfd per 32 units; v2: one inotify
+        # instance for all).
+        self.assertLessEqual(per_unit(), 2.1)
         self.stop_sbxd(timeout=60)
+
+    def test_oom_of_each_of_150_units_is_reported(self):
+        """More units with a memory limit than a user may have inotify
+        instances (max_user_instances is 128 by default): on cgroup v2 one
+        instance watches every unit's memory.events (on v1 an eventfd
+        serves 32), and each unit's OOM kill is still reported."""
+        sbxtest.need_cgroups("memory")
+        n = 150
+        self.write_unit("hog", {
+            "unit": {"instances": n},
+            # Sleeps first, so that every unit is watched when they hit it.
+            "exec": {"command": child_cmd("sleep", 10, "alloc", 32, "sleep", 600),
+                     "stdout": "null"},
+            "limits": {"memory": "8M"},
+            "restart": {"policy": "no", "on_oom": "stop"}})
+        d = self.start_sbxd()
+        ok = d.wait(lambda: len({e.unit for e in d.find(state="running")}) >= n, 120)
+        self.assertTrue(ok, d.transcript(20))
+        watches = self.inotify_instances(d.pid)
+        print("\n  %d units with a memory limit: %d inotify instance(s) in sbxd"
+              % (n, watches), flush=True)
+        if sbxtest.machine().mode == "v2":
+            self.assertLessEqual(watches, 2)  # the OOM watch; libuv's own
+        # Each ends out of memory (under TCG the kernel takes seconds per
+        # kill): then each must have had its oom event.
+        ok = d.wait(lambda: len({e.unit for e in d.find(state="failed")}) >= n, 600)
+        self.assertTrue(ok, d.transcript(20))
+        for e in d.find(state="failed"):
+            self.assertRegex(e.detail, r"^out of memory", e)
+        got = {e.unit for e in d.find(event="oom")}
+        missing = sorted({"hog@%d" % i for i in range(1, n + 1)} - got)
+        self.assertEqual(missing, [], "no oom event for %d units\n%s"
+                         % (len(missing), d.transcript(20)))
+        self.stop_sbxd(timeout=60)
+
+    @staticmethod
+    def inotify_instances(pid):
+        fds = "/proc/%d/fd" % pid
+        count = 0
+        for fd in os.listdir(fds):
+            try:
+                count += os.readlink(os.path.join(fds, fd)) == "anon_inode:inotify"
+            except OSError:
+                pass
+        return count
 
     def test_fleet_removed_by_reload_releases_everything(self):
         n = 200
