@@ -45,6 +45,8 @@ struct control {
     client *clients;
     waiter *waiters;
     unsigned run_seq;
+    bool fds_short;              /* clients are being refused: said once */
+    uint64_t refused;            /* clients refused since */
 };
 
 /* ---- the transport (control.c) ---- */
