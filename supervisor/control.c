@@ -216,11 +216,60 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     waiters_free_done(c->ctl);
 }
 
+/* Out of descriptors: said once when it starts (a failed accept, or a
+ * client that would eat into the units' reserve), once when it ends, and
+ * every client in between counted. libuv closes connections it cannot
+ * accept at all (its EMFILE trick), so the loop never spins on them. */
+static void fds_short(control *ctl, const char *why)
+{
+    ctl->refused++;
+    if (ctl->fds_short)
+        return;
+    ctl->fds_short = true;
+    FILE *out = ctl->m->events ? ctl->m->events : stderr;
+    fprintf(out, "sbxd: control: %s: new clients are refused until descriptors are free "
+            "again (units keep %d for their starts)\n", why, CONTROL_FD_RESERVE);
+    fflush(out);
+}
+
+static void fds_back(control *ctl)
+{
+    if (!ctl->fds_short)
+        return;
+    FILE *out = ctl->m->events ? ctl->m->events : stderr;
+    fprintf(out, "sbxd: control: descriptors free again: clients accepted (%llu were refused)\n",
+            (unsigned long long)ctl->refused);
+    fflush(out);
+    ctl->fds_short = false;
+    ctl->refused = 0;
+}
+
+/* A client accepted with few descriptors left: told why, then closed. */
+static bool refuse_if_short(control *ctl, client *c)
+{
+    uint64_t in_use, limit;
+    if (!control_os_fds_short(&c->pipe, &in_use, &limit)) {
+        fds_back(ctl);
+        return false;
+    }
+    char why[128];
+    snprintf(why, sizeof why, "%llu of %llu descriptors in use (RLIMIT_NOFILE)",
+             (unsigned long long)in_use, (unsigned long long)limit);
+    fds_short(ctl, why);
+    send_error(c, NULL, PROTO_FAILED, "sbxd is out of file descriptors: %s", why);
+    close_client(c);
+    return true;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     control *ctl = server->data;
-    if (status < 0)
+    if (status < 0) {
+        char why[128];
+        snprintf(why, sizeof why, "accept: %s", uv_strerror(status));
+        fds_short(ctl, why);
         return;
+    }
     client *c = calloc(1, sizeof *c);
     if (!c)
         return;
@@ -235,6 +284,8 @@ static void on_connection(uv_stream_t *server, int status)
         close_client(c);
         return;
     }
+    if (refuse_if_short(ctl, c))
+        return;
     char who[64];
     const char *access = control_os_access(&ctl->cfg, &c->pipe, who, sizeof who);
     if (!access) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "control_os.h"
+#include "fdlimit.h"
 #include "peer_cgroup.h"
 
 static bool in_group(pid_t pid, gid_t peer_gid, gid_t gid)
@@ -59,6 +60,15 @@ const char *control_os_access(const control_settings *cfg, uv_pipe_t *client, ch
     return NULL;
 }
 
+bool control_os_fds_short(uv_pipe_t *client, uint64_t *in_use, uint64_t *limit)
+{
+    uv_os_fd_t fd;
+    *limit = fdlimit_current();
+    if (uv_fileno((uv_handle_t *)client, &fd) < 0 || *limit == UINT64_MAX)
+        return false;
+    *in_use = (uint64_t)fd + 1;
+    return *in_use + CONTROL_FD_RESERVE > *limit;
+}
 
 /* A socket file left by a dead sbxd is removed; a live one is not. */
 static int clear_stale(const char *path, sbx_error *err)

@@ -48,6 +48,8 @@ struct control {
     uv_idle_t turns;             /* while any: serves them a turn per loop pass */
     waiter *waiters;
     unsigned run_seq;
+    bool fds_short;              /* clients are being refused: said once */
+    uint64_t refused;            /* clients refused since */
 };
 
 /* ---- the transport (control.c) ---- */

@@ -72,21 +72,67 @@ static void ring_put(unit_log *log, const char *buf, size_t len)
     log->len = log->len + len > LOG_RING_SIZE ? LOG_RING_SIZE : log->len + len;
 }
 
+/* A file refused output and was deleted meanwhile (to make room): the
+ * next write opens a new one, or the space it held is never freed. */
+static void forget_if_unlinked(unit_log *log)
+{
+    struct stat st;
+    if (fstat(log->fd, &st) == 0 && st.st_nlink == 0) {
+        close(log->fd);
+        log->fd = -1;
+    }
+}
+
+/* Writes buf to the file; returns how much of it the file took, and in
+ * *err why not all (ENOSPC for a full disk, or the open's error). */
+static size_t file_write(unit_log *log, const char *buf, size_t len, int *err)
+{
+    size_t done = 0;
+    *err = 0;
+    open_file(log);
+    if (log->fd < 0) {
+        *err = errno;
+        return 0;
+    }
+    /* Regular-file writes do not block for long; a unit that writes faster
+     * than the disk is slowed by its own full pipe, since we read at most
+     * one buffer per loop turn. A short write is retried once: the second
+     * tells why (ENOSPC). */
+    while (done < len) {
+        ssize_t n = write(log->fd, buf + done, len - done);
+        if (n <= 0) {
+            *err = n < 0 ? errno : ENOSPC;
+            forget_if_unlinked(log);
+            break;
+        }
+        done += (size_t)n;
+    }
+    log->size += done;
+    return done;
+}
+
+/* Dropping starts with the first refused byte and ends with the first
+ * write taken whole: one report each way, however many bytes between. */
+static void note_drop(unit_log *log, size_t lost, int err)
+{
+    log->dropped += lost;
+    bool dropping = lost > 0;
+    if (dropping == log->dropping)
+        return;
+    log->dropping = dropping;
+    if (log->on_drop)
+        log->on_drop(log, dropping ? (err ? err : EIO) : 0);
+}
+
 void log_append(unit_log *log, const char *buf, size_t len)
 {
     ring_put(log, buf, len);
     log->written += len;
-    open_file(log);
-    if (log->fd >= 0) {
-        /* Regular-file writes do not block for long; a unit that writes
-         * faster than the disk is slowed by its own full pipe, since we
-         * read at most one buffer per loop turn. */
-        ssize_t n = write(log->fd, buf, len);
-        if (n > 0)
-            log->size += (uint64_t)n;
-        if ((size_t)(n > 0 ? n : 0) < len)
-            log->dropped += len - (size_t)(n > 0 ? n : 0);
-        if (log->max_size && log->size >= log->max_size)
+    if (log->path) {
+        int err;
+        size_t done = file_write(log, buf, len, &err);
+        note_drop(log, len - done, err);
+        if (log->fd >= 0 && log->max_size && log->size >= log->max_size)
             rotate(log);
     }
     if (log->on_data)

@@ -20,9 +20,14 @@ typedef struct unit_log {
     size_t head, len;       /* ring: next write position, bytes held */
     uint64_t written;       /* bytes captured since loaded */
     uint64_t dropped;       /* of those, bytes the file refused (disk full, I/O error) */
+    bool dropping;          /* the last write was refused */
     uv_loop_t *loop;
     uv_pipe_t *pipe;        /* the current run's output; freed when closed */
     void (*on_data)(struct unit_log *log, const char *buf, size_t len);
+    /* The file started refusing output (err: errno, ENOSPC for a full
+     * disk) or took it again (err 0): called once per change, not per
+     * write. */
+    void (*on_drop)(struct unit_log *log, int err);
     void *data;
 } unit_log;
 

@@ -68,6 +68,7 @@ typedef struct service_rt {
     bool fifo_read;             /* the output FIFO's read end is in log */
     bool backlogged;            /* in manager.win's backlog */
     bool in_window;             /* its async spawn's report is awaited */
+    bool start_failing;         /* retries fail to start: said once */
 } service_rt;
 
 /* ---- events: sbxd's own log ---- */
@@ -731,6 +732,20 @@ static void keep_record(manager *m, service *s)
         event(m, s, "state-write-failed", strerror(-e));
 }
 
+/* A retry that failed to start leaves the unit in backoff, a state it was
+ * in already: said once per series (out of descriptors, a binary gone),
+ * not per retry and never not at all; a run that starts ends the series. */
+static void note_quiet_start_failure(manager *m, service *s)
+{
+    service_rt *rt = rt_of(s);
+    if (!s->have_last || s->last.reason != RUN_START_FAILED || rt->start_failing)
+        return;
+    rt->start_failing = true;
+    char detail[600];
+    describe_result(&s->last, detail, sizeof detail);
+    event(m, s, "start-failing", detail);
+}
+
 static void env_changed(service *s, svc_state from, const char *why)
 {
     manager *m = rt_of(s)->m;
@@ -739,6 +754,7 @@ static void env_changed(service *s, svc_state from, const char *why)
     bool restarted = s->state == SVC_RUNNING && from == SVC_RUNNING && s->pid &&
                      s->pid != rt_of(s)->logged_pid;  /* delay 0: exit and start at once */
     if (s->state == from && !restarted) {
+        note_quiet_start_failure(m, s);
         if (svc_at_rest(s->state))
             release_box(s);  /* a start by hand that failed again at once */
         return;
@@ -760,6 +776,7 @@ static void env_changed(service *s, svc_state from, const char *why)
     rt_of(s)->running_unlogged = false;
     if (s->state == SVC_RUNNING) {
         rt_of(s)->logged_pid = s->pid;
+        rt_of(s)->start_failing = false;
         snprintf(detail, sizeof detail, "pid %d", (int)s->pid);
     }
     else if (s->have_last && s->state != SVC_STOPPING &&
@@ -828,6 +845,7 @@ static void on_run_done(run *r, const run_result *res)
 /* ---- the set ---- */
 
 static void on_log_data(unit_log *log, const char *buf, size_t len);
+static void on_log_drop(unit_log *log, int err);
 static void open_log(manager *m, service *s);
 
 static service *service_new(manager *m, unit_def *def)
@@ -860,7 +878,23 @@ static void open_log(manager *m, service *s)
     service_rt *rt = rt_of(s);
     log_init(&rt->log, m->cfg.log_dir, s->def.name, s->def.log_max_size, s->def.log_keep);
     rt->log.on_data = on_log_data;
+    rt->log.on_drop = on_log_drop;
     rt->log.data = s;
+}
+
+/* One event when the unit's log file starts refusing output (a full disk),
+ * one when it takes it again: the bytes lost are in status and /metrics. */
+static void on_log_drop(unit_log *log, int err)
+{
+    service *s = log->data;
+    char detail[512];
+    if (err)
+        snprintf(detail, sizeof detail, "%s: %s: output is dropped (and counted) until it "
+                 "can be written again", log->path, strerror(err));
+    else
+        snprintf(detail, sizeof detail, "%s: written again, %llu bytes dropped in all",
+                 log->path, (unsigned long long)log->dropped);
+    event(rt_of(s)->m, s, err ? "log-dropping" : "log-resumed", detail);
 }
 
 static void on_log_data(unit_log *log, const char *buf, size_t len)

@@ -65,6 +65,9 @@ static void write_brief(json_out *b, manager *m, service *s)
     json_out_num(b, "cpu_limit_percent", l->cpu_percent, l->cpu_percent != 0);
     json_out_num(b, "tasks", st.pids_current, st.pids_current >= 0);
     json_out_num(b, "tasks_limit", (int64_t)l->pids, l->pids != 0);
+    uint64_t log_written, log_dropped;
+    manager_log_counts(s, &log_written, &log_dropped);
+    json_out_num(b, "log_bytes_dropped", (int64_t)log_dropped, true);
     json_out_key(b, "last");
     if (s->nhistory)
         json_out_value(b, run_summary_to_json(&s->history[(s->nhistory - 1) % SVC_HISTORY]));
