@@ -1531,9 +1531,9 @@ char *manager_exec_handover(manager *m, bool keep)
         if (fl >= 0)
             fcntl(fd, F_SETFD, keep ? fl & ~FD_CLOEXEC : fl | FD_CLOEXEC);
         if (text && !rt->transient)
-            len += (size_t)snprintf(text + len, cap - len, "%s%s:%d:%d:%u:%u", len ? " " : "",
+            len += (size_t)snprintf(text + len, cap - len, "%s%s:%d:%d:%u:%u:%d", len ? " " : "",
                                     s->def.name, fd, (int)s->state, (unsigned)s->restarts,
-                                    (unsigned)s->failures);
+                                    (unsigned)s->failures, rt->run_active ? (int)rt->run.pid : 0);
     }
     if (text && !len) {
         free(text);
@@ -1570,6 +1570,12 @@ static pid_t own_child(const service *s, const state_record *r)
 {
     if (state_pid_is_child(r->pid, r->pid_start))
         return r->pid;
+    /* The run's own child, as the sbxd before named it: behind sbx's init
+     * the program may have ended (reaped by the init) during the exec,
+     * while the init waits, unreaped, with the program's status. */
+    const reexec_unit *u = reexec_unit_find(s->def.name);
+    if (u && u->run_pid > 1 && state_pid_parent(u->run_pid) == getpid())
+        return u->run_pid;
     if (s->def.pid_ns != SBX_PID_NS_INIT || !state_pid_matches(r->pid, r->pid_start))
         return 0;
     pid_t init = state_pid_parent(r->pid);

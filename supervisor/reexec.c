@@ -47,7 +47,7 @@ void reexec_free(void)
     R.nunits = 0;
 }
 
-/* "NAME:FD:STATE:RESTARTS:FAILURES ...": each open fd is kept (CLOEXEC
+/* "NAME:FD:STATE:RESTARTS:FAILURES:PID ...": each open fd is kept (CLOEXEC
  * again) for its unit. */
 static void take_units(const char *text)
 {
@@ -62,8 +62,8 @@ static void take_units(const char *text)
             end = p + strlen(p);
         kept_pipe *k = &R.units[R.nunits];
         if (colon && colon < end && colon > p &&
-            sscanf(colon + 1, "%d:%d:%u:%u", &k->fd, &k->u.state, &k->u.restarts,
-                   &k->u.failures) == 4) {
+            sscanf(colon + 1, "%d:%d:%u:%u:%d", &k->fd, &k->u.state, &k->u.restarts,
+                   &k->u.failures, &k->u.run_pid) == 5) {
             if (k->fd <= 2 || fcntl(k->fd, F_GETFD) < 0)
                 k->fd = -1;
             else

@@ -31,7 +31,7 @@
 typedef struct reexec_fds {
     int control;    /* -1: none */
     int lock;       /* -1: none */
-    const char *units;  /* "NAME:FD:STATE:RESTARTS:FAILURES ..." of every
+    const char *units;  /* "NAME:FD:STATE:RESTARTS:FAILURES:PID ..." of every
                            unit (manager_exec_handover): FD the status pipe
                            of a run behind sbx's init, else -1 */
 } reexec_fds;
@@ -56,6 +56,8 @@ int reexec_exec(const reexec_fds *fds, char *why, size_t whylen);
 typedef struct reexec_unit {
     int state;                  /* its svc_state */
     unsigned restarts, failures;
+    int run_pid;                /* the child its run was (sbx's init or the
+                                   program), 0: none */
 } reexec_unit;
 /* NAME's, or NULL (not handed over, or not a re-exec). */
 const reexec_unit *reexec_unit_find(const char *name);
