@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "adopt.h"
+#include "reexec.h"
 
 const char *adopt_verdict_name(adopt_verdict v)
 {
@@ -81,4 +82,29 @@ bool state_pid_matches(pid_t pid, uint64_t start)
 {
     (void)pid, (void)start;
     return false;
+}
+
+/* No re-exec on Windows (reexec.h, state.h): nothing is ever handed over. */
+bool state_pid_is_child(pid_t pid, uint64_t start)
+{
+    (void)pid, (void)start;
+    return false;
+}
+
+pid_t state_pid_parent(pid_t pid)
+{
+    (void)pid;
+    return -1;
+}
+
+int reexec_unit_fd(const char *name)
+{
+    (void)name;
+    return -1;
+}
+
+const reexec_unit *reexec_unit_find(const char *name)
+{
+    (void)name;
+    return NULL;
 }

@@ -463,6 +463,17 @@ static void do_run(client *c, const proto_request *r)
     waiters_free_done(c->ctl);
 }
 
+/* Live upgrade (reexec.h): on success sbxd is a new program and every
+ * connection, this one too, is closed; only a failure is answered. */
+static void do_reexec(client *c, const proto_request *r)
+{
+    const control_settings *cfg = &c->ctl->cfg;
+    char why[600] = "re-exec is not available here";
+    if (cfg->reexec)
+        cfg->reexec(cfg->reexec_ctx, why, sizeof why);
+    send_error(c, r->id, PROTO_FAILED, "%s", why);
+}
+
 void control_handle_line(client *c, const char *line, size_t len)
 {
     proto_request r;
@@ -497,6 +508,7 @@ void control_handle_line(client *c, const char *line, size_t len)
     case CMD_SET: do_set(c, &r); break;
     case CMD_METRICS: do_metrics(c, &r); break;
     case CMD_WAIT: do_wait(c, &r); break;
+    case CMD_REEXEC: do_reexec(c, &r); break;
     case CMD__COUNT: break;
     }
     proto_request_free(&r);

@@ -357,7 +357,12 @@ int control_start(control **out, uv_loop_t *loop, manager *m,
     ctl->cfg.path = ctl->path;
     uv_pipe_init(loop, &ctl->server, 0);
     ctl->server.data = ctl;
-    int r = control_os_bind(&ctl->server, cfg, err);
+    int r = 0;
+    if (!cfg->has_listen_fd)
+        r = control_os_bind(&ctl->server, cfg, err);
+    else if ((r = uv_pipe_open(&ctl->server, cfg->listen_fd)) < 0)
+        sbx_error_set(err, r, "the socket kept across re-exec (fd %d): %s", cfg->listen_fd,
+                      uv_strerror(r));
     if (r == 0 && (r = uv_listen((uv_stream_t *)&ctl->server, 128, on_connection)) < 0) {
         sbx_error_set(err, r, "listen %s: %s", cfg->path, uv_strerror(r));
         control_os_unbind(cfg->path);
@@ -372,6 +377,19 @@ int control_start(control **out, uv_loop_t *loop, manager *m,
     m->on_log = on_log;
     *out = ctl;
     return 0;
+}
+
+int control_listen_fd(const control *ctl)
+{
+#ifdef _WIN32
+    (void)ctl;
+    return -1;  /* no re-exec on Windows */
+#else
+    uv_os_fd_t fd;
+    if (!ctl || uv_fileno((const uv_handle_t *)&ctl->server, &fd) < 0)
+        return -1;
+    return fd;
+#endif
 }
 
 void control_close(control *ctl)

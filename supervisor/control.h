@@ -28,12 +28,22 @@ typedef struct control_settings {
      * the units, so their trends are sampled for a while. NULL: ignored. */
     void (*watched)(void *watch_ctx);
     void *watch_ctx;
+    /* The reexec verb: executes sbxd again (reexec.h); returns only on
+     * failure, with why filled. NULL: the verb fails. */
+    void (*reexec)(void *reexec_ctx, char *why, size_t len);
+    void *reexec_ctx;
+    /* A listening socket kept open across a re-exec: used as it is, no
+     * bind (and the path is not checked for a live sbxd: it is us). */
+    bool has_listen_fd;
+    int listen_fd;
 } control_settings;
 
 typedef struct control control;
 
 int control_start(control **out, uv_loop_t *loop, manager *m,
                   const control_settings *cfg, sbx_error *err);
+/* The listening socket's fd, to keep across a re-exec; -1 when none. */
+int control_listen_fd(const control *ctl);
 /* Closes the socket and every client; the memory goes with the handles. */
 void control_close(control *ctl);
 

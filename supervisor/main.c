@@ -24,6 +24,7 @@
 #include "paths.h"
 #include "portable.h"
 #include "reaper.h"
+#include "reexec.h"
 #include "sampler.h"
 #include "version.h"
 #ifndef _WIN32
@@ -43,8 +44,9 @@ static const int handled[] = {SIGINT, SIGBREAK, SIGHUP};
 #define DEFAULT_RUN_DIR "/run/sbx"
 #define DEFAULT_STATE_BASE "/run/sbx"
 #define SIGNALS_HELP "Signals: TERM/INT stop every unit in reverse dependency order, then exit;\n" \
-                     "HUP reloads the units; USR1 reopens the log files.\n"
-static const int handled[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGQUIT};
+                     "HUP reloads the units; USR1 reopens the log files;\n" \
+                     "USR2 executes sbxd's binary again (live upgrade: units keep running).\n"
+static const int handled[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT};
 #endif
 #define NHANDLED (sizeof handled / sizeof handled[0])
 
@@ -190,7 +192,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
         case 'S': s->state_dir = optarg; break;
         case 'f': break;
         case 'h': fputs(usage_text, stdout); exit(0);
-        case 'V': puts("sbxd " SBX_VERSION); exit(0);
+        case 'V': printf("sbxd %s\n", SBX_VERSION); exit(0);  /* one string: see reexec.h */
         default: fputs(usage_text, stderr); exit(2);
         }
     }
@@ -213,6 +215,7 @@ static struct {
     bool stopping;
     int exit_status;            /* a critical unit's, else 0 */
     uv_timer_t critical;        /* the stop after a critical unit's end */
+    state_dir *sd;              /* NULL: no state directory */
 } D;
 
 static void on_idle(manager *m)
@@ -323,6 +326,29 @@ static void on_critical(manager *m, service *s)
     uv_timer_start(&D.critical, on_critical_stop, 0, 0);
 }
 
+#ifndef _WIN32
+/* Live upgrade (reexec.h): returns only when the exec failed, and then
+ * sbxd goes on as it was. */
+static void do_reexec(void *ctx, char *why, size_t len)
+{
+    (void)ctx;
+    if (D.stopping) {
+        snprintf(why, len, "sbxd is stopping");
+        return;
+    }
+    char *units = manager_exec_handover(&D.m, true);
+    reexec_fds fds = {.control = control_listen_fd(D.ctl),
+                      .lock = D.m.state ? D.m.state->lock_fd : -1, .units = units};
+    fprintf(stderr, "sbxd: re-executing (version %s)\n", SBX_VERSION);
+    notify_self("RELOADING=1");
+    reexec_exec(&fds, why, len);
+    free(manager_exec_handover(&D.m, false));
+    free(units);
+    fprintf(stderr, "sbxd: re-exec failed, running on: %s\n", why);
+    notify_counts("READY=1\n");
+}
+#endif
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     (void)h;
@@ -342,6 +368,11 @@ static void on_signal(uv_signal_t *h, int signum)
     case SIGUSR1:
         manager_reopen_logs(&D.m);
         break;
+    case SIGUSR2: {
+        char why[600];
+        do_reexec(NULL, why, sizeof why);
+        break;
+    }
     default:
         break;
     }
@@ -413,13 +444,18 @@ static int start_sampler(const struct settings *s)
     return 0;
 }
 
-static int start_control(const struct settings *s)
+static int start_control(const struct settings *s, int kept_fd)
 {
     control_settings cs = {.path = s->socket_path, .units_cgroup_root = s->m.cgroup_root,
                            .watched = on_watched, .watch_ctx = &D.sampler};
 #ifndef _WIN32
     cs.metrics = observe_metrics;
     cs.views = D.view;
+    cs.reexec = do_reexec;
+    cs.has_listen_fd = kept_fd >= 0;
+    cs.listen_fd = kept_fd;
+#else
+    (void)kept_fd;
 #endif
     if (strcmp(s->socket_path, "none") == 0)
         return 0;
@@ -542,6 +578,9 @@ int main(int argc, char **argv)
     argv = sbx_utf8_argv(&argc);  /* UTF-8, not the ANSI code page */
 #endif
     struct settings s = {0};
+#ifndef _WIN32
+    reexec_init(argc, argv);  /* before getopt reorders argv */
+#endif
     parse_args(argc, argv, &s);
     if (s.check_dir) {
         int bad = loader_check_dir(s.check_dir, stderr);
@@ -549,10 +588,17 @@ int main(int argc, char **argv)
             printf("%s: all units are valid\n", s.check_dir);
         for (int i = 0; i < s.nowned; i++)  /* the --config strings */
             free(s.owned[i]);
+#ifndef _WIN32
+        reexec_free();
+#endif
         return bad ? 1 : 0;
     }
+    reexec_fds kept = {.control = -1, .lock = -1};
+    bool again = false;
 #ifndef _WIN32
     signal(SIGPIPE, SIG_IGN);
+    again = reexec_inherited(&kept);  /* before any unit could inherit it */
+    state_keep_lock(kept.lock);
 #endif
     notify_self_init();  /* before any unit can inherit NOTIFY_SOCKET */
     uint64_t fd_limit = fdlimit_raise();
@@ -590,7 +636,7 @@ int main(int argc, char **argv)
         return 1;
     }
 #endif
-    if (start_sampler(&s) < 0 || start_control(&s) < 0 || start_http(&s) < 0) {
+    if (start_sampler(&s) < 0 || start_control(&s, kept.control) < 0 || start_http(&s) < 0) {
         control_close(D.ctl);
         manager_free(&D.m);
         state_close(&sd);
@@ -602,8 +648,16 @@ int main(int argc, char **argv)
     check_fd_budget(&D.m, fd_limit);
     if (D.m.state) {
         int adopted = manager_adopt(&D.m);
-        fprintf(stderr, "sbxd: state in %s: %d unit(s) adopted\n", sd.path, adopted);
+        fprintf(stderr, "sbxd: state in %s: %d unit(s) %s\n", sd.path, adopted,
+                again ? "kept across the re-exec" : "adopted");
     }
+#ifndef _WIN32
+    manager_restore_kept(&D.m);
+    reexec_close_unclaimed();
+    reaper_reap();  /* units that ended during a re-exec: no SIGCHLD comes for them */
+#endif
+    if (again)
+        fprintf(stderr, "sbxd: re-executed, version %s\n", SBX_VERSION);
     manager_start_all(&D.m);
     notify_counts("READY=1\n");
     uv_run(D.loop, UV_RUN_DEFAULT);
@@ -618,6 +672,9 @@ int main(int argc, char **argv)
 #endif
     for (int i = 0; i < s.nowned; i++)
         free(s.owned[i]);
+#ifndef _WIN32
+    reexec_free();
+#endif
     if (D.m.state)
         state_close_clean(&sd);
     fprintf(stderr, "sbxd: stopped\n");

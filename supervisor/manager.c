@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "adopt.h"
+#include "reexec.h"
 #include "fdlimit.h"
 #include "health.h"
 #include "loader.h"
@@ -69,6 +70,8 @@ typedef struct service_rt {
     bool backlogged;            /* in manager.win's backlog */
     bool in_window;             /* its async spawn's report is awaited */
     bool start_failing;         /* retries fail to start: said once */
+    bool held;                  /* stopped before a re-exec: not started by
+                                   manager_start_all after it */
 } service_rt;
 
 /* ---- events: sbxd's own log ---- */
@@ -1065,9 +1068,12 @@ void manager_start_all(manager *m)
     }
     for (size_t i = 0; i < m->n; i++) {
         service *s = m->svcs[i];
-        if (s->def.autostart && s->state == SVC_INACTIVE && !rt_of(s)->backlogged)
+        if (s->def.autostart && s->state == SVC_INACTIVE && !rt_of(s)->backlogged &&
+            !rt_of(s)->held)
             rt_of(s)->backlogged = startwin_push(&m->win, s);
     }
+    for (size_t i = 0; i < m->n; i++)
+        rt_of(m->svcs[i])->held = false;
     uv_check_start(&m->admit, on_admit);
     admit(m);
 }
@@ -1581,16 +1587,49 @@ static void restore_counters(manager *m, service *s, const state_record *r)
     s->started_ms = ago > 0 && (uint64_t)ago < now ? now - (uint64_t)ago : 0;
 }
 
-/* Takes the run over: running, watched by pidfd, OOM events on. */
-static int take_over(manager *m, service *s, const state_record *r)
+/* The run of a unit whose main process is still our child: the sbxd we
+ * were before a re-exec started it. It goes on as a run of ours (the
+ * reaper reports its real exit status), with its runtime_max counted from
+ * its start. */
+static int resume_child(manager *m, service *s, const state_record *r, pid_t via)
 {
     service_rt *rt = rt_of(s);
-    int e = adopt_watch_start(m->loop, r->pid, r->pid_start, on_adopted_exit, s, &rt->watch);
+    sbx_process proc = {.pid = via, .report_fd = -1, .status_fd = -1,
+                        .stdio_fd = {-1, -1, -1}};
+    if (s->def.pid_ns == SBX_PID_NS_INIT) {  /* behind sbx's init: its status pipe */
+        proc.init = true;
+        proc.program_pid = via != r->pid ? r->pid : 0;  /* 0: learnt from /proc */
+        proc.status_fd = reexec_unit_fd(s->def.name);
+    }
+    run_options opt;
+    run_options_init(&opt);
+    opt.timeout_ms = s->def.runtime_max_ms;
+    opt.kill_grace_ms = s->def.stop_timeout_ms;
+    opt.stop_signal = s->def.stop_signal;
+    int64_t ran = manager_wall_ms() - r->started_ms;
+    int e = run_resume(&rt->run, m->loop, rt->box, &proc, ran > 0 ? (uint64_t)ran : 0, &opt,
+                       on_run_done);
+    if (e < 0)
+        return e;
+    rt->run.data = s;
+    rt->run_active = true;
+    return 0;
+}
+
+/* Takes the run over: running, its end watched (by the reaper when it is
+ * our child after a re-exec, else by pidfd), OOM events on. */
+static int take_over(manager *m, service *s, const state_record *r, pid_t child)
+{
+    service_rt *rt = rt_of(s);
+    int e = child ? resume_child(m, s, r, child)
+                  : adopt_watch_start(m->loop, r->pid, r->pid_start, on_adopted_exit, s,
+                                      &rt->watch);
     if (e < 0)
         return e;
     restore_counters(m, s, r);
-    rt->adopted = true;
-    s->pid = r->pid;
+    rt->adopted = !child;  /* a re-exec's unit is no stranger: its status is known */
+    s->pid = child ? run_program_pid(&rt->run) : r->pid;
+    s->kept = child != 0;
     watch_oom(s);
     if (s->def.out[0].kind == OUT_LOG || s->def.out[1].kind == OUT_LOG) {
         int wfd = output_fifo(s);  /* reads what it wrote while sbxd was down */
@@ -1615,6 +1654,82 @@ static void report_lost(manager *m, service *s, const state_record *r, const cha
     service_event(s, EV_ADOPT, &res);
 }
 
+/* Before a re-exec: the status pipes of the runs behind sbx's init kept
+ * open (keep) or closed at exec again (!keep), and named in the returned
+ * text ("NAME:FD ...", malloc'd; NULL when none or out of memory) for
+ * reexec_exec. Without them an init could not pass its program's status
+ * on (its write would meet a closed pipe). */
+char *manager_exec_handover(manager *m, bool keep)
+{
+#ifdef _WIN32
+    (void)m, (void)keep;
+    return NULL;  /* no re-exec there */
+#else
+    size_t cap = 1, len = 0;
+    for (size_t i = 0; i < m->n; i++)
+        cap += strlen(m->svcs[i]->def.name) + 48;
+    char *text = keep ? malloc(cap) : NULL;
+    if (text)
+        text[0] = '\0';
+    for (size_t i = 0; i < m->n; i++) {
+        service *s = m->svcs[i];
+        service_rt *rt = rt_of(s);
+        int fd = rt->run_active ? rt->run.proc.status_fd : -1;
+        int fl = fd >= 0 ? fcntl(fd, F_GETFD) : -1;
+        if (fl >= 0)
+            fcntl(fd, F_SETFD, keep ? fl & ~FD_CLOEXEC : fl | FD_CLOEXEC);
+        if (text && !rt->transient)
+            len += (size_t)snprintf(text + len, cap - len, "%s%s:%d:%d:%u:%u:%d", len ? " " : "",
+                                    s->def.name, fd, (int)s->state, (unsigned)s->restarts,
+                                    (unsigned)s->failures, rt->run_active ? (int)rt->run.pid : 0);
+    }
+    if (text && !len) {
+        free(text);
+        text = NULL;
+    }
+    return text;
+#endif
+}
+
+/* After a re-exec, the units that were not running: their counters as
+ * they were, and one at rest (stopped by hand, failed, exited) is not
+ * started by manager_start_all. One in its restart backoff starts now. */
+void manager_restore_kept(manager *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        service *s = m->svcs[i];
+        const reexec_unit *u = reexec_unit_find(s->def.name);
+        if (!u || s->state != SVC_INACTIVE)
+            continue;
+        s->restarts = u->restarts;
+        s->failures = u->failures;
+        if (u->state == SVC_INACTIVE || u->state == SVC_FAILED || u->state == SVC_EXITED) {
+            s->state = (svc_state)u->state;
+            s->why = "kept";
+            rt_of(s)->held = true;
+        }
+    }
+}
+
+/* After a re-exec the units are still our children: the pid of ours that
+ * holds the run (the record's, a zombie too: it ended during the exec and
+ * its status waits for the reaper; or sbx's init, its parent), else 0. */
+static pid_t own_child(const service *s, const state_record *r)
+{
+    if (state_pid_is_child(r->pid, r->pid_start))
+        return r->pid;
+    /* The run's own child, as the sbxd before named it: behind sbx's init
+     * the program may have ended (reaped by the init) during the exec,
+     * while the init waits, unreaped, with the program's status. */
+    const reexec_unit *u = reexec_unit_find(s->def.name);
+    if (u && u->run_pid > 1 && state_pid_parent(u->run_pid) == getpid())
+        return u->run_pid;
+    if (s->def.pid_ns != SBX_PID_NS_INIT || !state_pid_matches(r->pid, r->pid_start))
+        return 0;
+    pid_t init = state_pid_parent(r->pid);
+    return init > 1 && state_pid_parent(init) == getpid() ? init : 0;
+}
+
 /* One loaded unit against its record and its cgroup. */
 static bool adopt_one(manager *m, service *s)
 {
@@ -1624,7 +1739,8 @@ static bool adopt_one(manager *m, service *s)
     int rr = state_read(m->state, s->def.name, &r, why, sizeof why);
     if (rr == -ENOENT)
         return false;
-    bool alive = rr == 0 && state_pid_matches(r.pid, r.pid_start), in_box = false;
+    pid_t child = rr == 0 ? own_child(s, &r) : 0;
+    bool alive = rr == 0 && (child || state_pid_matches(r.pid, r.pid_start)), in_box = false;
     if (rr == 0) {
         sbx_error e = {0};
         unsigned flags = SBX_BOX_ADOPT | (s->def.pid_ns == SBX_PID_NS_INIT ? SBX_BOX_INIT : 0);
@@ -1635,7 +1751,8 @@ static bool adopt_one(manager *m, service *s)
             alive = false;
         }
         char what[200];
-        in_box = alive && sbx_box_verify(rt->box, r.pid, what, sizeof what) == 0;
+        /* (a zombie on cgroup v1 shows no cgroup: our child is trusted) */
+        in_box = alive && (child || sbx_box_verify(rt->box, r.pid, what, sizeof what) == 0);
     }
     adopt_verdict v = adopt_judge(&r, rr, alive, in_box, state_hash(s->def.source));
     switch (v) {
@@ -1650,7 +1767,7 @@ static bool adopt_one(manager *m, service *s)
         return false;
     case ADOPT_TAKE:
     case ADOPT_TAKE_CHANGED:
-        if (take_over(m, s, &r) < 0) {
+        if (take_over(m, s, &r, alive ? child : 0) < 0) {
             report_lost(m, s, &r, "it ended while sbxd was down");
             return false;
         }

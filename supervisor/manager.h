@@ -95,6 +95,13 @@ void manager_start_all(manager *m);
 int manager_adopt(manager *m);
 /* Whether the unit's current run was taken over from an earlier sbxd. */
 bool manager_adopted(const service *s);
+/* Before a re-exec (reexec.h): keeps the runs' pipes that must outlive it
+ * open, or (keep false, the exec failed) closes them at exec again.
+ * Returns their names and fds as text for reexec_exec (free it), or NULL. */
+char *manager_exec_handover(manager *m, bool keep);
+/* After a re-exec, once adopted: the other units' states and counters as
+ * the sbxd before had them (reexec.h). */
+void manager_restore_kept(manager *m);
 /* Re-reads the units: starts new ones, stops removed ones, restarts
  * changed ones, leaves the rest alone. Returns the number refused. */
 int manager_reload(manager *m, reload_report *report);

@@ -9,7 +9,7 @@
 
 static const char *const cmd_names[CMD__COUNT] = {
     "ping", "status", "start", "stop", "restart", "kill", "freeze", "thaw",
-    "reload", "logs", "events", "run", "set", "metrics", "wait",
+    "reload", "logs", "events", "run", "set", "metrics", "wait", "reexec",
 };
 
 const char *proto_cmd_name(proto_cmd c)

@@ -18,6 +18,7 @@ typedef enum proto_cmd {
     CMD_FREEZE, CMD_THAW, CMD_RELOAD, CMD_LOGS, CMD_EVENTS, CMD_RUN, CMD_SET,
     CMD_METRICS,
     CMD_WAIT,
+    CMD_REEXEC,
     CMD__COUNT,
 } proto_cmd;
 

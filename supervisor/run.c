@@ -292,6 +292,39 @@ int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
     return 0;
 }
 
+/* A run taken over from the sbxd this process was before execve: its
+ * main process is still our child, so its exit comes through the reaper
+ * with its real status, as for a run started here. */
+int run_resume(run *r, uv_loop_t *loop, sbx_box *box, const sbx_process *proc,
+               uint64_t ran_ms, const run_options *opt, run_done_cb on_done)
+{
+    memset(r, 0, sizeof *r);
+    r->loop = loop;
+    r->box = box;
+    r->opt = *opt;
+    r->on_done = on_done;
+    r->res.exit_code = -1;
+    r->proc = *proc;
+    r->pid = proc->pid;
+    /* Kills counted before the handover are not this run's to report. */
+    sbx_stats before = {.oom_kills = 0, .pids_limit_hits = 0};
+    sbx_box_stats(box, &before, NULL);
+    r->res.stats.oom_kills = before.oom_kills;
+    r->res.stats.pids_limit_hits = before.pids_limit_hits;
+    if (!(r->timer = malloc(sizeof *r->timer)))
+        return -ENOMEM;
+    uv_update_time(loop);
+    r->started_ns = uv_hrtime() - ran_ms * 1000000;
+    reaper_watch(r->pid, on_exit_status, r);
+    uv_timer_init(loop, r->timer);
+    r->timer->data = r;
+    r->state = RUN_RUNNING;
+    if (opt->timeout_ms)  /* what is left of runtime_max */
+        uv_timer_start(r->timer, on_timer,
+                       opt->timeout_ms > ran_ms ? opt->timeout_ms - ran_ms : 1, 0);
+    return 0;
+}
+
 void run_stop(run *r)
 {
     if (r->state != RUN_RUNNING)

@@ -309,7 +309,7 @@ static svc_state do_adopt(service *s, const run_result *res)
     s->env->timer_stop(s);
     if (res)
         return on_run_end(s, res);
-    s->why = "adopted";
+    s->why = s->kept ? "kept" : "adopted";
     return SVC_RUNNING;
 }
 

@@ -124,6 +124,8 @@ struct service {
     bool end_fails;             /* ... and do not restart it */
     run_reason end_reason;
     const char *why;            /* the reason of the last transition */
+    bool kept;                  /* EV_ADOPT: a run kept across sbxd's own re-exec
+                                   (its child still), not one of a dead sbxd */
     void *owner;                /* the manager's data (box, run, logs) */
     struct sample_ring *samples; /* recent memory/CPU while watched (sampler.h); NULL */
 };

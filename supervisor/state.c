@@ -185,6 +185,30 @@ bool state_pid_matches(pid_t pid, uint64_t start)
     return now == start && !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
 }
 
+/* The parent's pid from /proc/PID/stat text (") S PPID ..."), or -1. */
+static pid_t stat_ppid(const char *buf)
+{
+    const char *p = strrchr(buf, ')');
+    if (!p || !p[1] || !p[2] || !p[3])
+        return -1;
+    return (pid_t)strtol(p + 4, NULL, 10);
+}
+
+pid_t state_pid_parent(pid_t pid)
+{
+    char buf[1024];
+    return pid <= 0 || read_stat(pid, buf, sizeof buf) < 0 ? -1 : stat_ppid(buf);
+}
+
+bool state_pid_is_child(pid_t pid, uint64_t start)
+{
+    char buf[1024];
+    uint64_t now;
+    if (pid <= 1 || read_stat(pid, buf, sizeof buf) < 0 || state_parse_stat(buf, &now) < 0)
+        return false;
+    return now == start && stat_ppid(buf) == getpid();
+}
+
 uint64_t state_hash(const char *text)
 {
     uint64_t h = 0xcbf29ce484222325ull;
@@ -214,11 +238,21 @@ static int make_dirs(const char *path)
  * units forked just before a crash, not yet past exec, do not hold it for
  * the dead sbxd. F_GETLK names the holder; the pid written in the file is
  * for people only. */
+static int kept_lock_fd = -1;
+
+void state_keep_lock(int fd)
+{
+    kept_lock_fd = fd;
+}
+
 static int take_lock(state_dir *sd, char *why, size_t whylen)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/lock", sd->path);
-    sd->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* Across a re-exec the lock is ours already, on the fd kept open: a
+     * second fd on the file, once closed, would release it. */
+    sd->lock_fd = kept_lock_fd >= 0 ? kept_lock_fd : open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    kept_lock_fd = -1;
     if (sd->lock_fd < 0) {
         int e = errno;
         snprintf(why, whylen, "%s: %s", path, strerror(e));

@@ -53,6 +53,11 @@ int state_parse_stat(const char *text, uint64_t *start);
 int state_pid_start(pid_t pid, uint64_t *start);
 /* Whether pid is alive now (not a zombie) and started at `start`. */
 bool state_pid_matches(pid_t pid, uint64_t start);
+/* Whether pid, started at `start`, is a child of this process (a zombie
+ * too): after a re-exec, the units the sbxd before started. */
+bool state_pid_is_child(pid_t pid, uint64_t start);
+/* pid's parent, or -1 when pid is gone. */
+pid_t state_pid_parent(pid_t pid);
 /* A definition's hash (FNV-1a 64 of its text). */
 uint64_t state_hash(const char *text);
 
@@ -60,6 +65,10 @@ uint64_t state_hash(const char *text);
  * -EWOULDBLOCK with why naming the other sbxd's pid, or -errno with why. */
 int state_open(state_dir *sd, const char *path, char *why, size_t whylen);
 void state_close(state_dir *sd);
+/* The lock fd an sbxd kept open across its re-exec (the lock is still
+ * this process's): the next state_open takes it instead of a new one. */
+void state_keep_lock(int fd);
+
 /* Replaces NAME's record (temp file + rename). 0 or -errno. */
 int state_write(state_dir *sd, const char *name, const state_record *r);
 /* Reads NAME's record: 0, -ENOENT (none), -EINVAL with why, or -errno. */

@@ -73,6 +73,9 @@ static const char usage_text[] =
     "  kill [-s SIGNAL] UNIT            signal every process of UNIT (default TERM)\n"
     "  freeze UNIT | thaw UNIT          pause or resume UNIT's whole cgroup\n"
     "  reload                           re-read the units, print what changed\n"
+    "  reexec                           sbxd executes its binary again (live upgrade:\n"
+    "                                   every unit keeps running), prints the versions\n"
+    "  version                          the version of the sbxd that answers\n"
     "  logs [-f] [-n N] UNIT            captured output; -f: follow new output\n"
     "  events [-f]                      state changes, exits, OOMs, restarts\n"
     "  run [OPTIONS] -- COMMAND [ARG...]  start COMMAND as a transient unit:\n"
@@ -324,8 +327,9 @@ static void check_response(const struct ctl *c, json_t *m)
          : strcmp(code, "not-running") == 0 ? EXIT_NOT_RUNNING : EXIT_FAILED);
 }
 
-/* The greeting: a refusal ends the program; else protocol 1 must be offered. */
-static void connect_and_greet(struct ctl *c)
+/* The greeting: a refusal ends the program; else protocol 1 must be offered.
+ * Returns it (the caller frees it). */
+static json_t *greet(struct ctl *c)
 {
     conn_open(&c->conn, c->socket);
     json_t *g = receive(c, false), *p, *versions = json_object_get(g, "protocol");
@@ -337,7 +341,12 @@ static void connect_and_greet(struct ctl *c)
     if (!ours)
         fail("sbxd at %s does not speak protocol version 1 (it offers %s)", c->socket,
              json_is_array(versions) ? json_dumps(versions, JSON_COMPACT) : "none");
-    json_decref(g);
+    return g;
+}
+
+static void connect_and_greet(struct ctl *c)
+{
+    json_decref(greet(c));
 }
 
 static json_t *request(const char *cmd)
@@ -849,6 +858,63 @@ static int do_reload(struct ctl *c, const char *cmd)
     return json_array_size(errors) ? EXIT_FAILED : EXIT_OK;
 }
 
+/* sbxd's version, from its greeting. */
+static int do_version(struct ctl *c, const char *cmd)
+{
+    (void)cmd;
+    json_t *g = greet(c);
+    if (c->json)
+        print_raw(c);
+    else
+        printf("sbxd %s\n", or(json_string_value(json_object_get(g, "sbxd")), "?"));
+    json_decref(g);
+    return EXIT_OK;
+}
+
+static void reconnect(struct ctl *c)
+{
+    conn_close(&c->conn);
+    free(c->conn.buf);
+    c->conn = (struct conn){0};
+}
+
+/* Live upgrade: sbxd executes its binary again. It answers only a failure;
+ * on success the connection closes with the exec, and the greeting on a
+ * new one (queued by the kernel until the new program listens) names the
+ * version now running. */
+static int do_reexec(struct ctl *c, const char *cmd)
+{
+    json_t *before = greet(c);
+    char *old = strdup(or(json_string_value(json_object_get(before, "sbxd")), "?"));
+    json_decref(before);
+    json_t *req = request(cmd);
+    char *line = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    if (!line || !old)
+        fail("out of memory");
+    size_t len = strlen(line);
+    line[len] = '\n';
+    conn_write(&c->conn, line, len + 1);
+    free(line);
+    json_t *r = receive(c, true);
+    if (r) {  /* the exec failed: sbxd runs on, as it was */
+        check_response(c, r);
+        json_decref(r);
+        free(old);
+        fail("sbxd answered a re-exec, which it never does on success");
+    }
+    reconnect(c);
+    json_t *after = greet(c);
+    if (c->json)
+        print_raw(c);
+    else
+        printf("sbxd re-executed: %s -> %s\n", old,
+               or(json_string_value(json_object_get(after, "sbxd")), "?"));
+    json_decref(after);
+    free(old);
+    return EXIT_OK;
+}
+
 /* ---- streams ---- */
 
 /* Prints each message of a stream with show (raw with --json) until sbxd
@@ -1075,6 +1141,8 @@ static const struct verb {
     {"set", do_set, "", 2, -1, "UNIT KEY=VALUE..."},
     {"metrics", do_metrics, "", 0, 0, "no arguments"},
     {"top", do_top, "", 0, 0, "no arguments"},
+    {"version", do_version, "", 0, 0, "no arguments"},
+    {"reexec", do_reexec, "", 0, 0, "no arguments"},
     {"wait", do_start_stop, "tRHT", 1, -1, "UNIT..."},
 };
 

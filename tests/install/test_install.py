@@ -8,11 +8,13 @@ installs it on this host without starting anything (the maintainer
 scripts start sbxd only through systemd, which is not running here),
 upgrades it to a build with a higher version (-DSBX_VERSION_OVERRIDE)
 keeping a changed conffile and the administrator's units, and purges it,
-which removes /etc/sbx and /var/log/sbx. Units surviving an upgrade
-unrestarted needs sbxd to re-adopt them, which it cannot yet: not tested.
+which removes /etc/sbx and /var/log/sbx. An sbxd running during the
+upgrade (on the default socket) is re-executed by postinst onto the new
+binary: its unit keeps its pid, and sbxd then says the new version.
 """
 
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -208,13 +210,57 @@ class PackageTest(unittest.TestCase):
         self.assertIn("0 unit(s) loaded from /etc/sbx/conf.d,", line, rest)
         self.assertEqual(p.returncode, 0, rest)
 
+    def start_installed_sbxd(self):
+        """The installed sbxd on the default socket (as postinst finds it),
+        with a unit; returns (process, the unit's pid), or None when this
+        host cannot run it (no cgroups, or the socket is in use)."""
+        if sbxtest.machine().mode == "none" or os.path.exists("/run/sbx/sbxd.sock"):
+            return None
+        root = "sbx-install-up-%d" % os.getpid()
+        state = os.path.join(self.tmp, "state")
+        p = subprocess.Popen(["/usr/sbin/sbxd", "--config", "/etc/sbx/sbxd.ini",
+                              "--cgroup-root", root, "--state-dir", state, "--log-dir",
+                              os.path.join(self.tmp, "logs")],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=open(os.path.join(self.tmp, "sbxd.err"), "w"))
+        for _ in range(200):
+            st = subprocess.run(["/usr/bin/sbxctl", "status", "--json"], capture_output=True,
+                                text=True)
+            units = json.loads(st.stdout)["units"] if st.returncode == 0 else []
+            pid = [u["pid"] for u in units if u["name"] == "keep" and u["state"] == "running"]
+            if pid:
+                return p, pid[0]
+            if p.poll() is not None:
+                break
+            subprocess.run(["sleep", "0.05"])
+        p.kill()
+        p.wait()
+        with open(os.path.join(self.tmp, "sbxd.err")) as f:
+            raise AssertionError("the installed sbxd did not run its unit:\n" + f.read())
+
     def upgrade_and_check(self, deb):
         with open("/etc/sbx/sbxd.ini", "a") as f:
             f.write("; changed by the administrator\n")
         with open("/etc/sbx/conf.d/mine.ini", "w") as f:
             f.write("[exec]\ncommand = sleep 1\n")
-        out = run(["dpkg", "-i", deb])
-        self.assertEqual(installed_version(), UPGRADE, out)
+        with open("/etc/sbx/conf.d/keep.ini", "w") as f:
+            f.write("[exec]\ncommand = sleep 1000\n")
+        running = self.start_installed_sbxd()
+        try:
+            out = run(["dpkg", "-i", deb])
+            self.assertEqual(installed_version(), UPGRADE, out)
+            if running:
+                p, pid = running
+                self.assertIsNone(p.poll(), "sbxd ended in the upgrade")
+                st = json.loads(run(["/usr/bin/sbxctl", "status", "--json"]))["units"]
+                self.assertEqual([u["pid"] for u in st if u["name"] == "keep"], [pid], out)
+                self.assertIn("-> " + UPGRADE, out)
+                self.assertEqual(run(["/usr/bin/sbxctl", "version"]).strip(), "sbxd " + UPGRADE)
+        finally:
+            if running:
+                running[0].send_signal(signal.SIGTERM)
+                running[0].wait(60)
+            os.unlink("/etc/sbx/conf.d/keep.ini")
         with open("/etc/sbx/sbxd.ini") as f:
             self.assertIn("; changed by the administrator", f.read())
         self.assertTrue(os.path.exists("/etc/sbx/conf.d/mine.ini"))

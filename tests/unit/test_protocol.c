@@ -348,7 +348,7 @@ static void every_command(void **state)
     /* The verbs of doc/protocol.md, in the enum's order. */
     static const char *const names[CMD__COUNT] = {
         "ping", "status", "start", "stop", "restart", "kill", "freeze", "thaw",
-        "reload", "logs", "events", "run", "set", "metrics", "wait",
+        "reload", "logs", "events", "run", "set", "metrics", "wait", "reexec",
     };
     char line[128];
     for (int c = 0; c < CMD__COUNT; c++) {
