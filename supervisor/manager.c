@@ -36,6 +36,7 @@ typedef struct service_rt {
     uv_timer_t timer;
     int oom_fd;                 /* the box's OOM event fd (maybe shared), or -1 */
     int64_t oom_seen;
+    bool oom_stirred;           /* its OOM event fd fired at least once */
     pid_t logged_pid;           /* the pid of the last "running" event */
     bool running_unlogged;      /* that event waits for the program's pid */
     char running_why[40];       /* and its reason */
@@ -164,6 +165,7 @@ static void report_oom(service *s)
 static void on_oom_event(void *member)
 {
     service *s = member;
+    rt_of(s)->oom_stirred = true;
     sbx_box_events_drain(rt_of(s)->box);
     if (!rt_of(s)->m->shutting_down)
         report_oom(s);
@@ -193,6 +195,7 @@ static void watch_oom(service *s)
     rt->oom_fd = fd;
     sbx_stats st;
     rt->oom_seen = 0;  /* a fresh box counts from zero */
+    rt->oom_stirred = false;
     if (!sbx_box_fresh(rt->box) && sbx_box_stats(rt->box, &st, NULL) == 0 && st.oom_kills > 0)
         rt->oom_seen = st.oom_kills;
 }
@@ -1517,6 +1520,12 @@ void manager_free(manager *m)
 }
 
 /* ---- re-adoption (see adopt.h) ---- */
+
+bool manager_oom_possible(const service *s)
+{
+    const service_rt *rt = s->owner;
+    return rt->oom_fd < 0 || rt->oom_seen > 0 || rt->oom_stirred;
+}
 
 bool manager_adopted(const service *s)
 {

@@ -130,6 +130,10 @@ uint64_t manager_since(const service *s);
  * its box holds while a run is active (-1 when none or unknown), and the
  * last bytes of its output (returns how many were copied). */
 sbx_box *manager_box(const service *s);
+/* Whether the box's OOM kill counter may be above zero: its OOM events are
+ * not watched, or one was seen. When not, the views read the cheap brief
+ * figures (sbx_box_stats_brief) and know the count is zero. */
+bool manager_oom_possible(const service *s);
 /* The running program's own pid (behind sbx's init, its child), or 0. */
 pid_t manager_pid(service *s);
 int manager_box_count(const service *s);

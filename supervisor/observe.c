@@ -94,6 +94,20 @@ static bool last_exit(const service *s, int *code)
     return true;
 }
 
+/* What /metrics shows of the box. The brief figures hold all of them
+ * but the OOM kill count, which is zero until the box's OOM event fires:
+ * until then, a third of the system calls (issue 16: 8 files a unit made
+ * 1,000 running units cost 280 ms a scrape). */
+static void read_figures(const service *s, sbx_box *box, sbx_stats *st)
+{
+    if (manager_oom_possible(s)) {
+        sbx_box_stats(box, st, NULL);
+        return;
+    }
+    sbx_box_stats_brief(box, st);
+    st->oom_kills = 0;
+}
+
 static void fill_unit(observe *o, size_t i, uint64_t now, int64_t wall)
 {
     service *s = o->m->svcs[i];
@@ -101,7 +115,7 @@ static void fill_unit(observe *o, size_t i, uint64_t now, int64_t wall)
     sbx_box *box = manager_box(s);
     sbx_stats st = SBX_STATS_UNKNOWN;
     if (box)
-        sbx_box_stats(box, &st, NULL);
+        read_figures(s, box, &st);
     bool up = s->state == SVC_RUNNING || s->state == SVC_STOPPING;
     const sbx_limits *l = &s->def.limits;
     *u = (metrics_unit){

@@ -29,8 +29,8 @@ void sampler_take(sampler *sp)
         sbx_box *box = manager_box(s);
         sbx_stats st = SBX_STATS_UNKNOWN;
         bool up = s->state == SVC_RUNNING || s->state == SVC_STOPPING;
-        if (up && box)
-            sbx_box_stats(box, &st, NULL);
+        if (up && box)  /* memory and CPU time: the brief figures have both */
+            sbx_box_stats_brief(box, &st);
         if (up || s->samples)  /* a unit that never ran costs nothing */
             push(s, &st, (uint32_t)interval(sp));
     }

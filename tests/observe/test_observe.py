@@ -175,6 +175,40 @@ class Views(Base):
         self.assertGreater(sample(m, "sbx_unit_log_written_bytes_total", "mem"), 0)
         self.assertGreater(m[("process_open_fds", frozenset())], 0)
 
+    def test_oom_kills_and_peak_match_the_cgroup_files(self):
+        # /metrics reads the cheap brief figures until a box's OOM event
+        # fires: a unit whose child was OOM-killed (the unit still runs)
+        # shows the kernel's count, one never near its limit shows 0.
+        sbxtest.need_cgroups("memory")
+        hog = "%s; exec %s" % (child_cmd("alloc", 200), child_cmd("sleep", 100))
+        self.write_unit("oomy", {"exec": {"command": "/bin/sh -c '%s'" % hog},
+                                 "limits": {"memory": "32M"}})
+        self.write_unit("calm", {"exec": {"command": child_cmd("alloc", 8, "sleep", 100)},
+                                 "limits": {"memory": "64M"}})
+        d = self.start_http()
+        d.wait_running(10, "oomy")
+        pid = d.wait_running(10, "calm")[0].pid()
+        self.assertTrue(wait_until(lambda: "ok 8" in self.read_log("calm").decode(), 10))
+        dirs = cgroup_dirs(pid)
+        v2 = "memory" not in dirs
+        oomy_dir = os.path.join(os.path.dirname(dirs["unified" if v2 else "memory"]), "oomy")
+
+        def kernel_kills():
+            if v2:
+                with open(os.path.join(oomy_dir, "memory.events")) as f:
+                    return int(re.search(r"^oom_kill (\d+)$", f.read(), re.M).group(1))
+            with open(os.path.join(oomy_dir, "memory.oom_control")) as f:
+                return int(re.search(r"^oom_kill (\d+)$", f.read(), re.M).group(1))
+        self.assertTrue(wait_until(lambda: kernel_kills() >= 1, 15))
+        m = parse_metrics(self.get("/metrics"))
+        self.assertEqual(sample(m, "sbx_unit_oom_kills_total", "oomy"), kernel_kills())
+        self.assertEqual(sample(m, "sbx_unit_up", "oomy"), 1, d.transcript())
+        self.assertEqual(sample(m, "sbx_unit_oom_kills_total", "calm"), 0)
+        peak_file = "memory.peak" if v2 else "memory.max_usage_in_bytes"
+        peak = os.path.join(dirs["unified" if v2 else "memory"], peak_file)
+        if os.path.exists(peak):
+            self.assertEqual(sample(m, "sbx_unit_memory_peak_bytes", "calm"), read_int(peak))
+
     def test_sbxctl_metrics_passes_promtool(self):
         promtool = shutil.which("promtool")
         if not promtool:

@@ -15,6 +15,19 @@ finish() {
 trap finish EXIT
 export SYSTEMD_PAGER= SYSTEMD_COLORS=0
 
+# What systemd and sbxd said, when a step failed.
+diagnose() {
+	systemctl status sbxd --no-pager -n 0 2>&1 | sed 's/^/  status| /'
+	journalctl -u sbxd --no-pager -n 40 -o short-monotonic 2>&1 | sed 's/^/  journal| /'
+	local cg=/sys/fs/cgroup$(systemctl show -p ControlGroup --value sbxd)
+	[[ -d $cg ]] && echo "  $cg: subtree_control '$(<"$cg/cgroup.subtree_control")'," \
+		"procs '$(tr '\n' ' ' <"$cg/cgroup.procs")'"
+}
+unit_pid() {
+	sbxctl --json status "$1" 2>/dev/null |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["units"][0].get("pid") or "")' 2>/dev/null
+}
+
 echo "== systemd-analyze verify"
 if v=$(systemd-analyze verify /lib/systemd/system/sbxd.service 2>&1) && [[ -z $v ]]; then
 	ok "sbxd.service verifies clean"
@@ -24,7 +37,7 @@ fi
 
 echo "== systemctl start sbxd (Type=notify: returns on READY=1)"
 if timeout 120 systemctl start sbxd; then ok "started"; else
-	bad "systemctl start sbxd failed"; systemctl status sbxd --no-pager; exit; fi
+	bad "systemctl start sbxd failed"; diagnose; exit; fi
 [[ $(systemctl show -p ActiveState --value sbxd) == active ]] && ok "active" || bad "not active"
 st=$(systemctl show -p StatusText --value sbxd)
 [[ $st == *running* ]] && ok "STATUS= reached systemd: $st" || bad "StatusText '$st'"
@@ -36,6 +49,8 @@ echo "== the demo units, in sbxd.service's delegated subtree"
 sbxctl status | sed 's/^/  | /'
 svc=/sys/fs/cgroup$(systemctl show -p ControlGroup --value sbxd)
 [[ -d $svc ]] || bad "no cgroup $svc"
+# web is ready once its port answers: under TCG that may come after READY=1
+sbxctl wait --timeout 60s cache web jail worker@1 >/dev/null || bad "units not ready within 60 s"
 for u in cache web jail worker@1; do
 	pid=$(sbxctl --json status "$u" | python3 -c 'import json,sys; print(json.load(sys.stdin)["units"][0].get("pid") or "")')
 	if [[ -z $pid ]]; then bad "$u has no pid"; continue; fi
@@ -72,9 +87,40 @@ done
 [[ $r == *" memory" ]] && ok "hog: $r (OOM-killed under its 30M limit)" || bad "hog: '$r'"
 [[ $(systemctl show -p ActiveState --value sbxd) == active ]] && ok "active after reload" || bad "not active after reload"
 
+echo "== sbxd killed (SIGKILL): systemd starts it again"
+old=$(systemctl show -p MainPID --value sbxd)
+web=$(unit_pid web)
+kill -KILL "$old"
+new=
+for _ in $(seq 60); do
+	new=$(systemctl show -p MainPID --value sbxd)
+	[[ $new != 0 && $new != "$old" ]] && systemctl -q is-active sbxd && break
+	sleep 1
+done
+if [[ $new != 0 && $new != "$old" ]] && systemctl -q is-active sbxd; then
+	ok "sbxd restarted by systemd (pid $old -> $new)"
+else
+	bad "sbxd not active again within 60 s (MainPID '$new')"
+	diagnose
+fi
+for _ in $(seq 30); do
+	now=$(unit_pid web)
+	[[ -n $now ]] && break
+	sleep 1
+done
+case $(systemctl show -p KillMode --value sbxd) in
+process)	# the units outlive sbxd, which re-adopts them
+	[[ -n $web && $now == "$web" ]] && ok "web's program (pid $web) outlived sbxd and was re-adopted" ||
+		bad "web: pid '$web' before, '$now' after" ;;
+*)	# mixed: systemd ended the units with sbxd; the new sbxd starts them
+	[[ -n $now && $now != "$web" && ! -d /proc/$web ]] && ok "web runs again (pid $web -> $now), the old one is gone" ||
+		bad "web: pid '$web' before, '$now' after" ;;
+esac
+sbxctl status | sed 's/^/  | /'
+
 echo "== systemctl stop sbxd"
 pids=$(cat "$svc"/*/*/cgroup.procs "$svc"/*/cgroup.procs 2>/dev/null | sort -u | tr '\n' ' ')
-if timeout 120 systemctl stop sbxd; then ok "stopped"; else bad "stop failed"; fi
+if timeout 120 systemctl stop sbxd; then ok "stopped"; else bad "stop failed"; diagnose; fi
 [[ $(systemctl show -p ActiveState --value sbxd) == inactive ]] && ok "inactive" || bad "not inactive"
 left=0
 for p in $pids; do [[ -d /proc/$p ]] && left=$((left + 1)); done

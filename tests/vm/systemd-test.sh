@@ -29,7 +29,7 @@ cp -r "$src/conf.d" "$out/units"
 
 status=0
 "$here/vm-run.sh" --cache "${SBX_VM_CACHE:-$build/vm-cache}" --cwd "$out" --pid1 \
-	--timeout 600 -- "$here/systemd-guest.sh" "$deb" "$out/units" "$here/systemd-check.sh" \
+	--timeout 1200 -- "$here/systemd-guest.sh" "$deb" "$out/units" "$here/systemd-check.sh" \
 	>"$out/console" 2>&1 || status=$?
 cat "$out/console"
 # --pid1: the exit status is the marker's when one came, else 0 for a
