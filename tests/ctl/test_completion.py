@@ -116,7 +116,7 @@ printf '%%s\\n' "${COMPREPLY[@]}"
     def test_a_prefix_and_global_options(self):
         self.assertEqual(self.complete("sbxctl st"), ["start", "status", "stop"])
         self.assertIn("--socket", self.complete("sbxctl --"))
-        self.assertEqual(self.complete("sbxctl --json re"), ["reload", "restart"])
+        self.assertEqual(self.complete("sbxctl --json re"), ["reexec", "reload", "restart"])
 
     def test_options_of_a_verb(self):
         self.assertIn("--follow", self.complete("sbxctl logs --"))
