@@ -1625,6 +1625,18 @@ static int resume_child(manager *m, service *s, const state_record *r, pid_t via
     return 0;
 }
 
+/* The pid an adopted run is shown by: behind sbx's init, the program
+ * (the init's child), as when it started. */
+static pid_t adopted_program(const service *s, pid_t main_pid)
+{
+    if (s->def.pid_ns != SBX_PID_NS_INIT)
+        return main_pid;
+    sbx_process p = {.pid = main_pid, .init = true, .report_fd = -1, .status_fd = -1,
+                     .stdio_fd = {-1, -1, -1}};
+    pid_t program = sbx_process_program_pid(&p);
+    return program > 0 ? program : main_pid;
+}
+
 /* Takes the run over: running, its end watched (by the reaper when it is
  * our child after a re-exec, else by pidfd), OOM events on. */
 static int take_over(manager *m, service *s, const state_record *r, pid_t child)
@@ -1637,7 +1649,7 @@ static int take_over(manager *m, service *s, const state_record *r, pid_t child)
         return e;
     restore_counters(m, s, r);
     rt->adopted = !child;  /* a re-exec's unit is no stranger: its status is known */
-    s->pid = child ? run_program_pid(&rt->run) : r->pid;
+    s->pid = child ? run_program_pid(&rt->run) : adopted_program(s, r->pid);
     s->kept = child != 0;
     watch_oom(s);
     if (s->def.out[0].kind == OUT_LOG || s->def.out[1].kind == OUT_LOG) {
