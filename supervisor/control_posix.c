@@ -1,6 +1,7 @@
 /* The control endpoint on POSIX: a Unix socket, born 0600 (0660 for the
  * control or read group), peers checked with SO_PEERCRED. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,20 @@ bool control_os_fds_short(uv_pipe_t *client, uint64_t *in_use, uint64_t *limit)
     return *in_use + CONTROL_FD_RESERVE > *limit;
 }
 
+/* Whether the socket at the other end of fd was made listening by a
+ * process that is gone. A SIGKILLed sbxd's forks that have not exec'd yet
+ * still hold its listening socket for a moment, so a connect succeeds
+ * while nobody will ever answer; the credentials a listening socket gives
+ * are those of the process that called listen(). */
+static bool listener_dead(int fd)
+{
+    struct ucred cr;
+    socklen_t len = sizeof cr;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.pid <= 0)
+        return false;
+    return kill(cr.pid, 0) < 0 && errno == ESRCH;
+}
+
 /* A socket file left by a dead sbxd is removed; a live one is not. */
 static int clear_stale(const char *path, sbx_error *err)
 {
@@ -81,7 +96,8 @@ static int clear_stale(const char *path, sbx_error *err)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-    int live = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    int live = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+               !listener_dead(fd);
     if (fd >= 0)
         close(fd);
     if (live)

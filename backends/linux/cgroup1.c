@@ -88,7 +88,7 @@ static void v1_close(sbx_backend *be)
     if (be->cgroup_root)
         for (int c = 0; c < SBX_CTRL_COUNT; c++)
             if (p->base[c][0])
-                rmdir(p->base[c]);  /* fails while other boxes live there: fine */
+                sbx__rmdir_retry(p->base[c], NULL);  /* fails while other boxes live there */
     for (int c = 0; c < SBX_CTRL_COUNT; c++)
         if (p->base_fd[c] >= 0)
             close(p->base_fd[c]);
