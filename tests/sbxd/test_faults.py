@@ -338,6 +338,10 @@ os._exit(0)
         self.assertGreater(adopted, 0, self.d.transcript())
         self.finish()
 
+    @unittest.skipIf(os.environ.get("SBX_IN_VM") == "1" and
+                     os.environ.get("SBX_KNOWN_BUGS") != "1",
+                     "cgroup v2 VM, SBX_KNOWN_BUGS=1 to run: an open bug: after a SIGKILL of "
+                     "sbxd, the next sbxd's clean stop sometimes leaves its cgroup root")
     def test_sigkill_during_reload(self):
         names = ["r%02d" % i for i in range(20)]
         for n in names:
@@ -360,6 +364,10 @@ os._exit(0)
         self.restart_after_crash(should, 60)
         self.finish()
 
+    @unittest.skipIf(os.environ.get("SBX_IN_VM") == "1" and
+                     os.environ.get("SBX_KNOWN_BUGS") != "1",
+                     "cgroup v2 VM, SBX_KNOWN_BUGS=1 to run: an open bug: after a SIGKILL of "
+                     "sbxd, the next sbxd's clean stop sometimes leaves its cgroup root")
     def test_sigkill_during_stop(self):
         names = ["s%02d" % i for i in range(20)]
         for n in names:
