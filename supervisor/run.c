@@ -239,8 +239,9 @@ bool run_pid_pending(run *r)
     return r->report_poll && r->proc.init && sbx_process_program_pid(&r->proc) <= 0;
 }
 
-int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
-              const run_options *opt, run_done_cb on_done, run_result *res)
+/* What a run starts from, started here or resumed after a re-exec. */
+static void run_init(run *r, uv_loop_t *loop, sbx_box *box, const run_options *opt,
+                     run_done_cb on_done)
 {
     memset(r, 0, sizeof *r);
     r->loop = loop;
@@ -248,6 +249,12 @@ int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
     r->opt = *opt;
     r->on_done = on_done;
     r->res.exit_code = -1;
+}
+
+int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
+              const run_options *opt, run_done_cb on_done, run_result *res)
+{
+    run_init(r, loop, box, opt, on_done);
     r->proc.report_fd = r->proc.status_fd = -1;
     sbx_stats before = {.oom_kills = 0, .pids_limit_hits = 0};
     if (!sbx_box_fresh(box))  /* a kept box (sbxd): this run's counts are deltas */
@@ -298,12 +305,7 @@ int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
 int run_resume(run *r, uv_loop_t *loop, sbx_box *box, const sbx_process *proc,
                uint64_t ran_ms, const run_options *opt, run_done_cb on_done)
 {
-    memset(r, 0, sizeof *r);
-    r->loop = loop;
-    r->box = box;
-    r->opt = *opt;
-    r->on_done = on_done;
-    r->res.exit_code = -1;
+    run_init(r, loop, box, opt, on_done);
     r->proc = *proc;
     r->pid = proc->pid;
     /* Kills counted before the handover are not this run's to report. */
