@@ -409,6 +409,9 @@ os._exit(0)
             with open(path, "wb") as f:
                 f.write(hurt(text))
         d = self.start()
+        # The old runs of the damaged units count as "running once" until
+        # sbxd ends them: wait for that first, or the check can pass early.
+        wait_until(lambda: not any(alive(before[n]) for n in damage), 30)
         twice, missing = self.settled(names, 60)
         self.assertEqual((twice, missing), ({}, []), d.transcript())
         for n in damage:
