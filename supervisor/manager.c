@@ -1603,12 +1603,11 @@ static void restore_counters(manager *m, service *s, const state_record *r)
 static int resume_child(manager *m, service *s, const state_record *r, pid_t via)
 {
     service_rt *rt = rt_of(s);
-    sbx_process proc = {.pid = via, .report_fd = -1, .status_fd = -1,
-                        .stdio_fd = {-1, -1, -1}};
-    if (s->def.pid_ns == SBX_PID_NS_INIT) {  /* behind sbx's init: its status pipe */
+    sbx_process proc = {.pid = via, .report_fd = -1, .stdio_fd = {-1, -1, -1}};
+    if (s->def.pid_ns == SBX_PID_NS_INIT) {  /* behind sbx's init: its status slot */
         proc.init = true;
         proc.program_pid = via != r->pid ? r->pid : 0;  /* 0: learnt from /proc */
-        proc.status_fd = reexec_unit_fd(s->def.name);
+        proc.status_slot = reexec_unit_slot(s->def.name);
     }
     run_options opt;
     run_options_init(&opt);
@@ -1631,8 +1630,7 @@ static pid_t adopted_program(const service *s, pid_t main_pid)
 {
     if (s->def.pid_ns != SBX_PID_NS_INIT)
         return main_pid;
-    sbx_process p = {.pid = main_pid, .init = true, .report_fd = -1, .status_fd = -1,
-                     .stdio_fd = {-1, -1, -1}};
+    sbx_process p = {.pid = main_pid, .init = true, .report_fd = -1, .stdio_fd = {-1, -1, -1}};
     pid_t program = sbx_process_program_pid(&p);
     return program > 0 ? program : main_pid;
 }
@@ -1675,33 +1673,29 @@ static void report_lost(manager *m, service *s, const state_record *r, const cha
     service_event(s, EV_ADOPT, &res);
 }
 
-/* Before a re-exec: the status pipes of the runs behind sbx's init kept
- * open (keep) or closed at exec again (!keep), and named in the returned
- * text ("NAME:FD ...", malloc'd; NULL when none or out of memory) for
- * reexec_exec. Without them an init could not pass its program's status
- * on (its write would meet a closed pipe). */
-char *manager_exec_handover(manager *m, bool keep)
+/* Before a re-exec: every unit's state and counters, and the status
+ * board's slot of each run behind sbx's init, in the returned text
+ * ("NAME:SLOT:STATE:RESTARTS:FAILURES:PID ...", malloc'd; NULL when none
+ * or out of memory) for reexec_exec. */
+char *manager_exec_handover(manager *m)
 {
 #ifdef _WIN32
-    (void)m, (void)keep;
+    (void)m;
     return NULL;  /* no re-exec there */
 #else
     size_t cap = 1, len = 0;
     for (size_t i = 0; i < m->n; i++)
         cap += strlen(m->svcs[i]->def.name) + 48;
-    char *text = keep ? malloc(cap) : NULL;
+    char *text = malloc(cap);
     if (text)
         text[0] = '\0';
-    for (size_t i = 0; i < m->n; i++) {
+    for (size_t i = 0; text && i < m->n; i++) {
         service *s = m->svcs[i];
         service_rt *rt = rt_of(s);
-        int fd = rt->run_active ? rt->run.proc.status_fd : -1;
-        int fl = fd >= 0 ? fcntl(fd, F_GETFD) : -1;
-        if (fl >= 0)
-            fcntl(fd, F_SETFD, keep ? fl & ~FD_CLOEXEC : fl | FD_CLOEXEC);
-        if (text && !rt->transient)
-            len += (size_t)snprintf(text + len, cap - len, "%s%s:%d:%d:%u:%u:%d", len ? " " : "",
-                                    s->def.name, fd, (int)s->state, (unsigned)s->restarts,
+        unsigned slot = rt->run_active ? rt->run.proc.status_slot : 0;
+        if (!rt->transient)
+            len += (size_t)snprintf(text + len, cap - len, "%s%s:%u:%d:%u:%u:%d", len ? " " : "",
+                                    s->def.name, slot, (int)s->state, (unsigned)s->restarts,
                                     (unsigned)s->failures, rt->run_active ? (int)rt->run.pid : 0);
     }
     if (text && !len) {

@@ -255,7 +255,7 @@ int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
               const run_options *opt, run_done_cb on_done, run_result *res)
 {
     run_init(r, loop, box, opt, on_done);
-    r->proc.report_fd = r->proc.status_fd = -1;
+    r->proc.report_fd = -1;
     sbx_stats before = {.oom_kills = 0, .pids_limit_hits = 0};
     if (!sbx_box_fresh(box))  /* a kept box (sbxd): this run's counts are deltas */
         sbx_box_stats(box, &before, NULL);

@@ -113,8 +113,9 @@ int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
 /* Takes over proc->pid, a child of this process started (ran_ms ago) by
  * the sbxd it was before a re-exec, as a run in box: its end is reported
  * as run_start's would be. proc: the pid, and behind sbx's init its
- * program's pid and the status pipe kept across the exec (-1: the init's
- * own exit status stands in); report_fd -1. Returns 0 or -ENOMEM. */
+ * program's pid and its slot on the status board kept across the exec
+ * (0: the init's own exit status stands in); report_fd -1. Returns 0 or
+ * -ENOMEM. */
 int run_resume(run *r, uv_loop_t *loop, sbx_box *box, const sbx_process *proc,
                uint64_t ran_ms, const run_options *opt, run_done_cb on_done);
 /* Stops the run: stop signal to every process, SIGKILL after the grace. */
