@@ -143,7 +143,6 @@ static void env_timer_stop(service *s)
 }
 
 static void on_run_done(run *r, const run_result *res);
-static void on_exec(run *r);
 
 /* Reports the OOM kills the box's counter shows beyond those reported. */
 static void report_oom(service *s)
@@ -414,14 +413,32 @@ static int output_fifo(service *s)
     return wfd < 0 ? -1 : wfd;
 }
 
-/* An async spawn's report was read: its place in the window is free. */
-static void on_reported(run *r)
+/* The program's pid is known: the deferred "running" event names it. */
+static void log_deferred_running(service *s)
+{
+    service_rt *rt = rt_of(s);
+    if (!rt->running_unlogged || s->state != SVC_RUNNING)
+        return;
+    rt->running_unlogged = false;
+    s->pid = run_program_pid(&rt->run);
+    rt->logged_pid = s->pid;
+    char what[80], detail[40];
+    snprintf(what, sizeof what, "%s (%s)", svc_state_name(s->state), rt->running_why);
+    snprintf(detail, sizeof detail, "pid %d", (int)s->pid);
+    event(rt->m, s, what, detail);
+}
+
+/* An async spawn's report was read or given up: its place in the window
+ * is free, and once read the program's pid is known. */
+static void on_reported(run *r, bool read)
 {
     service_rt *rt = (service_rt *)((char *)r - offsetof(service_rt, run));
     if (rt->in_window) {
         rt->in_window = false;
         startwin_leave(&rt->m->win);
     }
+    if (read)
+        log_deferred_running(r->data);
 }
 
 static int spawn_run(service *s, run_result *res)
@@ -474,7 +491,6 @@ static int spawn_run(service *s, run_result *res)
      * for units others require, "running" means the program has exec'd. */
     /* Behind sbx's init, the program's own pid is learnt once the init
      * has forked it (manager_pid); until then the init's pid stands in. */
-    opt.on_exec = on_exec;
     opt.async_spawn = rt->m->bulk && !rt->required &&
                       d->ready.kind != READY_COMMAND;  /* it enters the namespaces made at exec */
     opt.on_reported = on_reported;
@@ -771,7 +787,7 @@ static void env_changed(service *s, svc_state from, const char *why)
     }
     if (s->state == SVC_RUNNING && rt_of(s)->run_active && run_pid_pending(&rt_of(s)->run)) {
         /* Behind sbx's init, started without waiting for exec: the event
-         * names the program, so it waits for its pid (on_exec). */
+         * names the program, so it waits for its pid (on_reported). */
         rt_of(s)->running_unlogged = true;
         snprintf(rt_of(s)->running_why, sizeof rt_of(s)->running_why, "%s", why ? why : "");
         rt_of(s)->since_ms = uv_now(m->loop);
@@ -810,22 +826,6 @@ static void env_changed(service *s, svc_state from, const char *why)
         came_to_rest(m, s);
     }
     settle(m);
-}
-
-/* The program's pid is known: the deferred "running" event names it. */
-static void on_exec(run *r)
-{
-    service *s = r->data;
-    service_rt *rt = rt_of(s);
-    if (!rt->running_unlogged || s->state != SVC_RUNNING)
-        return;
-    rt->running_unlogged = false;
-    s->pid = run_program_pid(r);
-    rt->logged_pid = s->pid;
-    char what[80], detail[40];
-    snprintf(what, sizeof what, "%s (%s)", svc_state_name(s->state), rt->running_why);
-    snprintf(detail, sizeof detail, "pid %d", (int)s->pid);
-    event(rt->m, s, what, detail);
 }
 
 static void on_run_done(run *r, const run_result *res)

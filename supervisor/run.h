@@ -58,11 +58,11 @@ typedef struct run_options {
                                of the tree instead of killing it */
     bool async_spawn;       /* do not wait for exec: a failure before it is
                                learnt when the child is reaped */
-    void (*on_exec)(run *r);  /* async: the child's report came (the
-                               program's pid is known); may be NULL */
-    /* An async spawn's exec report has been read, or given up (the run
-     * ended or was closed first): called once, never from run_start. */
-    void (*on_reported)(struct run *r);
+    /* An async spawn's exec report has been read (read: the child exec'd
+     * or failed, and behind sbx's init the program's pid is known), or
+     * given up (the run ended or was closed first): called once, never
+     * from run_start; may be NULL. */
+    void (*on_reported)(struct run *r, bool read);
 } run_options;
 
 typedef void (*run_done_cb)(run *r, const run_result *res);
