@@ -64,11 +64,15 @@ bool peer_cgroup_in_units(const char *peer, const char *own, const char *root)
     return false;
 }
 
-int peer_cgroup_check(pid_t pid, const char *root)
+int peer_cgroup_check(pid_t pid, const char *base, const char *root)
 {
     char path[64], peer[4096], own[4096];
     snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
-    if (procfs_read(path, peer, sizeof peer) <= 0 || procfs_read("/proc/self/cgroup", own, sizeof own) <= 0)
+    if (base)
+        snprintf(own, sizeof own, "0::%s\n", base);
+    else if (procfs_read("/proc/self/cgroup", own, sizeof own) <= 0)
+        return 1;
+    if (procfs_read(path, peer, sizeof peer) <= 0)
         return 1;
     return peer_cgroup_in_units(peer, own, root) ? 1 : 0;
 }
