@@ -73,6 +73,7 @@ struct sbx_backend {
     const sbx__ops *ops;
     sbx_cgroup_mode mode;
     char *cgroup_root;
+    char *cgroup_base;  /* cgroup2 only: sbx_backend_options.cgroup_base */
     void *priv;
     int watch_fd;       /* die_with_parent: the watcher's pipe (watch.c), or -1 */
 };

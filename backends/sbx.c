@@ -32,16 +32,22 @@ static int try_open(const sbx__ops *ops, const sbx_backend_options *opts,
     if (!be)
         return sbx_error_set(err, -ENOMEM, "out of memory");
     be->ops = ops;
-    if (opts->cgroup_root && *opts->cgroup_root) {
-        be->cgroup_root = strdup(opts->cgroup_root);
-        if (!be->cgroup_root) {
-            free(be);
-            return sbx_error_set(err, -ENOMEM, "out of memory");
-        }
+    bool based = opts->cgroup_base && *opts->cgroup_base;
+    if (based && strcmp(ops->name, "cgroup2") != 0) {
+        free(be);
+        return sbx_error_set(err, -EINVAL, "a cgroup base (%s) needs the cgroup2 backend",
+                             opts->cgroup_base);
+    }
+    if ((opts->cgroup_root && *opts->cgroup_root && !(be->cgroup_root = strdup(opts->cgroup_root))) ||
+        (based && !(be->cgroup_base = strdup(opts->cgroup_base)))) {
+        free(be->cgroup_root);
+        free(be);
+        return sbx_error_set(err, -ENOMEM, "out of memory");
     }
     int r = ops->open(be, err);
     if (r < 0) {
         free(be->cgroup_root);
+        free(be->cgroup_base);
         free(be);
         return r;
     }
@@ -88,6 +94,7 @@ void sbx_backend_close(sbx_backend *be)
         return;
     be->ops->close(be);
     free(be->cgroup_root);
+    free(be->cgroup_base);
     free(be);
 }
 

@@ -148,6 +148,10 @@ typedef struct sbx_box sbx_box;
 typedef struct sbx_backend_options {
     const char *name;        /* "cgroup2", "cgroup1", "rlimit", "null"; NULL = best */
     const char *cgroup_root; /* below the caller's own cgroup; NULL = directly */
+    /* cgroup2 only: an absolute cgroup (e.g. "/system.slice/x.scope", a
+     * systemd scope delegated to the caller) that takes the place of the
+     * caller's own; it must hold no process of its own. NULL = own. */
+    const char *cgroup_base;
 } sbx_backend_options;
 
 int sbx_backend_open(const sbx_backend_options *opts, sbx_backend **out,

@@ -20,6 +20,8 @@ typedef struct control_settings {
     gid_t read_gid;         /* members may query */
     const char *units_cgroup_root; /* peers in it are refused (peer_cgroup.h);
                                       NULL: no such check */
+    const char *units_cgroup_base; /* the root is below this v2 cgroup, not
+                                      below sbxd's own (scope.h); or NULL */
     /* The Prometheus text of the units, for the metrics verb (observe.c
      * writes it); NULL: the verb answers that there is none here. */
     int (*metrics)(void *views, outbuf *out);

@@ -47,7 +47,7 @@ const char *control_os_access(const control_settings *cfg, uv_pipe_t *client, ch
         return NULL;
     }
     /* Before the uid: a unit runs as root by default. */
-    if (cfg->units_cgroup_root && peer_cgroup_check(cr.pid, cfg->units_cgroup_root) != 0) {
+    if (cfg->units_cgroup_root && peer_cgroup_check(cr.pid, cfg->units_cgroup_base, cfg->units_cgroup_root) != 0) {
         snprintf(who, len, "pid %d (in a unit's cgroup)", (int)cr.pid);
         return NULL;
     }

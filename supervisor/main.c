@@ -30,6 +30,7 @@
 #ifndef _WIN32
 #include "http.h"
 #include "observe.h"
+#include "scope.h"
 #endif
 
 #ifdef _WIN32
@@ -58,6 +59,8 @@ struct settings {
     const char *http_listen, *http_token;  /* the HTTP view: off when NULL */
     const char *sample;       /* --sample INTERVAL: trends always; NULL: when watched */
     const char *state_dir;    /* NULL: the default for our cgroup tree */
+    const char *units_scope;  /* NULL, or the systemd scope of the units (scope.h) */
+    char scope_base[2048];    /* its cgroup, once found or made */
     char *owned[16];          /* strings read from sbxd.ini */
     int nowned;
 };
@@ -69,6 +72,8 @@ static const char usage_text[] =
     "      --config FILE       read settings from FILE (sbxd.ini)\n"
     "      --log-dir DIR       capture unit output in DIR/NAME.log (default: memory only)\n"
     "      --cgroup-root NAME  make unit cgroups below NAME in our own cgroup (default: sbxd)\n"
+    "      --units-scope NAME  under systemd (cgroup v2): put the units' cgroups in the\n"
+    "                          delegated scope NAME.scope, which outlives a crash of sbxd\n"
     "      --backend NAME      cgroup2 | cgroup1 | rlimit (default: best available)\n"
     "      --socket PATH       control socket (default: " DEFAULT_SOCKET "; \"none\": no socket)\n"
     "      --run-dir DIR       units' notify sockets in DIR/notify/HASH/NAME/ (default: " DEFAULT_RUN_DIR ")\n"
@@ -121,6 +126,8 @@ static int on_config(void *data, const char *section, const char *name, const ch
         s->sample = v;
     else if (strcmp(name, "state_dir") == 0)
         s->state_dir = v;
+    else if (strcmp(name, "units_scope") == 0)
+        s->units_scope = v;
     else if (strcmp(name, "log_format") == 0)
         s->m.json_log = strcmp(v, "json") == 0;
     else {
@@ -148,6 +155,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
         {"http-token", required_argument, NULL, 'T'},
         {"sample", required_argument, NULL, 'P'},
         {"state-dir", required_argument, NULL, 'S'},
+        {"units-scope", required_argument, NULL, 'U'},
         {"foreground", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -190,6 +198,7 @@ static void parse_args(int argc, char **argv, struct settings *s)
         case 'T': s->http_token = optarg; break;
         case 'P': s->sample = optarg; break;
         case 'S': s->state_dir = optarg; break;
+        case 'U': s->units_scope = optarg; break;
         case 'f': break;
         case 'h': fputs(usage_text, stdout); exit(0);
         case 'V': printf("sbxd %s\n", SBX_VERSION); exit(0);  /* one string: see reexec.h */
@@ -447,6 +456,7 @@ static int start_sampler(const struct settings *s)
 static int start_control(const struct settings *s, int kept_fd)
 {
     control_settings cs = {.path = s->socket_path, .units_cgroup_root = s->m.cgroup_root,
+                           .units_cgroup_base = s->m.cgroup_base,
                            .watched = on_watched, .watch_ctx = &D.sampler};
 #ifndef _WIN32
     cs.metrics = observe_metrics;
@@ -561,6 +571,32 @@ static void hide_from_units(struct settings *s)
     s->m.hide[n] = NULL;
 }
 
+/* --units-scope: the units' cgroups in a systemd scope beside sbxd's
+ * service, found again after a crash (scope.h). */
+static int place_in_scope(struct settings *s)
+{
+    if (!s->units_scope)
+        return 0;
+#ifndef _WIN32
+    char why[512];
+    int r = scope_ensure(s->units_scope, s->scope_base, sizeof s->scope_base, why, sizeof why);
+    if (r == -ENODEV) {  /* the scope answers a cgroup v2 rule only */
+        fprintf(stderr, "sbxd: %s: the units stay below sbxd's own cgroup\n", why);
+        return 0;
+    }
+    if (r < 0) {
+        fprintf(stderr, "sbxd: %s\n", why);
+        return -1;
+    }
+    s->m.cgroup_base = s->scope_base;
+    fprintf(stderr, "sbxd: units in %s\n", s->scope_base);
+    return 0;
+#else
+    fprintf(stderr, "sbxd: units_scope: not available on Windows\n");
+    return -1;
+#endif
+}
+
 /* Says once, at load, when the units will not fit in the descriptor
  * limit (see fdlimit.h). */
 static void check_fd_budget(const manager *m, uint64_t limit)
@@ -607,6 +643,8 @@ int main(int argc, char **argv)
     hide_from_units(&s);
     D.loop = uv_default_loop();
     reaper_init(D.loop);
+    if (place_in_scope(&s) < 0)
+        return 1;
     sbx_error err = {0};
     if (manager_init(&D.m, D.loop, &s.m, &err) < 0) {
         fprintf(stderr, "sbxd: sandbox: %s\n", err.msg);
@@ -677,6 +715,10 @@ int main(int argc, char **argv)
 #endif
     if (D.m.state)
         state_close_clean(&sd);
+#ifndef _WIN32
+    if (s.m.cgroup_base)
+        scope_release(s.m.cgroup_base);  /* every unit is stopped: the scope may go */
+#endif
     fprintf(stderr, "sbxd: stopped\n");
 #ifndef _WIN32
     if (machine_init()) {

@@ -961,7 +961,8 @@ int manager_init(manager *m, uv_loop_t *loop, const manager_settings *cfg, sbx_e
     };
     oomwatch_init(&m->oom, loop, on_oom_event, read_oom_fd);
     startwin_init(&m->win, START_WINDOW);
-    sbx_backend_options bo = {.name = cfg->backend, .cgroup_root = cfg->cgroup_root};
+    sbx_backend_options bo = {.name = cfg->backend, .cgroup_root = cfg->cgroup_root,
+                              .cgroup_base = cfg->cgroup_base};
     return sbx_backend_open(&bo, &m->be, err);
 }
 

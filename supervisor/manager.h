@@ -18,7 +18,9 @@
 typedef struct manager_settings {
     const char *units_dir;
     const char *log_dir;        /* NULL: keep output in memory only */
-    const char *cgroup_root;    /* below sbxd's own cgroup */
+    const char *cgroup_root;    /* below sbxd's own cgroup, or below cgroup_base */
+    const char *cgroup_base;    /* NULL, or the units' cgroup outside sbxd's own
+                                   (a systemd scope, scope.h) */
     const char *backend;        /* NULL: best available */
     bool json_log;              /* sbxd's own events as JSON lines */
     const char *run_dir;        /* sbxd's run directory (--run-dir) */

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "peer_cgroup.h"
+#include "procfs.h"
 
 #define LEAF "/sbx-supervisor"  /* backends/linux/cgroup2.c: sbxd's own leaf */
 
@@ -63,25 +64,15 @@ bool peer_cgroup_in_units(const char *peer, const char *own, const char *root)
     return false;
 }
 
-static int read_text(const char *path, char *buf, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    size_t used = 0;
-    ssize_t n;
-    while (used + 1 < size && (n = read(fd, buf + used, size - 1 - used)) > 0)
-        used += (size_t)n;
-    close(fd);
-    buf[used] = '\0';
-    return used ? 0 : -EIO;
-}
-
-int peer_cgroup_check(pid_t pid, const char *root)
+int peer_cgroup_check(pid_t pid, const char *base, const char *root)
 {
     char path[64], peer[4096], own[4096];
     snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
-    if (read_text(path, peer, sizeof peer) < 0 || read_text("/proc/self/cgroup", own, sizeof own) < 0)
+    if (base)
+        snprintf(own, sizeof own, "0::%s\n", base);
+    else if (procfs_read("/proc/self/cgroup", own, sizeof own) <= 0)
+        return 1;
+    if (procfs_read(path, peer, sizeof peer) <= 0)
         return 1;
     return peer_cgroup_in_units(peer, own, root) ? 1 : 0;
 }

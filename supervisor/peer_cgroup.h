@@ -19,7 +19,8 @@
 bool peer_cgroup_in_units(const char *peer, const char *own, const char *root);
 
 /* The same for a live process: 1 inside (or its cgroup unreadable: a peer
- * gone or hidden is refused), 0 outside. */
-int peer_cgroup_check(pid_t pid, const char *root);
+ * gone or hidden is refused), 0 outside. base: NULL, or the v2 cgroup the
+ * root is below instead of sbxd's own (a systemd scope, scope.h). */
+int peer_cgroup_check(pid_t pid, const char *base, const char *root);
 
 #endif

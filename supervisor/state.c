@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "state.h"
+#include "procfs.h"
 
 int state_format(const state_record *r, char *buf, size_t len)
 {
@@ -129,23 +130,8 @@ int state_parse(const char *text, size_t len, state_record *r, char *why, size_t
 
 int state_parse_stat(const char *text, uint64_t *start)
 {
-    const char *p = strrchr(text, ')');
-    if (!p)
-        return -EINVAL;
-    p++;
-    /* After the name: field 3 (state) onwards; starttime is field 22. */
-    for (int field = 3; field < 22; field++) {
-        while (*p == ' ')
-            p++;
-        if (!*p)
-            return -EINVAL;
-        while (*p && *p != ' ')
-            p++;
-    }
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(p, &end, 10);
-    if (end == p || errno || (*end && *end != ' ' && *end != '\n'))
+    unsigned long long v;
+    if (procfs_stat_field(text, 22, &v) < 0)  /* starttime */
         return -EINVAL;
     *start = v;
     return 0;
@@ -156,16 +142,8 @@ static int read_stat(pid_t pid, char *buf, size_t len)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? -ESRCH : -errno;
-    ssize_t n = read(fd, buf, len - 1);
-    int e = errno;
-    close(fd);
-    if (n <= 0)
-        return n < 0 ? -e : -ESRCH;
-    buf[n] = '\0';
-    return 0;
+    int n = procfs_read(path, buf, len);
+    return n == -ENOENT || n == 0 ? -ESRCH : n < 0 ? n : 0;
 }
 
 int state_pid_start(pid_t pid, uint64_t *start)

@@ -97,11 +97,28 @@ static int v2_open(sbx_backend *be, sbx_error *err)
         goto fail;
     }
     char self[PATH_MAX];
-    if ((r = sbx__hier_self_dir(&p->lay.v2, self, sizeof self)) < 0) {
+    if (be->cgroup_base)
+        r = snprintf(self, sizeof self, "%s%s", p->lay.v2.mount, be->cgroup_base) >=
+            (int)sizeof self ? -ENAMETOOLONG : 0;
+    else
+        r = sbx__hier_self_dir(&p->lay.v2, self, sizeof self);
+    if (r < 0) {
         sbx_error_set(err, r, "cgroup path too long");
         goto fail;
     }
-    bool is_root = strcmp(self, p->lay.v2.mount) == 0;
+    /* A base holds no process of ours: nothing to move into a leaf. Its
+     * controllers are what its parent gives it, not what ours has. */
+    bool is_root = be->cgroup_base || strcmp(self, p->lay.v2.mount) == 0;
+    char ctl[512];
+    if (be->cgroup_base) {
+        if ((r = (int)sbx__read_file(self, "cgroup.controllers", ctl, sizeof ctl)) < 0) {
+            sbx_error_set(err, r, "cgroup base %s: cannot read its cgroup.controllers", self);
+            goto fail;
+        }
+        p->lay.v2_mask = sbx__parse_controllers(ctl);
+        if (p->lay.v2_mask & (1u << SBX_CTRL_CPU))
+            p->lay.v2_mask |= 1u << SBX_CTRL_CPUACCT;  /* as detect.c says */
+    }
     if ((r = enable_controllers(self, p->lay.v2_mask, is_root, &p->enabled, err)) < 0)
         goto fail;
     snprintf(p->base, sizeof p->base, "%s", self);

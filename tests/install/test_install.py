@@ -122,9 +122,9 @@ class PackageTest(unittest.TestCase):
         self.assertEqual(found, LAYOUT)
         with open(os.path.join(root, "lib/systemd/system/sbxd.service")) as f:
             unit = f.read()
-        for line in ("ExecStart=/usr/sbin/sbxd --config /etc/sbx/sbxd.ini", "Type=notify",
-                     "Delegate=yes", "ExecReload=/usr/bin/sbxctl reload", "RuntimeDirectory=sbx",
-                     "LogsDirectory=sbx"):
+        for line in ("ExecStart=/usr/sbin/sbxd --config /etc/sbx/sbxd.ini --units-scope sbx-units",
+                     "Type=notify", "Delegate=yes", "ExecReload=/usr/bin/sbxctl reload",
+                     "RuntimeDirectory=sbx", "RuntimeDirectoryPreserve=restart", "LogsDirectory=sbx"):
             self.assertIn(line + "\n", unit)
         # The settings file as shipped is valid, and so is the units directory.
         sbxd = os.path.join(root, "usr/sbin/sbxd")

@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -83,14 +85,46 @@ static void test_live_process(void **state)
 {
     (void)state;
     /* This test is not in a unit; a pid that cannot exist is refused. */
-    assert_int_equal(peer_cgroup_check(getpid(), "sbxd-no-such-root"), 0);
-    assert_int_equal(peer_cgroup_check(-5, "sbxd"), 1);
+    assert_int_equal(peer_cgroup_check(getpid(), NULL, "sbxd-no-such-root"), 0);
+    assert_int_equal(peer_cgroup_check(-5, NULL, "sbxd"), 1);
+}
+
+/* With a base (the units in a systemd scope): the root is below the base,
+ * wherever sbxd itself is. Our own v2 cgroup, split into base and root,
+ * puts us inside; another base puts us outside. */
+static void test_live_process_below_a_base(void **state)
+{
+    (void)state;
+    char text[4096] = "";
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *v2 = strstr(text, "0::/");
+    if (!v2 || (v2 != text && v2[-1] != '\n')) {
+        fprintf(stderr, "skipped: no cgroup v2 hierarchy\n");
+        skip();
+    }
+    char base[4096];
+    snprintf(base, sizeof base, "%.*s", (int)strcspn(v2 + 3, "\n"), v2 + 3);
+    char *last = strrchr(base, '/');
+    if (!last || !last[1]) {
+        fprintf(stderr, "skipped: this process is at the root of the v2 hierarchy\n");
+        skip();
+    }
+    char root[4096];
+    snprintf(root, sizeof root, "%s", last + 1);
+    *last = '\0';
+    assert_int_equal(peer_cgroup_check(getpid(), base, root), 1);
+    assert_int_equal(peer_cgroup_check(getpid(), "/elsewhere.slice/units.scope", root), 0);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_v1_unit_in_every_hierarchy),
+        cmocka_unit_test(test_live_process_below_a_base),
         cmocka_unit_test(test_v1_one_hierarchy_is_enough),
         cmocka_unit_test(test_v1_host_process_outside),
         cmocka_unit_test(test_root_itself_counts),

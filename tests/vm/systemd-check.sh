@@ -45,10 +45,15 @@ systemctl status sbxd --no-pager -n 0 | sed 's/^/  | /'
 systemctl status sbxd --no-pager -n 0 | grep -q "Status: \"$st\"" &&
 	ok "systemctl status shows the STATUS text" || bad "systemctl status lacks the STATUS text"
 
-echo "== the demo units, in sbxd.service's delegated subtree"
+echo "== the demo units, in the delegated scope sbx-units.scope beside sbxd.service"
 sbxctl status | sed 's/^/  | /'
-svc=/sys/fs/cgroup$(systemctl show -p ControlGroup --value sbxd)
-[[ -d $svc ]] || bad "no cgroup $svc"
+svc=/sys/fs/cgroup$(systemctl show -p ControlGroup --value sbx-units.scope)
+[[ $(systemctl show -p Delegate --value sbx-units.scope) == yes ]] && ok "sbx-units.scope is delegated" ||
+	bad "sbx-units.scope: Delegate '$(systemctl show -p Delegate --value sbx-units.scope)'"
+[[ $svc != /sys/fs/cgroup && -d $svc ]] || bad "no cgroup $svc"
+own=$(sed -n 's/^0:://p' "/proc/$(systemctl show -p MainPID --value sbxd)/cgroup")
+[[ $own == "$(systemctl show -p ControlGroup --value sbxd)"* ]] && ok "sbxd itself in $own" ||
+	bad "sbxd's cgroup $own"
 # web is ready once its port answers: under TCG that may come after READY=1
 sbxctl wait --timeout 60s cache web jail worker@1 >/dev/null || bad "units not ready within 60 s"
 for u in cache web jail worker@1; do
@@ -87,9 +92,10 @@ done
 [[ $r == *" memory" ]] && ok "hog: $r (OOM-killed under its 30M limit)" || bad "hog: '$r'"
 [[ $(systemctl show -p ActiveState --value sbxd) == active ]] && ok "active after reload" || bad "not active after reload"
 
-echo "== sbxd killed (SIGKILL): systemd starts it again"
+echo "== sbxd killed (SIGKILL): systemd starts it again, the units outlive it"
 old=$(systemctl show -p MainPID --value sbxd)
 web=$(unit_pid web)
+before=$(sbxctl --json status | python3 -c 'import json,sys; print(" ".join(sorted("%s=%s" % (u["name"], u.get("pid")) for u in json.load(sys.stdin)["units"] if u.get("pid"))))')
 kill -KILL "$old"
 new=
 for _ in $(seq 60); do
@@ -108,14 +114,13 @@ for _ in $(seq 30); do
 	[[ -n $now ]] && break
 	sleep 1
 done
-case $(systemctl show -p KillMode --value sbxd) in
-process)	# the units outlive sbxd, which re-adopts them
-	[[ -n $web && $now == "$web" ]] && ok "web's program (pid $web) outlived sbxd and was re-adopted" ||
-		bad "web: pid '$web' before, '$now' after" ;;
-*)	# mixed: systemd ended the units with sbxd; the new sbxd starts them
-	[[ -n $now && $now != "$web" && ! -d /proc/$web ]] && ok "web runs again (pid $web -> $now), the old one is gone" ||
-		bad "web: pid '$web' before, '$now' after" ;;
-esac
+[[ -n $web && $now == "$web" ]] && ok "web's program (pid $web) outlived sbxd and was re-adopted" ||
+	{ bad "web: pid '$web' before, '$now' after"; diagnose; }
+after=$(sbxctl --json status | python3 -c 'import json,sys; print(" ".join(sorted("%s=%s" % (u["name"], u.get("pid")) for u in json.load(sys.stdin)["units"] if u.get("pid"))))')
+[[ $after == "$before" ]] && ok "every running unit kept its pid: $after" ||
+	bad "pids before: '$before', after: '$after'"
+journalctl -u sbxd --no-pager -o cat 2>/dev/null | grep -q "web: running (adopted)" && ok "the journal says web was adopted" ||
+	bad "no adoption in the journal"
 sbxctl status | sed 's/^/  | /'
 
 echo "== systemctl stop sbxd"
@@ -125,5 +130,7 @@ if timeout 120 systemctl stop sbxd; then ok "stopped"; else bad "stop failed"; d
 left=0
 for p in $pids; do [[ -d /proc/$p ]] && left=$((left + 1)); done
 ((left == 0)) && ok "no process of the units is left" || bad "$left processes left"
-[[ ! -d $svc ]] && ok "sbxd.service's cgroup is gone" || bad "$svc still exists"
+for _ in $(seq 20); do [[ -d $svc ]] || break; sleep 0.5; done
+[[ ! -d $svc ]] && ok "sbx-units.scope's cgroup is gone" || bad "$svc still exists"
+systemctl -q is-active sbx-units.scope && bad "sbx-units.scope still active" || ok "sbx-units.scope ended"
 exit
