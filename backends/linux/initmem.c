@@ -37,6 +37,7 @@
 #endif
 #endif
 
+#ifndef INITMEM_OFF
 /* Anonymous mappings below this size are left alone (the loader's). */
 #define LARGE ((uintptr_t)128 << 10)
 
@@ -92,7 +93,7 @@ static bool holds(const struct mapping *m, uintptr_t a)
 }
 
 /* The heap and large anonymous mappings but bss, never the mapping of
- * the thread pointer or of the stack (see stack_below). */
+ * the thread pointer or of the stack (trimmed by sbx__init_shed_memory). */
 static void shed(const struct mapping *m, uintptr_t prev_file_end, uintptr_t sp, uintptr_t tp)
 {
     if (!m->writable_private || holds(m, tp) || holds(m, sp))
@@ -141,6 +142,8 @@ static __attribute__((noinline)) void unmap_large(uintptr_t *stack_start, uintpt
     }
     close(fd);
 }
+
+#endif /* INITMEM_OFF */
 
 void sbx__init_shed_memory(uintptr_t frame, uintptr_t args)
 {
