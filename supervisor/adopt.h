@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "sbx.h"
+
 #include "state.h"
 
 typedef enum adopt_verdict {
@@ -40,10 +42,13 @@ typedef void (*adopt_exit_cb)(adopt_watch *w, void *data);
 
 /* Watches pid (which must have started at pid_start: checked again once
  * the pidfd is held, so a reused pid is never watched) until it ends;
- * then calls cb once, on the loop. Returns 0, -ESRCH when it is gone
- * already, -ENOSYS without pidfds, or -errno. */
-int adopt_watch_start(uv_loop_t *loop, pid_t pid, uint64_t pid_start, adopt_exit_cb cb,
-                      void *data, adopt_watch **out);
+ * then kills what is left in box (NULL: none) and calls cb once, on the
+ * loop, when box is empty: as a run's end reaped by sbxd, the box can be
+ * removed at once (an adopted init or orphan still exiting would make its
+ * rmdir fail with EBUSY). Returns 0, -ESRCH when it is gone already,
+ * -ENOSYS without pidfds, or -errno. */
+int adopt_watch_start(uv_loop_t *loop, pid_t pid, uint64_t pid_start, sbx_box *box,
+                      adopt_exit_cb cb, void *data, adopt_watch **out);
 /* Stops watching and frees w (on the loop's next turn). */
 void adopt_watch_close(adopt_watch *w);
 

@@ -21,10 +21,10 @@ adopt_verdict adopt_judge(const state_record *r, int read_result, bool pid_alive
     return ADOPT_NOTHING;
 }
 
-int adopt_watch_start(uv_loop_t *loop, pid_t pid, uint64_t pid_start, adopt_exit_cb cb,
-                      void *data, adopt_watch **out)
+int adopt_watch_start(uv_loop_t *loop, pid_t pid, uint64_t pid_start, sbx_box *box,
+                      adopt_exit_cb cb, void *data, adopt_watch **out)
 {
-    (void)loop, (void)pid, (void)pid_start, (void)cb, (void)data, (void)out;
+    (void)loop, (void)pid, (void)pid_start, (void)box, (void)cb, (void)data, (void)out;
     return -ENOSYS;
 }
 

@@ -244,11 +244,23 @@ static void fds_back(control *ctl)
     ctl->refused = 0;
 }
 
+/* Once clients are refused, they are accepted again only with this many
+ * more descriptors free: a unit's restart gives back and takes again a few
+ * (its pipes), which must not make the refusal come and go, said each
+ * time. */
+#define FDS_BACK_MARGIN (CONTROL_FD_RESERVE / 2)
+
+static bool still_short(const control *ctl, uint64_t in_use, uint64_t limit)
+{
+    return ctl->fds_short && limit != UINT64_MAX && in_use > 0 &&
+           in_use + CONTROL_FD_RESERVE + FDS_BACK_MARGIN > limit;
+}
+
 /* A client accepted with few descriptors left: told why, then closed. */
 static bool refuse_if_short(control *ctl, client *c)
 {
-    uint64_t in_use, limit;
-    if (!control_os_fds_short(&c->pipe, &in_use, &limit)) {
+    uint64_t in_use = 0, limit = UINT64_MAX;
+    if (!control_os_fds_short(&c->pipe, &in_use, &limit) && !still_short(ctl, in_use, limit)) {
         fds_back(ctl);
         return false;
     }

@@ -1548,8 +1548,8 @@ static void lost_result(service *s, const char *why, run_result *res)
     snprintf(res->error, sizeof res->error, "%s", why);
 }
 
-/* The adopted main process has ended. As at the end of any run, what is
- * left of the unit is killed; how it ended cannot be known. */
+/* The adopted main process has ended, and what was left of the unit has
+ * been killed and is gone (adopt.h); how it ended cannot be known. */
 static void on_adopted_exit(adopt_watch *w, void *data)
 {
     service *s = data;
@@ -1558,8 +1558,6 @@ static void on_adopted_exit(adopt_watch *w, void *data)
     adopt_watch_close(rt->watch);
     rt->watch = NULL;
     uv_timer_stop(&rt->timer);  /* a stop's grace */
-    if (rt->box)
-        sbx_box_kill(rt->box, SIGKILL, NULL);
     report_oom(s);
     run_result res;
     lost_result(s, "exit status unknown (not sbxd's child)", &res);
@@ -1644,8 +1642,8 @@ static int take_over(manager *m, service *s, const state_record *r, pid_t child)
 {
     service_rt *rt = rt_of(s);
     int e = child ? resume_child(m, s, r, child)
-                  : adopt_watch_start(m->loop, r->pid, r->pid_start, on_adopted_exit, s,
-                                      &rt->watch);
+                  : adopt_watch_start(m->loop, r->pid, r->pid_start, rt->box, on_adopted_exit,
+                                      s, &rt->watch);
     if (e < 0)
         return e;
     restore_counters(m, s, r);

@@ -507,14 +507,17 @@ static int v1_destroy(sbx_box *box, sbx_error *err)
     struct v1_box *b = box->priv;
     if (v1_is_empty(box) == 0)
         v1_kill(box, SIGKILL, NULL);
+    /* Every hierarchy is tried: one still busy leaves one directory, not
+     * all of them; the first failure is the one reported. */
+    int first = 0;
     for (int c = SBX_CTRL_COUNT - 1; c >= 0; c--) {
         if (!own_dir(b, c))
             continue;
-        int r = sbx__rmdir_retry(b->dir[c], err);
-        if (r < 0)
-            return r;
+        int r = sbx__rmdir_retry(b->dir[c], first < 0 ? NULL : err);
+        if (r < 0 && first == 0)
+            first = r;
     }
-    return 0;
+    return first;
 }
 
 /* Each hierarchy's leftovers (co-mounted ones are one dir: swept once). */

@@ -15,17 +15,9 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sbxd"))
 import sbxdtest  # noqa: E402
-from sbxdtest import alive, child_cmd, wait_until  # noqa: E402
+from sbxdtest import UNIT_ENV, child_cmd, wait_until  # noqa: E402
 
 ROUNDS = int(os.environ.get("SBX_CHAOS_ROUNDS", "12"))
-
-
-def environ_of(pid):
-    try:
-        with open("/proc/%d/environ" % pid, "rb") as f:
-            return dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
-    except OSError:
-        return {}
 
 
 class ChaosTest(sbxdtest.TestCase):
@@ -38,56 +30,29 @@ class ChaosTest(sbxdtest.TestCase):
             steady.append("sleep%d" % i)
             self.write_unit(steady[-1], {
                 "exec": {"command": child_cmd("sleep", 1000), "stdout": "null",
-                         "env": "CHAOS_UNIT=" + steady[-1]},
+                         "env": UNIT_ENV + "=" + steady[-1]},
                 "restart": {"policy": "always", "delay": "50ms", "burst": 1000}})
         for i in range(3):
             steady.append("pidns%d" % i)
             self.write_unit(steady[-1], {
                 "exec": {"command": child_cmd("sleep", 1000), "stdout": "null",
-                         "env": "CHAOS_UNIT=" + steady[-1]},
+                         "env": UNIT_ENV + "=" + steady[-1]},
                 "restart": {"policy": "always", "delay": "50ms", "burst": 1000},
                 "sandbox": {"pid_namespace": "init"}})
         for i in range(3):
             steady.append("capped%d" % i)
             self.write_unit(steady[-1], {
                 "exec": {"command": child_cmd("sleep", 1000), "stdout": "null",
-                         "env": "CHAOS_UNIT=" + steady[-1]},
+                         "env": UNIT_ENV + "=" + steady[-1]},
                 "restart": {"policy": "on-failure", "delay": "50ms", "burst": 1000},
                 "limits": {"memory": "64M", "pids": 8}})
         for i in range(3):
             self.write_unit("crash%d" % i, {
                 "exec": {"command": child_cmd("sleep", 0.3, "exit", 1), "stdout": "null",
-                         "env": "CHAOS_UNIT=crash%d" % i},
+                         "env": "%s=crash%d" % (UNIT_ENV, i)},
                 "restart": {"policy": "on-failure", "delay": "50ms", "delay_max": "200ms",
                             "burst": 1000}})
         return steady
-
-    def program_pids(self):
-        """unit -> live pids running the test program (not sbx's inits)."""
-        out = {}
-        for pid in sbxdtest.sbxtest.tagged_pids(self.tag):
-            if pid == self.d.pid or not alive(pid):
-                continue
-            argv = sbxdtest.cmdline(pid) or [""]
-            unit = environ_of(pid).get(b"CHAOS_UNIT")
-            if argv[0] == sbxdtest.SBX_CHILD and unit:
-                out.setdefault(unit.decode(), []).append(pid)
-        return out
-
-    def outside_units(self):
-        """Tagged live processes whose memory cgroup is no unit's."""
-        bad = []
-        for pid in sbxdtest.sbxtest.tagged_pids(self.tag):
-            if pid == self.d.pid or not alive(pid):
-                continue
-            try:
-                with open("/proc/%d/cgroup" % pid) as f:
-                    text = f.read()
-            except OSError:
-                continue
-            if "/%s/" % self.root not in text:
-                bad.append((pid, sbxdtest.cmdline(pid)))
-        return bad
 
     def test_sigkill_at_random_moments(self):
         rng = random.Random(int(os.environ.get("SBX_CHAOS_SEED", "0")) or None)
@@ -99,12 +64,7 @@ class ChaosTest(sbxdtest.TestCase):
             time.sleep(rng.uniform(0.2, 2.0))
             adopted += len([e for e in d.find(state="running") if e.why == "adopted"])
             lost += len([e for e in d.find() if "lost" in e.detail])
-            d.proc.kill()
-            d.proc.wait()
-            d.t_err.join(5)
-            d.t_out.join(5)
-            d.proc.stderr.close()
-            d.proc.stdout.close()
+            self.crash()
             if rng.random() < 0.5:  # a unit dies while nobody supervises it
                 victims = [p for ps in self.program_pids().values() for p in ps]
                 if victims:
@@ -128,13 +88,7 @@ class ChaosTest(sbxdtest.TestCase):
         print("chaos: %d rounds, %d adoptions, %d lost runs seen"
               % (ROUNDS, adopted, lost), file=sys.stderr)
         self.assertGreater(adopted, 0, "nothing was ever adopted")
-        status, killed = d.stop(self.stop_timeout)
-        self.checked_stop = True
-        self.assertEqual((status, killed), (0, False), d.transcript())
-        wait_until(lambda: not [p for p in sbxdtest.sbxtest.tagged_pids(self.tag)
-                                if p != d.pid and alive(p)], 5)
-        self.reap_adopted()
-        self.assertLeftNothing()
+        self.stop_adopter()
 
 
 if __name__ == "__main__":

@@ -113,6 +113,15 @@ def cmdline(pid):
         return None
 
 
+def environ_of(pid):
+    """pid's environment as {bytes: bytes}; {} when it is gone."""
+    try:
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            return dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+    except OSError:
+        return {}
+
+
 def execed(pid):
     """pid runs a program other than sbxd (it has passed exec)."""
     argv = cmdline(pid)
@@ -170,6 +179,23 @@ def remove_cgroup_tree(path):
 
 
 # --- units -------------------------------------------------------------------
+
+# The variable that names a unit in its program's environment, for
+# TestCase.program_pids (sleeper() sets it).
+UNIT_ENV = "SBX_TEST_UNIT"
+
+
+def sleeper(name, **extra):
+    """A unit running sbx-test-child sleep 1000, restarted always, named in
+    its environment (UNIT_ENV); extra: more {section: {key: value}}."""
+    unit = {"exec": {"command": child_cmd("sleep", 1000), "stdout": "null"},
+            "restart": {"policy": "always", "delay": "100ms", "burst": 1000}}
+    if name:
+        unit["exec"]["env"] = "%s=%s" % (UNIT_ENV, name)
+    for section, keys in extra.items():
+        unit.setdefault(section, {}).update(keys)
+    return unit
+
 
 def child_cmd(*verbs):
     """A `command =` value running sbx-test-child with verbs."""
@@ -543,6 +569,79 @@ class TestCase(unittest.TestCase):
         self.assertEqual({"processes": left, "zombies": zombies, "cgroups": dirs},
                          {"processes": [], "zombies": [], "cgroups": []},
                          "sbxd left things behind\n%s" % self.d.transcript())
+
+    # --- sbxd killed and started again (adoption, faults, chaos) ---
+
+    def crash(self):
+        """SIGKILL sbxd (reaped here); its units keep running."""
+        self.d.proc.kill()
+        self.d.proc.wait()
+        self.d.t_err.join(5)
+        self.d.t_out.join(5)
+        self.d.proc.stderr.close()
+        self.d.proc.stdout.close()
+
+    def program_pids(self):
+        """unit -> live pids of sbx-test-child carrying UNIT_ENV=unit (see
+        unit_env): the programs themselves, not sbx's inits, not forks of
+        sbxd that have not exec'd yet."""
+        out = {}
+        key = UNIT_ENV.encode()
+        for pid in sbxtest.tagged_pids(self.tag):
+            if self.d and pid == self.d.pid or not alive(pid):
+                continue
+            unit = environ_of(pid).get(key)
+            argv = cmdline(pid) or [""]
+            if unit and argv[0] == SBX_CHILD:
+                out.setdefault(unit.decode(), []).append(pid)
+        return out
+
+    def settled(self, names, timeout):
+        """Waits until each unit of names runs exactly once (by
+        program_pids) and no other does; returns (twice, missing, extra)
+        at that moment or at the timeout."""
+        def check():
+            self.reap_adopted()
+            got = self.program_pids()
+            twice = {u: p for u, p in got.items() if len(p) > 1}
+            missing = [u for u in names if u not in got]
+            extra = sorted(set(got) - set(names))
+            return (twice, missing, extra)
+        wait_until(lambda: check() == ({}, [], []), timeout, step=0.2)
+        return check()
+
+    def outside_units(self):
+        """Tagged live processes (but sbxd) outside the cgroup root."""
+        bad = []
+        for pid in sbxtest.tagged_pids(self.tag):
+            if self.d and pid == self.d.pid or not alive(pid):
+                continue
+            try:
+                with open("/proc/%d/cgroup" % pid) as f:
+                    text = f.read()
+            except OSError:
+                continue
+            if "/%s/" % self.root not in text:
+                bad.append((pid, cmdline(pid)))
+        return bad
+
+    def assertRunOnce(self, names, timeout=60):
+        """Each unit of names runs exactly once, no other, nothing outside
+        the units' cgroups."""
+        got = self.settled(names, timeout)
+        self.assertEqual(got, ({}, [], []), "(twice, missing, extra)\n" + self.d.transcript(100))
+        self.assertEqual(self.outside_units(), [], self.d.transcript(100))
+
+    def stop_adopter(self):
+        """Stops sbxd, whose adopted units' zombies come to us (the
+        subreaper): reaps them, then checks that nothing is left."""
+        status, killed = self.d.stop(self.stop_timeout)
+        self.checked_stop = True
+        self.assertEqual((status, killed), (0, False), self.d.transcript())
+        wait_until(lambda: not [p for p in sbxtest.tagged_pids(self.tag)
+                                if p != self.d.pid and alive(p)], 5)
+        self.reap_adopted()
+        self.assertLeftNothing()
 
     def assertNoZombieChildren(self, within=2.0):
         """sbxd has no zombie child for longer than `within` seconds."""

@@ -13,15 +13,11 @@ import time
 import unittest
 
 import sbxdtest
-from sbxdtest import alive, child_cmd, wait_until
+from sbxdtest import alive, wait_until
 
 
 def sleeper(**extra):
-    unit = {"exec": {"command": child_cmd("sleep", 1000), "stdout": "null"},
-            "restart": {"policy": "always", "delay": "100ms"}}
-    for section, keys in extra.items():
-        unit.setdefault(section, {}).update(keys)
-    return unit
+    return sbxdtest.sleeper(None, **extra)
 
 
 class AdoptTest(sbxdtest.TestCase):
@@ -29,29 +25,8 @@ class AdoptTest(sbxdtest.TestCase):
     def start(self):
         return self.start_sbxd(["--state-dir", os.path.join(self.tmp, "state")])
 
-    def crash(self):
-        """SIGKILL sbxd (reaped here); its units keep running."""
-        self.d.proc.kill()
-        self.d.proc.wait()
-        self.d.t_err.join(5)
-        self.d.t_out.join(5)
-        self.d.proc.stderr.close()
-        self.d.proc.stdout.close()
-
     def pids(self, d, units):
         return {u: d.wait_running(15, u)[-1].pid() for u in units}
-
-    def finish(self):
-        """Stop the second sbxd; zombies of units that ended while adopted
-        come to us (the subreaper): reap them, then check nothing is left."""
-        status, killed = self.d.stop(self.stop_timeout)
-        self.checked_stop = True
-        self.assertFalse(killed, self.d.transcript())
-        self.assertEqual(status, 0, self.d.transcript())
-        wait_until(lambda: not [p for p in sbxdtest.sbxtest.tagged_pids(self.tag)
-                                if p != self.d.pid and alive(p)], 5)
-        self.reap_adopted()
-        self.assertLeftNothing()
 
     def test_running_units_are_adopted_not_started_again(self):
         units = ("plain", "pidns", "capped")
@@ -88,7 +63,7 @@ class AdoptTest(sbxdtest.TestCase):
         new = d.wait_running(10, "plain", since=mark)[0].pid()
         self.assertNotEqual(new, before["plain"])
         # A stop of an adopted unit ends it (whole box, init included).
-        self.finish()
+        self.stop_adopter()
         for u, pid in before.items():
             self.assertFalse(alive(pid), "%s (pid %d) survived the stop" % (u, pid))
 
@@ -107,7 +82,7 @@ class AdoptTest(sbxdtest.TestCase):
         d.wait_running(10, "gone")
         ev = d.wait_event(10, unit="stays", state="running")[0]
         self.assertEqual((ev.why, ev.pid()), ("adopted", pids["stays"]), d.transcript())
-        self.finish()
+        self.stop_adopter()
 
     def test_unclaimed_cgroups_are_ended_and_removed(self):
         self.write_unit("kept", sleeper())
@@ -129,7 +104,7 @@ class AdoptTest(sbxdtest.TestCase):
         for top in sbxdtest.cgroup_root_dirs(self.root):
             self.assertFalse(os.path.exists(os.path.join(top, "dropped")), top)
         self.assertEqual(d.find(unit="empty", state="failed"), [], d.transcript())
-        self.finish()
+        self.stop_adopter()
 
     def test_changed_definition_is_restarted(self):
         self.write_unit("web", sleeper())
@@ -146,7 +121,7 @@ class AdoptTest(sbxdtest.TestCase):
         new = d.wait_running(15, "web", count=2)[1].pid()
         self.assertNotEqual(new, pid)
         self.assertTrue(wait_until(lambda: not alive(pid), 5))
-        self.finish()
+        self.stop_adopter()
 
     def test_second_sbxd_on_the_tree_is_refused(self):
         self.write_unit("one", sleeper())
@@ -190,7 +165,7 @@ class AdoptTest(sbxdtest.TestCase):
         lines = self.read_log("talk").decode().splitlines()
         numbers = [int(l.split()[1]) for l in lines]
         self.assertEqual(numbers, list(range(len(numbers))), "lines lost or doubled")
-        self.finish()
+        self.stop_adopter()
 
     def test_container_pid1_exits_0_on_sigterm(self):
         """PID 1 of a PID namespace that is not the first (a container)

@@ -265,5 +265,130 @@ class ReexecTest(sbxdtest.TestCase):
         self.stop_sbxd()
 
 
+class ReexecCrashTest(sbxdtest.TestCase):
+    """sbxd killed with SIGKILL in the middle of its re-exec, or after one
+    that failed: the next sbxd (started as after any crash) adopts every
+    unit once; nothing runs twice, nothing is left."""
+
+    stop_timeout = 40
+
+    def setUp(self):
+        super().setUp()
+        self.bindir = os.path.join(self.tmp, "bin")
+        os.mkdir(self.bindir)
+        self.exe = os.path.join(self.bindir, "sbxd")
+        shutil.copy2(sbxdtest.SBXD, self.exe)
+        self.real = sbxdtest.SBXD
+        sbxdtest.SBXD = self.exe
+        self.addCleanup(setattr, sbxdtest, "SBXD", self.real)
+
+    def start(self):
+        return self.start_sbxd(["--state-dir", os.path.join(self.tmp, "state")])
+
+    def fleet(self):
+        """12 sleepers (half behind sbx's init, half in the host's PID
+        namespace) and 2 units restarting in a loop (no UNIT_ENV: they
+        come and go)."""
+        names = []
+        for i in range(12):
+            names.append("s%02d" % i)
+            extra = {"sandbox": {"pid_namespace": "no"}} if i % 2 else {}
+            self.write_unit(names[-1], sbxdtest.sleeper(names[-1], **extra))
+        for i in range(2):
+            self.write_unit("loop%d" % i, {
+                "exec": {"command": child_cmd("sleep", "0.1", "exit", 1), "stdout": "null"},
+                "restart": {"policy": "always", "delay": "20ms", "burst": 1000,
+                            "interval": "1s"}})
+        return names
+
+    def running_pids(self, d, names):
+        return {u: d.wait_running(20, u)[-1].pid() for u in names}
+
+    def adopted_once(self, names, before):
+        """The next sbxd: each unit of names adopted with the pid it had,
+        none started again, then a clean stop leaves nothing."""
+        d = self.start()
+        self.assertRunOnce(names, 60)
+        for u in names:
+            evs = d.find(unit=u, state="running")
+            self.assertEqual([(e.why, e.pid()) for e in evs], [("adopted", before[u])],
+                             "%s\n%s" % (u, d.transcript(100)))
+        self.stop_adopter()
+
+    def test_sigkill_between_exec_and_first_loop_pass(self):
+        """The new image is held before its main (a wrapper that waits on
+        a FIFO, then would exec sbxd): every unit is still a child of the
+        process, which is killed there."""
+        names = self.fleet()
+        d = self.start()
+        before = self.running_pids(d, names)
+        d.wait_running(20, "loop0", count=2)
+        fifo = os.path.join(self.tmp, "hold")
+        os.mkfifo(fifo)
+        wrapper = ("#!/bin/sh\necho 'wrapper: holding' >&2\n"
+                   "exec 3<>%s\nread x <&3\nexec %s \"$@\"\n" % (fifo, self.real))
+        tmp = self.exe + ".new"
+        with open(tmp, "w") as f:
+            f.write(wrapper)
+        os.chmod(tmp, 0o755)
+        os.rename(tmp, self.exe)
+        d.signal(signal.SIGUSR2)
+        d.wait_line(r"^wrapper: holding$", 20)
+        self.assertEqual(os.path.basename(os.readlink("/proc/%d/exe" % d.pid)), "dash"
+                         if os.path.realpath("/bin/sh").endswith("dash")
+                         else os.path.basename(os.path.realpath("/bin/sh")))
+        self.crash()
+        shutil.copy2(self.real, self.exe)
+        self.adopted_once(names, before)
+
+    def test_sigkill_right_after_the_exec(self):
+        """Killed a moment after the exec (0 to 500 ms: in the new image's
+        start, its adoption, or its first loop passes), five times: each
+        time the next sbxd adopts every unit once."""
+        names = self.fleet()
+        phases = []
+        for delay in (0.0, 0.01, 0.04, 0.15, 0.5):
+            d = self.start()
+            if d.find(state="running", unit=names[0]):  # adopted from the round before
+                before = {u: d.wait_event(20, unit=u, state="running")[0].pid() for u in names}
+            else:
+                before = self.running_pids(d, names)
+            self.assertRunOnce(names, 30)
+            d.signal(signal.SIGUSR2)
+            d.wait_line(r"re-executing", 20)
+            time.sleep(delay)
+            self.crash()
+            phases.append("%dms: %s" % (delay * 1000, "after its first pass"
+                                        if [l for l in d.lines if "re-executed" in l]
+                                        else "before its first pass"))
+            self.reap_adopted()
+            for u in names:
+                self.assertTrue(alive(before[u]), "%s (pid %d) died with sbxd" % (u, before[u]))
+        print("\n  killed " + ", ".join(phases))
+        self.adopted_once(names, before)
+
+    def test_sigkill_after_a_failed_exec(self):
+        """An exec that failed (not a program) leaves sbxd running as it
+        was; killed then, the next sbxd adopts every unit once."""
+        names = self.fleet()
+        d = self.start()
+        before = self.running_pids(d, names)
+        good = open(self.exe, "rb").read()
+        with open(self.exe + ".new", "wb") as f:
+            f.write(b"not a program\n")
+        os.chmod(self.exe + ".new", 0o755)
+        os.rename(self.exe + ".new", self.exe)
+        d.signal(signal.SIGUSR2)
+        d.wait_line(r"re-exec failed, running on", 20)
+        # What the failed exec handed over is closed at exec again: the
+        # next runs of the loopers inherit none of it.
+        mark = d.mark()
+        d.wait_running(20, "loop0", since=mark)
+        self.crash()
+        with open(self.exe, "wb") as f:
+            f.write(good)
+        self.adopted_once(names, before)
+
+
 if __name__ == "__main__":
     sbxdtest.main()
