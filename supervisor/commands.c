@@ -14,10 +14,11 @@
 
 /* Sends the status of the given services (status.c writes it). */
 static void send_status(client *c, const json_t *id, service *const *svcs, size_t n,
-                        bool detail)
+                        bool detail, bool table)
 {
     size_t len;
-    char *line = status_reply(c->ctl->m, id, svcs, n, detail, &len);
+    char *line = table ? status_table_reply(c->ctl->m, id, svcs, n, &len)
+                       : status_reply(c->ctl->m, id, svcs, n, detail, &len);
     if (!line)
         return send_error(c, id, PROTO_FAILED, "out of memory");
     send_line(c, line, len);
@@ -202,10 +203,11 @@ static void do_status(client *c, const proto_request *r)
     json_t *names;
     bool detail;
     char why[200];
-    bool watch;
+    bool watch, table;
     if (!proto_get_strings(r, "units", false, &names, why, sizeof why) ||
         !proto_get_bool(r, "detail", false, &detail, why, sizeof why) ||
-        !proto_get_bool(r, "watch", false, &watch, why, sizeof why))
+        !proto_get_bool(r, "watch", false, &watch, why, sizeof why) ||
+        !proto_get_bool(r, "table", false, &table, why, sizeof why))
         return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", why);
     if (watch && c->ctl->cfg.watched)
         c->ctl->cfg.watched(c->ctl->cfg.watch_ctx);
@@ -213,7 +215,7 @@ static void do_status(client *c, const proto_request *r)
         return;
     manager *m = c->ctl->m;
     if (!names)
-        return send_status(c, r->id, m->svcs, m->n, detail);
+        return send_status(c, r->id, m->svcs, m->n, detail, table);
     service **picked = calloc(json_array_size(names) + 1, sizeof *picked);
     size_t i;
     json_t *e;
@@ -221,7 +223,7 @@ static void do_status(client *c, const proto_request *r)
         return send_error(c, r->id, PROTO_FAILED, "out of memory");
     json_array_foreach(names, i, e)
         picked[i] = manager_find(m, json_string_value(e));
-    send_status(c, r->id, picked, json_array_size(names), detail);
+    send_status(c, r->id, picked, json_array_size(names), detail, table);
     free(picked);
 }
 

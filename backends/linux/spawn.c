@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../backend.h"
+#include "initmem.h"
 #include "isolate.h"
 #include "status_board.h"
 
@@ -141,27 +142,30 @@ static void stat_areas(const char *stat, unsigned long field[4])
     }
 }
 
-static void init_rename(void)
+/* Returns where the arguments start (what /proc/PID/cmdline shows), 0
+ * when unknown. */
+static uintptr_t init_rename(void)
 {
     char comm[32], arg0[256], buf[1024];
     if (read_self("/proc/self/comm", comm, sizeof comm) <= 0 ||
         read_self("/proc/self/cmdline", arg0, sizeof arg0) <= 0 ||
         read_self("/proc/self/stat", buf, sizeof buf) <= 0)
-        return;
+        return 0;
+    unsigned long field[4] = {0, 0, 0, 0};
+    stat_areas(buf, field);
     comm[strcspn(comm, "\n")] = '\0';
     const char *base = strrchr(arg0, '/');
     if (strncmp(base ? base + 1 : arg0, comm, 15) != 0)
-        return;  /* comm is argv[0]'s name cut to 15 bytes */
-    unsigned long field[4] = {0, 0, 0, 0};
-    stat_areas(buf, field);
+        return field[0];  /* comm is argv[0]'s name cut to 15 bytes */
     if (field[2] && field[3] > field[2])
         memset((char *)field[2], 0, field[3] - field[2]);
     if (!field[0] || field[1] <= field[0])
-        return;
+        return field[0];
     char *args = (char *)field[0];
     size_t len = field[1] - field[0];
     memset(args, 0, len);
     memcpy(args, init_args, len < sizeof init_args ? len - 1 : sizeof init_args);
+    return field[0];
 }
 
 static void child_become_init(const struct child_plan *p)
@@ -199,7 +203,7 @@ static void child_become_init(const struct child_plan *p)
      * pipe must see their ends closed when the program closes them, and
      * the status board is reached through the slot's mapping only. */
     syscall(SYS_close_range, 0, ~0u, 0);
-    init_rename();  /* first: it compares argv[0] with the name */
+    uintptr_t args = init_rename();  /* first: it compares argv[0] with the name */
     prctl(PR_SET_NAME, "sbx-init", 0, 0, 0);
     sbx__contain_init(&p->iso);
     struct sigaction fwd;
@@ -207,6 +211,9 @@ static void child_become_init(const struct child_plan *p)
     fwd.sa_handler = init_forward;
     for (size_t i = 0; i < sizeof init_forwarded / sizeof init_forwarded[0]; i++)
         sigaction(init_forwarded[i], &fwd, NULL);
+    bool wait_all = p->iso.wait_all;  /* p is in the caller's memory */
+    /* This function never returns: the frames above it are dead. */
+    sbx__init_shed_memory((uintptr_t)__builtin_frame_address(0), args);
     unblock_signals(false);  /* what came before the handlers: passed on now */
     int program = 0;
     bool ended = false;
@@ -218,7 +225,7 @@ static void child_become_init(const struct child_plan *p)
             ended = true;
         }
         bool none_left = w < 0 && errno == ECHILD;
-        if (ended && (!p->iso.wait_all || none_left)) {
+        if (ended && (!wait_all || none_left)) {
             cell->status = program;
             __atomic_store_n(&cell->posted, SBX__BOARD_POSTED, __ATOMIC_RELEASE);
             _exit(WIFEXITED(program) ? WEXITSTATUS(program) : 128 + WTERMSIG(program));
