@@ -417,7 +417,8 @@ static void do_set(client *c, const proto_request *r)
     send_msg(c, msg);
 }
 
-/* The Prometheus text, as GET /metrics serves it, in "text". */
+/* The Prometheus text, as GET /metrics serves it, in "text": escaped
+ * straight into the reply line (no jansson string or tree of 12 MB). */
 static void do_metrics(client *c, const proto_request *r)
 {
     const control_settings *cfg = &c->ctl->cfg;
@@ -425,15 +426,24 @@ static void do_metrics(client *c, const proto_request *r)
         return send_error(c, r->id, PROTO_FAILED, "metrics are not available on this platform");
     outbuf text = {0};
     int rc = cfg->metrics(cfg->views, &text);
-    json_t *msg = proto_ok(r->id);
-    if (rc == 0)
-        json_object_set_new(msg, "text", json_stringn(text.p, text.len));
+    json_t *ok = proto_ok(r->id);
+    size_t head_len;
+    char *head = rc == 0 ? proto_dump_line(ok, &head_len) : NULL;  /* {...}\n */
+    json_decref(ok);
+    json_out line = {0};
+    if (head) {
+        json_out_raw(&line, head, head_len - 2);  /* without its closing brace */
+        json_out_raw(&line, ",\"text\":", 8);
+        json_out_text(&line, text.p ? text.p : "", text.len);
+        json_out_raw(&line, "}\n", 2);
+    }
+    free(head);
     out_free(&text);
-    if (rc < 0 || !json_object_get(msg, "text")) {
-        json_decref(msg);
+    if (!head || line.failed) {
+        out_free(&line);
         return send_error(c, r->id, PROTO_FAILED, "out of memory");
     }
-    send_msg(c, msg);
+    send_line(c, line.p, line.len);
 }
 
 static void do_run(client *c, const proto_request *r)
