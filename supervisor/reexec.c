@@ -118,14 +118,18 @@ static int parse_fd(const char *word, const char *key, int *fd)
 
 int reexec_parse(const char *text, reexec_fds *out)
 {
-    out->control = out->lock = -1;
+    out->control = out->lock = out->http = -1;
     for (const char *p = text; p && *p;) {
         while (*p == ' ')
             p++;
         if (!*p)
             break;
-        int a = parse_fd(p, "control", &out->control), b = a ? 0 : parse_fd(p, "lock", &out->lock);
-        if (a < 0 || b < 0 || (a == 0 && b == 0))
+        int a = parse_fd(p, "control", &out->control);
+        if (a == 0)
+            a = parse_fd(p, "lock", &out->lock);
+        if (a == 0)
+            a = parse_fd(p, "http", &out->http);
+        if (a <= 0)
             return -1;
         p = strchr(p, ' ');
     }
@@ -139,9 +143,15 @@ static void set_cloexec(int fd, bool on)
         fcntl(fd, F_SETFD, on ? fl | FD_CLOEXEC : fl & ~FD_CLOEXEC);
 }
 
+/* Only fds that are open: a stale variable names nothing of ours. */
+static int open_or_none(int fd)
+{
+    return fd >= 0 && fcntl(fd, F_GETFD) < 0 ? -1 : fd;
+}
+
 bool reexec_inherited(reexec_fds *out)
 {
-    out->control = out->lock = -1;
+    out->control = out->lock = out->http = -1;
     const char *u = getenv(REEXEC_UNITS_ENV);
     if (u)
         take_units(u);
@@ -152,16 +162,15 @@ bool reexec_inherited(reexec_fds *out)
     reexec_fds got;
     if (reexec_parse(v, &got) < 0) {
         fprintf(stderr, "sbxd: %s=%s: not understood, ignored\n", REEXEC_ENV, v);
-        got.control = got.lock = -1;
+        got.control = got.lock = got.http = -1;
     }
     unsetenv(REEXEC_ENV);  /* before any unit could inherit it */
-    /* Only fds that are open: a stale variable names nothing of ours. */
-    if (got.control >= 0 && fcntl(got.control, F_GETFD) < 0)
-        got.control = -1;
-    if (got.lock >= 0 && fcntl(got.lock, F_GETFD) < 0)
-        got.lock = -1;
+    got.control = open_or_none(got.control);
+    got.lock = open_or_none(got.lock);
+    got.http = open_or_none(got.http);
     set_cloexec(got.control, true);
     set_cloexec(got.lock, true);
+    set_cloexec(got.http, true);
     *out = got;
     return true;
 }
@@ -185,6 +194,7 @@ static void hand_over(const reexec_fds *fds, bool on)
 {
     set_cloexec(fds->control, !on);
     set_cloexec(fds->lock, !on);
+    set_cloexec(fds->http, !on);
     if (!on) {
         unsetenv(REEXEC_ENV);
         unsetenv(REEXEC_UNITS_ENV);
@@ -193,8 +203,15 @@ static void hand_over(const reexec_fds *fds, bool on)
     }
     if (fds->units)
         setenv(REEXEC_UNITS_ENV, fds->units, 1);
-    char v[64];
-    snprintf(v, sizeof v, "control=%d lock=%d", fds->control, fds->lock);
+    /* Only the fds there are ("-1" would not parse): the variable present
+     * with none still says "this is a re-exec". */
+    char v[96] = "";
+    const struct { const char *key; int fd; } named[] = {
+        {"control", fds->control}, {"lock", fds->lock}, {"http", fds->http}};
+    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
+        if (named[i].fd >= 0)
+            snprintf(v + strlen(v), sizeof v - strlen(v), "%s%s=%d", *v ? " " : "", named[i].key,
+                     named[i].fd);
     setenv(REEXEC_ENV, v, 1);
     if (R.notify)
         setenv("NOTIFY_SOCKET", R.notify, 1);

@@ -8,6 +8,8 @@
  *            the exec waits in the kernel's backlog, it is never refused
  *   lock     the state directory's lock fd (closing it would release the
  *            lock: another sbxd could take the tree)
+ *   http     the HTTP listener's fd (--http): a scrape during the exec
+ *            waits in the backlog too
  *
  * and in SBX_REEXEC_UNITS, per unit: its state and counters (a unit
  * stopped by hand stays stopped, one in its restart backoff starts at
@@ -31,6 +33,7 @@
 typedef struct reexec_fds {
     int control;    /* -1: none */
     int lock;       /* -1: none */
+    int http;       /* -1: none */
     const char *units;  /* "NAME:FD:STATE:RESTARTS:FAILURES:PID ..." of every
                            unit (manager_exec_handover): FD the status pipe
                            of a run behind sbx's init, else -1 */
@@ -44,7 +47,8 @@ void reexec_init(int argc, char **argv);
  * from the environment. Returns true when this start is a re-exec. A
  * malformed value is ignored with a message on stderr. */
 bool reexec_inherited(reexec_fds *out);
-/* Parses SBX_REEXEC's value ("control=N lock=N"); pure, for tests.
+/* Parses SBX_REEXEC's value ("control=N lock=N http=N", each optional);
+ * pure, for tests.
  * Returns 0 or -1. */
 int reexec_parse(const char *text, reexec_fds *out);
 /* Executes the binary again: /proc/self/exe's path as it is now (an

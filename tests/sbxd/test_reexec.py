@@ -7,6 +7,7 @@ again, counters are kept, a unit ending after the re-exec is reported with
 its real exit code (not `lost`), no numbered line is missing from the log,
 no client is ever refused. An exec that fails leaves sbxd running."""
 
+import http.client
 import json
 import os
 import re
@@ -218,6 +219,60 @@ class ReexecTest(sbxdtest.TestCase):
         # Every numbered line reached the log, none twice.
         self.wait_log("writer", b"seq %d\n" % (self.seqs()[-1] + 2000))
         self.assertNoGap(self.seqs())
+        self.stop_sbxd()
+
+    def scrape(self, port, stop, tally):
+        """GET /metrics in a loop: each answered 200, or (a request in
+        flight at the exec) its connection closed; a refusal is counted."""
+        while not stop.is_set():
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+                c.request("GET", "/metrics")
+                r = c.getresponse()
+                body = r.read()
+                tally["ok" if r.status == 200 and b"sbx_" in body else "bad"] += 1
+            except ConnectionRefusedError as e:
+                tally["refused"] += 1
+                tally["why"] = repr(e)
+            except (http.client.HTTPException, ConnectionError, OSError):
+                tally["closed"] += 1
+            finally:
+                c.close()
+
+    def test_http_listener_kept_across_reexec(self):
+        """A client scraping /metrics in a loop across three re-execs is
+        never refused: the listening socket is handed over, not bound
+        again (the port stays)."""
+        self.write_unit("a", {"exec": {"command": child_cmd("sleep", 1000), "stdout": "null"}})
+        d = self.start_sbxd(["--state-dir", os.path.join(self.tmp, "state"),
+                             "--http", "127.0.0.1:0"])
+        line = d.wait_line(r"http: listening on port \d+", 10)[0]
+        port = int(re.search(r"port (\d+)", line).group(1))
+        d.wait_running(20, "a")
+        stop = threading.Event()
+        tally = {"ok": 0, "bad": 0, "refused": 0, "closed": 0}
+        scrapers = [threading.Thread(target=self.scrape, args=(port, stop, tally))
+                    for _ in range(2)]
+        for t in scrapers:
+            t.start()
+        try:
+            for i in range(3):
+                time.sleep(0.3)
+                before = tally["ok"]
+                self.ctl("reexec")
+                d.wait_line(r"re-executed, version", 20)
+                kept = d.wait(lambda: [l for l in d.lines
+                                       if "kept across the re-exec" in l and "http" in l], 10)
+                self.assertEqual(len(kept), i + 1, d.transcript())
+                self.assertIn("port %d " % port, kept[-1])
+                self.assertTrue(wait_until(lambda: tally["ok"] > before, 10), tally)
+        finally:
+            stop.set()
+            for t in scrapers:
+                t.join(30)
+        print("\n  scrapes across 3 re-execs: %s" % tally)
+        self.assertEqual((tally["refused"], tally["bad"]), (0, 0), tally)
+        self.assertGreater(tally["ok"], 0)
         self.stop_sbxd()
 
     def test_failed_exec_leaves_sbxd_running(self):
