@@ -1699,9 +1699,10 @@ char *manager_exec_handover(manager *m, bool keep)
         if (fl >= 0)
             fcntl(fd, F_SETFD, keep ? fl & ~FD_CLOEXEC : fl | FD_CLOEXEC);
         if (text && !rt->transient)
-            len += (size_t)snprintf(text + len, cap - len, "%s%s:%d:%d:%u:%u:%d", len ? " " : "",
+            len += (size_t)snprintf(text + len, cap - len, "%s%s:%d:%d:%u:%u:%d:%d", len ? " " : "",
                                     s->def.name, fd, (int)s->state, (unsigned)s->restarts,
-                                    (unsigned)s->failures, rt->run_active ? (int)rt->run.pid : 0);
+                                    (unsigned)s->failures, rt->run_active ? (int)rt->run.pid : 0,
+                                    rt->restart ? 1 : 0);
     }
     if (text && !len) {
         free(text);
@@ -1750,6 +1751,20 @@ static pid_t own_child(const service *s, const state_record *r)
     return init > 1 && state_pid_parent(init) == getpid() ? init : 0;
 }
 
+/* A unit caught stopping by a re-exec goes where it was heading: the
+ * kept run is stopped again (its stop signal again, stop_timeout from
+ * now), then it rests, or starts again when it was being restarted. */
+static void finish_stop(manager *m, service *s)
+{
+    const reexec_unit *u = reexec_unit_find(s->def.name);
+    if (!u || u->state != SVC_STOPPING)
+        return;
+    if (u->restart)
+        manager_restart(m, s);
+    else
+        manager_stop(m, s);
+}
+
 /* One loaded unit against its record and its cgroup. */
 static bool adopt_one(manager *m, service *s)
 {
@@ -1794,6 +1809,8 @@ static bool adopt_one(manager *m, service *s)
         if (v == ADOPT_TAKE_CHANGED) {
             event(m, s, "changed", "its definition changed while sbxd was down: restarting");
             manager_restart(m, s);
+        } else if (child) {
+            finish_stop(m, s);
         }
         return true;
     }

@@ -47,8 +47,9 @@ void reexec_free(void)
     R.nunits = 0;
 }
 
-/* "NAME:FD:STATE:RESTARTS:FAILURES:PID ...": each open fd is kept (CLOEXEC
- * again) for its unit. */
+/* "NAME:FD:STATE:RESTARTS:FAILURES:PID:RESTART ...": each open fd is kept
+ * (CLOEXEC again) for its unit. RESTART is new: an older sbxd does not
+ * send it. */
 static void take_units(const char *text)
 {
     size_t n = 1;
@@ -61,9 +62,11 @@ static void take_units(const char *text)
         if (!end)
             end = p + strlen(p);
         kept_pipe *k = &R.units[R.nunits];
+        int restart = 0;
         if (colon && colon < end && colon > p &&
-            sscanf(colon + 1, "%d:%d:%u:%u:%d", &k->fd, &k->u.state, &k->u.restarts,
-                   &k->u.failures, &k->u.run_pid) == 5) {
+            sscanf(colon + 1, "%d:%d:%u:%u:%d:%d", &k->fd, &k->u.state, &k->u.restarts,
+                   &k->u.failures, &k->u.run_pid, &restart) >= 5) {
+            k->u.restart = restart == 1;
             if (k->fd <= 2 || fcntl(k->fd, F_GETFD) < 0)
                 k->fd = -1;
             else

@@ -34,7 +34,7 @@ typedef struct reexec_fds {
     int control;    /* -1: none */
     int lock;       /* -1: none */
     int http;       /* -1: none */
-    const char *units;  /* "NAME:FD:STATE:RESTARTS:FAILURES:PID ..." of every
+    const char *units;  /* "NAME:FD:STATE:RESTARTS:FAILURES:PID:RESTART ..." of every
                            unit (manager_exec_handover): FD the status pipe
                            of a run behind sbx's init, else -1 */
 } reexec_fds;
@@ -62,6 +62,7 @@ typedef struct reexec_unit {
     unsigned restarts, failures;
     int run_pid;                /* the child its run was (sbx's init or the
                                    program), 0: none */
+    bool restart;               /* stopping to start again (a restart by hand) */
 } reexec_unit;
 /* NAME's, or NULL (not handed over, or not a re-exec). */
 const reexec_unit *reexec_unit_find(const char *name);

@@ -275,6 +275,54 @@ class ReexecTest(sbxdtest.TestCase):
         self.assertGreater(tally["ok"], 0)
         self.stop_sbxd()
 
+    def test_units_caught_stopping_or_starting(self):
+        """Units caught half-way by the re-exec end up where they were
+        heading, once: one being stopped by hand is stopped (its stop
+        signal again, the grace from then on) and not started again; one
+        being restarted by hand runs once more with a new pid; one started
+        but not ready yet is started again by the new program and runs
+        once when ready."""
+        slow = {"exec": {"command": child_cmd("ignore-term", 1000), "stdout": "null"},
+                "limits": {"stop_timeout": "2s"},
+                "restart": {"policy": "always"}}
+        self.write_unit("stopped", slow)
+        self.write_unit("restarted", slow)
+        ready = os.path.join(self.tmp, "ready")
+        self.write_unit("late", {"exec": {"command": child_cmd("sleep", 1000), "stdout": "null",
+                                          "ready": "file:" + ready, "ready_timeout": "60s",
+                                          "env": "%s=late" % sbxdtest.UNIT_ENV},
+                                 "restart": {"policy": "always"}})
+        d = self.start()
+        pids = {u: d.wait_running(20, u)[-1].pid() for u in ("stopped", "restarted")}
+        d.wait(lambda: self.status()["late"]["state"] == "starting", 10)
+        mark = d.mark()
+        self.ctl("stop", "--no-wait", "stopped")
+        self.ctl("restart", "--no-wait", "restarted")
+        d.wait_event(10, unit="stopped", state="stopping", since=mark)
+        d.wait_event(10, unit="restarted", state="stopping", since=mark)
+        self.ctl("reexec")
+        d.wait_line(r"re-executed, version", 20)
+        d.wait_event(10, unit="stopped", state="inactive", since=mark)
+        def started(unit):
+            return [e for e in d.find(unit=unit, state="running", since=mark)
+                    if e.why != "kept"]
+        self.assertTrue(d.wait(lambda: started("restarted"), 10), d.transcript())
+        self.assertNotEqual(started("restarted")[0].pid(), pids["restarted"])
+        open(ready, "w").close()
+        self.assertTrue(d.wait(lambda: started("late"), 20), d.transcript())
+        time.sleep(1.0)
+        st = self.status()
+        self.assertEqual((st["stopped"]["state"], st["restarted"]["state"],
+                          st["late"]["state"]), ("inactive", "running", "running"), st)
+        self.assertFalse(alive(pids["stopped"]) or alive(pids["restarted"]), d.transcript())
+        started = [(e.unit, e.why) for e in d.find(since=mark)
+                   if e.state == "running" and e.why != "kept"]
+        self.assertEqual(sorted(started), [("late", "ready"), ("restarted", "started")],
+                         d.transcript())
+        self.assertEqual(list(self.program_pids()), ["late"])
+        self.assertEqual(len(self.program_pids()["late"]), 1)
+        self.stop_sbxd()
+
     def test_failed_exec_leaves_sbxd_running(self):
         self.write_unit("a", {"exec": {"command": child_cmd("sleep", 1000), "stdout": "null"}})
         self.write_unit("b", {"exec": {"command": child_cmd("sleep", 1000), "stdout": "null"}})
