@@ -443,7 +443,8 @@ typedef struct sbx_process {
     sbx_stage failed_stage; /* when spawn failed in the child */
     int failed_errno;
     int report_fd;          /* async: the child's report, until reaped */
-    int status_fd;          /* pid namespace: the program's own wait status */
+    unsigned status_slot;   /* pid namespace: where sbx's init posts the
+                               program's wait status (the status board), 0: none */
     char failed_step[200];  /* sandbox: which step failed */
     void *handle;           /* Windows: the process handle, until released */
     bool init;              /* pid is sbx's init, the program its child */
@@ -465,16 +466,27 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
  * failed_stage set) or ran (0), and closes report_fd; later calls give
  * the same answer. */
 int sbx_spawn_outcome(sbx_process *proc);
-/* With a PID namespace, the pid spawned is sbx's init, which passes on the
+/* With a PID namespace, the pid spawned is sbx's init, which posts the
  * program's wait status before it exits: after reaping the init, this
- * replaces *status with the program's own, and closes status_fd. */
+ * replaces *status with the program's own, and frees status_slot. */
 void sbx_spawn_program_status(sbx_process *proc, int *status);
+/* The status board (Linux): one memfd for the whole process, a page per
+ * run behind sbx's init, where each init posts its program's status. Its
+ * descriptor (-1 before the first such spawn), close-on-exec; a process
+ * that executes itself again with runs going on hands it over. */
+int sbx_status_board_fd(void);
+/* After such an exec: fd is the board again (0), or -EINVAL when it is
+ * not one (-EBUSY: this process has one already). */
+int sbx_status_board_adopt(int fd);
+/* The slot of a run that goes on after the exec: taken again, so no new
+ * spawn gets it. 0, or -ENOENT / -EBUSY. */
+int sbx_status_board_claim(unsigned slot);
 /* The program's own pid as the caller sees it: with sbx's init in a PID
  * namespace, the init's child (read from /proc once it exists), else
  * proc->pid. 0 while the init has not forked it yet. */
 pid_t sbx_process_program_pid(sbx_process *proc);
 /* Closes what the process record still holds (the async report pipe, the
- * status pipe, the Windows process handle). After the process is reaped. */
+ * status slot, the Windows process handle). After the process is reaped. */
 void sbx_process_release(sbx_process *proc);
 
 #endif

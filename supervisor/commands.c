@@ -14,10 +14,11 @@
 
 /* Sends the status of the given services (status.c writes it). */
 static void send_status(client *c, const json_t *id, service *const *svcs, size_t n,
-                        bool detail)
+                        bool detail, bool table)
 {
     size_t len;
-    char *line = status_reply(c->ctl->m, id, svcs, n, detail, &len);
+    char *line = table ? status_table_reply(c->ctl->m, id, svcs, n, &len)
+                       : status_reply(c->ctl->m, id, svcs, n, detail, &len);
     if (!line)
         return send_error(c, id, PROTO_FAILED, "out of memory");
     send_line(c, line, len);
@@ -202,10 +203,11 @@ static void do_status(client *c, const proto_request *r)
     json_t *names;
     bool detail;
     char why[200];
-    bool watch;
+    bool watch, table;
     if (!proto_get_strings(r, "units", false, &names, why, sizeof why) ||
         !proto_get_bool(r, "detail", false, &detail, why, sizeof why) ||
-        !proto_get_bool(r, "watch", false, &watch, why, sizeof why))
+        !proto_get_bool(r, "watch", false, &watch, why, sizeof why) ||
+        !proto_get_bool(r, "table", false, &table, why, sizeof why))
         return send_error(c, r->id, PROTO_BAD_REQUEST, "%s", why);
     if (watch && c->ctl->cfg.watched)
         c->ctl->cfg.watched(c->ctl->cfg.watch_ctx);
@@ -213,7 +215,7 @@ static void do_status(client *c, const proto_request *r)
         return;
     manager *m = c->ctl->m;
     if (!names)
-        return send_status(c, r->id, m->svcs, m->n, detail);
+        return send_status(c, r->id, m->svcs, m->n, detail, table);
     service **picked = calloc(json_array_size(names) + 1, sizeof *picked);
     size_t i;
     json_t *e;
@@ -221,7 +223,7 @@ static void do_status(client *c, const proto_request *r)
         return send_error(c, r->id, PROTO_FAILED, "out of memory");
     json_array_foreach(names, i, e)
         picked[i] = manager_find(m, json_string_value(e));
-    send_status(c, r->id, picked, json_array_size(names), detail);
+    send_status(c, r->id, picked, json_array_size(names), detail, table);
     free(picked);
 }
 
@@ -415,7 +417,8 @@ static void do_set(client *c, const proto_request *r)
     send_msg(c, msg);
 }
 
-/* The Prometheus text, as GET /metrics serves it, in "text". */
+/* The Prometheus text, as GET /metrics serves it, in "text": escaped
+ * straight into the reply line (no jansson string or tree of 12 MB). */
 static void do_metrics(client *c, const proto_request *r)
 {
     const control_settings *cfg = &c->ctl->cfg;
@@ -423,15 +426,24 @@ static void do_metrics(client *c, const proto_request *r)
         return send_error(c, r->id, PROTO_FAILED, "metrics are not available on this platform");
     outbuf text = {0};
     int rc = cfg->metrics(cfg->views, &text);
-    json_t *msg = proto_ok(r->id);
-    if (rc == 0)
-        json_object_set_new(msg, "text", json_stringn(text.p, text.len));
+    json_t *ok = proto_ok(r->id);
+    size_t head_len;
+    char *head = rc == 0 ? proto_dump_line(ok, &head_len) : NULL;  /* {...}\n */
+    json_decref(ok);
+    json_out line = {0};
+    if (head) {
+        json_out_raw(&line, head, head_len - 2);  /* without its closing brace */
+        json_out_raw(&line, ",\"text\":", 8);
+        json_out_text(&line, text.p ? text.p : "", text.len);
+        json_out_raw(&line, "}\n", 2);
+    }
+    free(head);
     out_free(&text);
-    if (rc < 0 || !json_object_get(msg, "text")) {
-        json_decref(msg);
+    if (!head || line.failed) {
+        out_free(&line);
         return send_error(c, r->id, PROTO_FAILED, "out of memory");
     }
-    send_msg(c, msg);
+    send_line(c, line.p, line.len);
 }
 
 static void do_run(client *c, const proto_request *r)

@@ -1,5 +1,6 @@
 /* sbxd's descriptor budget. A running unit keeps a few descriptors (its
- * OOM watch, its log pipe, the status pipe of sbx's init), so the number
+ * log pipe, a share of the OOM watch; sbx's init posts its status on one
+ * board for all: libsbx's status_board.c), so the number
  * of units one sbxd can hold is bounded by RLIMIT_NOFILE. sbxd raises its
  * limit as far as it may, says once at load when the units will not fit,
  * and names the limit in every start failure that ran out of

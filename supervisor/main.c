@@ -345,14 +345,14 @@ static void do_reexec(void *ctx, char *why, size_t len)
         snprintf(why, len, "sbxd is stopping");
         return;
     }
-    char *units = manager_exec_handover(&D.m, true);
+    char *units = manager_exec_handover(&D.m);
     reexec_fds fds = {.control = control_listen_fd(D.ctl),
                       .lock = D.m.state ? D.m.state->lock_fd : -1,
+                      .board = sbx_status_board_fd(),
                       .http = D.http ? http_listen_fd(D.http) : -1, .units = units};
     fprintf(stderr, "sbxd: re-executing (version %s)\n", SBX_VERSION);
     notify_self("RELOADING=1");
     reexec_exec(&fds, why, len);
-    free(manager_exec_handover(&D.m, false));
     free(units);
     fprintf(stderr, "sbxd: re-exec failed, running on: %s\n", why);
     notify_counts("READY=1\n");
@@ -636,7 +636,7 @@ int main(int argc, char **argv)
 #endif
         return bad ? 1 : 0;
     }
-    reexec_fds kept = {.control = -1, .lock = -1, .http = -1};
+    reexec_fds kept = {.control = -1, .lock = -1, .board = -1, .http = -1};
     bool again = false;
 #ifndef _WIN32
     signal(SIGPIPE, SIG_IGN);

@@ -143,7 +143,6 @@ static void env_timer_stop(service *s)
 }
 
 static void on_run_done(run *r, const run_result *res);
-static void on_exec(run *r);
 
 /* Reports the OOM kills the box's counter shows beyond those reported. */
 static void report_oom(service *s)
@@ -414,14 +413,32 @@ static int output_fifo(service *s)
     return wfd < 0 ? -1 : wfd;
 }
 
-/* An async spawn's report was read: its place in the window is free. */
-static void on_reported(run *r)
+/* The program's pid is known: the deferred "running" event names it. */
+static void log_deferred_running(service *s)
+{
+    service_rt *rt = rt_of(s);
+    if (!rt->running_unlogged || s->state != SVC_RUNNING)
+        return;
+    rt->running_unlogged = false;
+    s->pid = run_program_pid(&rt->run);
+    rt->logged_pid = s->pid;
+    char what[80], detail[40];
+    snprintf(what, sizeof what, "%s (%s)", svc_state_name(s->state), rt->running_why);
+    snprintf(detail, sizeof detail, "pid %d", (int)s->pid);
+    event(rt->m, s, what, detail);
+}
+
+/* An async spawn's report was read or given up: its place in the window
+ * is free, and once read the program's pid is known. */
+static void on_reported(run *r, bool read)
 {
     service_rt *rt = (service_rt *)((char *)r - offsetof(service_rt, run));
     if (rt->in_window) {
         rt->in_window = false;
         startwin_leave(&rt->m->win);
     }
+    if (read)
+        log_deferred_running(r->data);
 }
 
 static int spawn_run(service *s, run_result *res)
@@ -474,7 +491,6 @@ static int spawn_run(service *s, run_result *res)
      * for units others require, "running" means the program has exec'd. */
     /* Behind sbx's init, the program's own pid is learnt once the init
      * has forked it (manager_pid); until then the init's pid stands in. */
-    opt.on_exec = on_exec;
     opt.async_spawn = rt->m->bulk && !rt->required &&
                       d->ready.kind != READY_COMMAND;  /* it enters the namespaces made at exec */
     opt.on_reported = on_reported;
@@ -771,7 +787,7 @@ static void env_changed(service *s, svc_state from, const char *why)
     }
     if (s->state == SVC_RUNNING && rt_of(s)->run_active && run_pid_pending(&rt_of(s)->run)) {
         /* Behind sbx's init, started without waiting for exec: the event
-         * names the program, so it waits for its pid (on_exec). */
+         * names the program, so it waits for its pid (on_reported). */
         rt_of(s)->running_unlogged = true;
         snprintf(rt_of(s)->running_why, sizeof rt_of(s)->running_why, "%s", why ? why : "");
         rt_of(s)->since_ms = uv_now(m->loop);
@@ -810,22 +826,6 @@ static void env_changed(service *s, svc_state from, const char *why)
         came_to_rest(m, s);
     }
     settle(m);
-}
-
-/* The program's pid is known: the deferred "running" event names it. */
-static void on_exec(run *r)
-{
-    service *s = r->data;
-    service_rt *rt = rt_of(s);
-    if (!rt->running_unlogged || s->state != SVC_RUNNING)
-        return;
-    rt->running_unlogged = false;
-    s->pid = run_program_pid(r);
-    rt->logged_pid = s->pid;
-    char what[80], detail[40];
-    snprintf(what, sizeof what, "%s (%s)", svc_state_name(s->state), rt->running_why);
-    snprintf(detail, sizeof detail, "pid %d", (int)s->pid);
-    event(rt->m, s, what, detail);
 }
 
 static void on_run_done(run *r, const run_result *res)
@@ -1602,12 +1602,11 @@ static void restore_counters(manager *m, service *s, const state_record *r)
 static int resume_child(manager *m, service *s, const state_record *r, pid_t via)
 {
     service_rt *rt = rt_of(s);
-    sbx_process proc = {.pid = via, .report_fd = -1, .status_fd = -1,
-                        .stdio_fd = {-1, -1, -1}};
-    if (s->def.pid_ns == SBX_PID_NS_INIT) {  /* behind sbx's init: its status pipe */
+    sbx_process proc = {.pid = via, .report_fd = -1, .stdio_fd = {-1, -1, -1}};
+    if (s->def.pid_ns == SBX_PID_NS_INIT) {  /* behind sbx's init: its status slot */
         proc.init = true;
         proc.program_pid = via != r->pid ? r->pid : 0;  /* 0: learnt from /proc */
-        proc.status_fd = reexec_unit_fd(s->def.name);
+        proc.status_slot = reexec_unit_slot(s->def.name);
     }
     run_options opt;
     run_options_init(&opt);
@@ -1630,8 +1629,7 @@ static pid_t adopted_program(const service *s, pid_t main_pid)
 {
     if (s->def.pid_ns != SBX_PID_NS_INIT)
         return main_pid;
-    sbx_process p = {.pid = main_pid, .init = true, .report_fd = -1, .status_fd = -1,
-                     .stdio_fd = {-1, -1, -1}};
+    sbx_process p = {.pid = main_pid, .init = true, .report_fd = -1, .stdio_fd = {-1, -1, -1}};
     pid_t program = sbx_process_program_pid(&p);
     return program > 0 ? program : main_pid;
 }
@@ -1674,33 +1672,29 @@ static void report_lost(manager *m, service *s, const state_record *r, const cha
     service_event(s, EV_ADOPT, &res);
 }
 
-/* Before a re-exec: the status pipes of the runs behind sbx's init kept
- * open (keep) or closed at exec again (!keep), and named in the returned
- * text ("NAME:FD ...", malloc'd; NULL when none or out of memory) for
- * reexec_exec. Without them an init could not pass its program's status
- * on (its write would meet a closed pipe). */
-char *manager_exec_handover(manager *m, bool keep)
+/* Before a re-exec: every unit's state and counters, and the status
+ * board's slot of each run behind sbx's init, in the returned text
+ * ("NAME:SLOT:STATE:RESTARTS:FAILURES:PID ...", malloc'd; NULL when none
+ * or out of memory) for reexec_exec. */
+char *manager_exec_handover(manager *m)
 {
 #ifdef _WIN32
-    (void)m, (void)keep;
+    (void)m;
     return NULL;  /* no re-exec there */
 #else
     size_t cap = 1, len = 0;
     for (size_t i = 0; i < m->n; i++)
-        cap += strlen(m->svcs[i]->def.name) + 48;
-    char *text = keep ? malloc(cap) : NULL;
+        cap += strlen(m->svcs[i]->def.name) + 64;
+    char *text = malloc(cap);
     if (text)
         text[0] = '\0';
-    for (size_t i = 0; i < m->n; i++) {
+    for (size_t i = 0; text && i < m->n; i++) {
         service *s = m->svcs[i];
         service_rt *rt = rt_of(s);
-        int fd = rt->run_active ? rt->run.proc.status_fd : -1;
-        int fl = fd >= 0 ? fcntl(fd, F_GETFD) : -1;
-        if (fl >= 0)
-            fcntl(fd, F_SETFD, keep ? fl & ~FD_CLOEXEC : fl | FD_CLOEXEC);
-        if (text && !rt->transient)
-            len += (size_t)snprintf(text + len, cap - len, "%s%s:%d:%d:%u:%u:%d:%d", len ? " " : "",
-                                    s->def.name, fd, (int)s->state, (unsigned)s->restarts,
+        unsigned slot = rt->run_active ? rt->run.proc.status_slot : 0;
+        if (!rt->transient)
+            len += (size_t)snprintf(text + len, cap - len, "%s%s:%u:%d:%u:%u:%d:%d", len ? " " : "",
+                                    s->def.name, slot, (int)s->state, (unsigned)s->restarts,
                                     (unsigned)s->failures, rt->run_active ? (int)rt->run.pid : 0,
                                     rt->restart ? 1 : 0);
     }

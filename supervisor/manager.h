@@ -97,10 +97,9 @@ void manager_start_all(manager *m);
 int manager_adopt(manager *m);
 /* Whether the unit's current run was taken over from an earlier sbxd. */
 bool manager_adopted(const service *s);
-/* Before a re-exec (reexec.h): keeps the runs' pipes that must outlive it
- * open, or (keep false, the exec failed) closes them at exec again.
- * Returns their names and fds as text for reexec_exec (free it), or NULL. */
-char *manager_exec_handover(manager *m, bool keep);
+/* Before a re-exec (reexec.h): every unit's state, counters and status
+ * slot as text for reexec_exec (free it), or NULL. */
+char *manager_exec_handover(manager *m);
 /* After a re-exec, once adopted: the other units' states and counters as
  * the sbxd before had them (reexec.h). */
 void manager_restore_kept(manager *m);

@@ -7,17 +7,18 @@
 #include <unistd.h>
 
 #include "reexec.h"
+#include "sbx.h"
 
-typedef struct kept_pipe {
+typedef struct kept_unit {
     char *name;
-    int fd;         /* -1 once claimed */
+    unsigned slot;  /* on the status board, 0: none or taken */
     reexec_unit u;
-} kept_pipe;
+} kept_unit;
 
 static struct {
     char **argv;
     char *notify;   /* NOTIFY_SOCKET as we were given it, or NULL */
-    kept_pipe *units;  /* handed over to us */
+    kept_unit *units;  /* handed over to us */
     size_t nunits;
 } R;
 
@@ -47,9 +48,9 @@ void reexec_free(void)
     R.nunits = 0;
 }
 
-/* "NAME:FD:STATE:RESTARTS:FAILURES:PID:RESTART ...": each open fd is kept
- * (CLOEXEC again) for its unit. RESTART is new: an older sbxd does not
- * send it. */
+/* "NAME:SLOT:STATE:RESTARTS:FAILURES:PID:RESTART ...": each slot is
+ * claimed on the status board again for its unit. RESTART is new: an
+ * older sbxd does not send it. */
 static void take_units(const char *text)
 {
     size_t n = 1;
@@ -61,16 +62,14 @@ static void take_units(const char *text)
         const char *end = strchr(p, ' '), *colon = strchr(p, ':');
         if (!end)
             end = p + strlen(p);
-        kept_pipe *k = &R.units[R.nunits];
+        kept_unit *k = &R.units[R.nunits];
         int restart = 0;
         if (colon && colon < end && colon > p &&
-            sscanf(colon + 1, "%d:%d:%u:%u:%d:%d", &k->fd, &k->u.state, &k->u.restarts,
+            sscanf(colon + 1, "%u:%d:%u:%u:%d:%d", &k->slot, &k->u.state, &k->u.restarts,
                    &k->u.failures, &k->u.run_pid, &restart) >= 5) {
             k->u.restart = restart == 1;
-            if (k->fd <= 2 || fcntl(k->fd, F_GETFD) < 0)
-                k->fd = -1;
-            else
-                fcntl(k->fd, F_SETFD, FD_CLOEXEC);
+            if (k->slot && sbx_status_board_claim(k->slot) < 0)
+                k->slot = 0;
             if ((k->name = strndup(p, (size_t)(colon - p))))
                 R.nunits++;
         }
@@ -86,24 +85,21 @@ const reexec_unit *reexec_unit_find(const char *name)
     return NULL;
 }
 
-int reexec_unit_fd(const char *name)
+unsigned reexec_unit_slot(const char *name)
 {
     for (size_t i = 0; i < R.nunits; i++)
-        if (R.units[i].name && R.units[i].fd >= 0 && strcmp(R.units[i].name, name) == 0) {
-            int fd = R.units[i].fd;
-            R.units[i].fd = -1;
-            return fd;
+        if (R.units[i].slot && strcmp(R.units[i].name, name) == 0) {
+            unsigned slot = R.units[i].slot;
+            R.units[i].slot = 0;
+            return slot;
         }
-    return -1;
+    return 0;
 }
 
 void reexec_close_unclaimed(void)
 {
     for (size_t i = 0; i < R.nunits; i++)
-        if (R.units[i].fd >= 0) {
-            close(R.units[i].fd);
-            R.units[i].fd = -1;
-        }
+        R.units[i].slot = 0;
 }
 
 static int parse_fd(const char *word, const char *key, int *fd)
@@ -121,7 +117,7 @@ static int parse_fd(const char *word, const char *key, int *fd)
 
 int reexec_parse(const char *text, reexec_fds *out)
 {
-    out->control = out->lock = out->http = -1;
+    out->control = out->lock = out->board = out->http = -1;
     for (const char *p = text; p && *p;) {
         while (*p == ' ')
             p++;
@@ -130,6 +126,8 @@ int reexec_parse(const char *text, reexec_fds *out)
         int a = parse_fd(p, "control", &out->control);
         if (a == 0)
             a = parse_fd(p, "lock", &out->lock);
+        if (a == 0)
+            a = parse_fd(p, "board", &out->board);
         if (a == 0)
             a = parse_fd(p, "http", &out->http);
         if (a <= 0)
@@ -146,34 +144,49 @@ static void set_cloexec(int fd, bool on)
         fcntl(fd, F_SETFD, on ? fl | FD_CLOEXEC : fl & ~FD_CLOEXEC);
 }
 
-/* Only fds that are open: a stale variable names nothing of ours. */
-static int open_or_none(int fd)
+/* Only an fd that is open: a stale variable names nothing of ours. It is
+ * CLOEXEC again. */
+static int kept_fd(int fd)
 {
-    return fd >= 0 && fcntl(fd, F_GETFD) < 0 ? -1 : fd;
+    if (fd < 0 || fcntl(fd, F_GETFD) < 0)
+        return -1;
+    set_cloexec(fd, true);
+    return fd;
+}
+
+/* The status board handed over: libsbx's again, or closed when it is not
+ * one (nothing then claims a slot: those runs end reported by their
+ * init's own exit status). */
+static int take_board(int fd)
+{
+    if ((fd = kept_fd(fd)) >= 0 && sbx_status_board_adopt(fd) < 0) {
+        fprintf(stderr, "sbxd: %s: board=%d is no status board, ignored\n", REEXEC_ENV, fd);
+        close(fd);
+        fd = -1;
+    }
+    return fd;
 }
 
 bool reexec_inherited(reexec_fds *out)
 {
-    out->control = out->lock = out->http = -1;
+    out->control = out->lock = out->board = out->http = -1;
+    const char *v = getenv(REEXEC_ENV);
+    reexec_fds got = {.control = -1, .lock = -1, .board = -1, .http = -1};
+    if (v && reexec_parse(v, &got) < 0) {
+        fprintf(stderr, "sbxd: %s=%s: not understood, ignored\n", REEXEC_ENV, v);
+        got.control = got.lock = got.board = got.http = -1;
+    }
+    got.board = take_board(got.board);  /* before the units claim their slots */
     const char *u = getenv(REEXEC_UNITS_ENV);
     if (u)
         take_units(u);
     unsetenv(REEXEC_UNITS_ENV);
-    const char *v = getenv(REEXEC_ENV);
     if (!v)
         return false;
-    reexec_fds got;
-    if (reexec_parse(v, &got) < 0) {
-        fprintf(stderr, "sbxd: %s=%s: not understood, ignored\n", REEXEC_ENV, v);
-        got.control = got.lock = got.http = -1;
-    }
     unsetenv(REEXEC_ENV);  /* before any unit could inherit it */
-    got.control = open_or_none(got.control);
-    got.lock = open_or_none(got.lock);
-    got.http = open_or_none(got.http);
-    set_cloexec(got.control, true);
-    set_cloexec(got.lock, true);
-    set_cloexec(got.http, true);
+    got.control = kept_fd(got.control);
+    got.lock = kept_fd(got.lock);
+    got.http = kept_fd(got.http);
     *out = got;
     return true;
 }
@@ -197,6 +210,7 @@ static void hand_over(const reexec_fds *fds, bool on)
 {
     set_cloexec(fds->control, !on);
     set_cloexec(fds->lock, !on);
+    set_cloexec(fds->board, !on);
     set_cloexec(fds->http, !on);
     if (!on) {
         unsetenv(REEXEC_ENV);
@@ -208,9 +222,10 @@ static void hand_over(const reexec_fds *fds, bool on)
         setenv(REEXEC_UNITS_ENV, fds->units, 1);
     /* Only the fds there are ("-1" would not parse): the variable present
      * with none still says "this is a re-exec". */
-    char v[96] = "";
+    char v[128] = "";
     const struct { const char *key; int fd; } named[] = {
-        {"control", fds->control}, {"lock", fds->lock}, {"http", fds->http}};
+        {"control", fds->control}, {"lock", fds->lock}, {"board", fds->board},
+        {"http", fds->http}};
     for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
         if (named[i].fd >= 0)
             snprintf(v + strlen(v), sizeof v - strlen(v), "%s%s=%d", *v ? " " : "", named[i].key,

@@ -8,13 +8,16 @@
  *            the exec waits in the kernel's backlog, it is never refused
  *   lock     the state directory's lock fd (closing it would release the
  *            lock: another sbxd could take the tree)
+ *
+ *   board    the status board (sbx_status_board_fd): where each sbx's init
+ *            posts its program's wait status
  *   http     the HTTP listener's fd (--http): a scrape during the exec
  *            waits in the backlog too
  *
  * and in SBX_REEXEC_UNITS, per unit: its state and counters (a unit
  * stopped by hand stays stopped, one in its restart backoff starts at
- * once with its counters) and, behind sbx's init, the pipe its init writes
- * its program's wait status to.
+ * once with its counters) and, behind sbx's init, its run's slot on the
+ * board.
  *
  * The rest is found again as after a crash (adopt.h): the records in the
  * state directory, the output FIFOs (the units hold them open, so nothing
@@ -33,22 +36,25 @@
 typedef struct reexec_fds {
     int control;    /* -1: none */
     int lock;       /* -1: none */
+    int board;      /* -1: none */
     int http;       /* -1: none */
-    const char *units;  /* "NAME:FD:STATE:RESTARTS:FAILURES:PID:RESTART ..." of every
-                           unit (manager_exec_handover): FD the status pipe
-                           of a run behind sbx's init, else -1 */
+    const char *units;  /* "NAME:SLOT:STATE:RESTARTS:FAILURES:PID:RESTART ..." of
+                           every unit (manager_exec_handover): SLOT the
+                           status board's slot of a run behind sbx's init,
+                           else 0 */
 } reexec_fds;
 
 /* At start, before anything else reads the environment: keeps argv (the
  * exec repeats it) and NOTIFY_SOCKET (sbxd's own, which notify.c takes out
  * of the environment the units inherit). */
 void reexec_init(int argc, char **argv);
-/* The fds an earlier self handed over, CLOEXEC again, and SBX_REEXEC gone
+/* The fds an earlier self handed over, CLOEXEC again (the status board
+ * adopted by libsbx, the runs' slots on it claimed), and SBX_REEXEC gone
  * from the environment. Returns true when this start is a re-exec. A
  * malformed value is ignored with a message on stderr. */
 bool reexec_inherited(reexec_fds *out);
-/* Parses SBX_REEXEC's value ("control=N lock=N http=N", each optional);
- * pure, for tests.
+/* Parses SBX_REEXEC's value ("control=N lock=N board=N http=N", each
+ * optional); pure, for tests.
  * Returns 0 or -1. */
 int reexec_parse(const char *text, reexec_fds *out);
 /* Executes the binary again: /proc/self/exe's path as it is now (an
@@ -66,10 +72,11 @@ typedef struct reexec_unit {
 } reexec_unit;
 /* NAME's, or NULL (not handed over, or not a re-exec). */
 const reexec_unit *reexec_unit_find(const char *name);
-/* The status pipe handed over for unit NAME (now CLOEXEC again; the
- * caller owns it), or -1. */
-int reexec_unit_fd(const char *name);
-/* Closes the handed-over pipes no unit took (units no longer loaded). */
+/* The status slot handed over for unit NAME (claimed on the board; the
+ * caller's run owns it now), or 0. */
+unsigned reexec_unit_slot(const char *name);
+/* Forgets the slots no unit took (units no longer loaded). They stay
+ * taken on the board: such a run's init may still post there. */
 void reexec_close_unclaimed(void);
 /* Frees what reexec_init kept. */
 void reexec_free(void);

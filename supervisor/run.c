@@ -128,27 +128,25 @@ static void free_handle(uv_handle_t *h)
 
 /* An async spawn's report pipe is read as soon as the child has exec'd
  * (or failed), not when it is reaped: a running unit keeps no descriptor
- * for it. */
-static void stop_report_watch(run *r)
+ * for it. read: it is readable now, else given up. */
+static void stop_report_watch(run *r, bool read)
 {
     if (!r->report_poll)
         return;
     uv_close((uv_handle_t *)r->report_poll, free_handle);
     r->report_poll = NULL;
+    if (read)
+        sbx_spawn_outcome(&r->proc);  /* kept in proc until the run's end */
     if (r->opt.on_reported)
-        r->opt.on_reported(r);
+        r->opt.on_reported(r, read);
 }
 
 #ifndef _WIN32
 static void on_report(uv_poll_t *p, int status, int events)
 {
-    run *r = p->data;
     (void)status;
     (void)events;
-    stop_report_watch(r);
-    sbx_spawn_outcome(&r->proc);  /* kept in proc until the run's end */
-    if (r->opt.on_exec)
-        r->opt.on_exec(r);
+    stop_report_watch(p->data, true);
 }
 #endif
 
@@ -255,7 +253,7 @@ int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
               const run_options *opt, run_done_cb on_done, run_result *res)
 {
     run_init(r, loop, box, opt, on_done);
-    r->proc.report_fd = r->proc.status_fd = -1;
+    r->proc.report_fd = -1;
     sbx_stats before = {.oom_kills = 0, .pids_limit_hits = 0};
     if (!sbx_box_fresh(box))  /* a kept box (sbxd): this run's counts are deltas */
         sbx_box_stats(box, &before, NULL);
@@ -394,7 +392,7 @@ static void classify(run *r)
     }
     if (res->stats.memory_peak < 0 && r->ru.ru_maxrss > 0)  /* else unknown */
         res->stats.memory_peak = (int64_t)r->ru.ru_maxrss * 1024;
-    stop_report_watch(r);
+    stop_report_watch(r, false);
     if (sbx_spawn_outcome(&r->proc) < 0) {  /* async: it never reached exec */
         res->reason = RUN_START_FAILED;
         res->failed_stage = r->proc.failed_stage;
@@ -463,7 +461,7 @@ void run_close(run *r)
         reaper_remove_sweep(on_sweep, r);
     if (r->state != RUN_DONE)
         reaper_unwatch(r->pid);
-    stop_report_watch(r);
+    stop_report_watch(r, false);
     sbx_process_release(&r->proc);
     uv_close((uv_handle_t *)r->timer, free_handle);
     r->timer = NULL;

@@ -58,11 +58,11 @@ typedef struct run_options {
                                of the tree instead of killing it */
     bool async_spawn;       /* do not wait for exec: a failure before it is
                                learnt when the child is reaped */
-    void (*on_exec)(run *r);  /* async: the child's report came (the
-                               program's pid is known); may be NULL */
-    /* An async spawn's exec report has been read, or given up (the run
-     * ended or was closed first): called once, never from run_start. */
-    void (*on_reported)(struct run *r);
+    /* An async spawn's exec report has been read (read: the child exec'd
+     * or failed, and behind sbx's init the program's pid is known), or
+     * given up (the run ended or was closed first): called once, never
+     * from run_start; may be NULL. */
+    void (*on_reported)(struct run *r, bool read);
 } run_options;
 
 typedef void (*run_done_cb)(run *r, const run_result *res);
@@ -113,8 +113,9 @@ int run_start(run *r, uv_loop_t *loop, sbx_box *box, const sbx_command *cmd,
 /* Takes over proc->pid, a child of this process started (ran_ms ago) by
  * the sbxd it was before a re-exec, as a run in box: its end is reported
  * as run_start's would be. proc: the pid, and behind sbx's init its
- * program's pid and the status pipe kept across the exec (-1: the init's
- * own exit status stands in); report_fd -1. Returns 0 or -ENOMEM. */
+ * program's pid and its slot on the status board kept across the exec
+ * (0: the init's own exit status stands in); report_fd -1. Returns 0 or
+ * -ENOMEM. */
 int run_resume(run *r, uv_loop_t *loop, sbx_box *box, const sbx_process *proc,
                uint64_t ran_ms, const run_options *opt, run_done_cb on_done);
 /* Stops the run: stop signal to every process, SIGKILL after the grace. */

@@ -18,5 +18,11 @@ void status_write_units(json_out *b, manager *m, service *const *svcs, size_t n,
  * and its newline; *len its length. NULL when out of memory. free() it. */
 char *status_reply(manager *m, const json_t *id, service *const *svcs, size_t n,
                    bool detail, size_t *len);
+/* The table form: {"v":1,"id":ID,"ok":true,"columns":[NAME...],"rows":[[...]...]}
+ * and its newline, a row per unit with what `sbxctl status` shows (the
+ * brief form's values of those columns): a fraction of the brief form's
+ * size and of a client's parsing. NULL when out of memory. free() it. */
+char *status_table_reply(manager *m, const json_t *id, service *const *svcs, size_t n,
+                         size_t *len);
 
 #endif

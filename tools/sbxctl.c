@@ -546,29 +546,53 @@ static void print_row(const struct ctl *c, cell *row, const size_t *width, bool 
     putchar('\n');
 }
 
+/* Unit i of a status: units[i] of the brief form, or, of the table form
+ * (columns + rows), row i as an object (one, reused: set per row). */
+static const json_t *unit_at(const json_t *r, size_t i, json_t *scratch)
+{
+    const json_t *units = json_object_get(r, "units"), *cols = json_object_get(r, "columns");
+    if (units)
+        return json_array_get(units, i);
+    const json_t *row = json_array_get(json_object_get(r, "rows"), i);
+    for (size_t k = 0; k < json_array_size(cols); k++) {
+        const char *key = json_string_value(json_array_get(cols, k));
+        if (key)
+            json_object_set(scratch, key, json_array_get(row, k) ? json_array_get(row, k)
+                                                                 : json_null());
+    }
+    return scratch;
+}
+
+static size_t unit_count(const json_t *r)
+{
+    const json_t *units = json_object_get(r, "units");
+    return json_array_size(units ? units : json_object_get(r, "rows"));
+}
+
 /* Two passes over the units, the first for the widths, so that no more
  * than one row is ever held. */
-static void show_table(const struct ctl *c, const json_t *units)
+static void show_table(const struct ctl *c, const json_t *reply)
 {
     static const char *const headers[NCOLS] = {
         "NAME", "STATE", "HEALTH", "PID", "UPTIME", "RESTARTS", "MEM", "CPU", "TASKS", "LAST"};
     cell row[NCOLS];
-    size_t width[NCOLS], i;
-    json_t *u;
+    size_t width[NCOLS], n = unit_count(reply);
+    json_t *scratch = json_object();
     for (int k = 0; k < NCOLS; k++)
         width[k] = strlen(strcpy(row[k], headers[k]));
-    json_array_foreach(units, i, u) {
-        format_row(row, u);
+    for (size_t i = 0; i < n; i++) {
+        format_row(row, unit_at(reply, i, scratch));
         for (int k = 0; k < NCOLS; k++)
             width[k] = strlen(row[k]) > width[k] ? strlen(row[k]) : width[k];
     }
     for (int k = 0; k < NCOLS; k++)
         strcpy(row[k], headers[k]);
     print_row(c, row, width, true);
-    json_array_foreach(units, i, u) {
-        format_row(row, u);
+    for (size_t i = 0; i < n; i++) {
+        format_row(row, unit_at(reply, i, scratch));
         print_row(c, row, width, false);
     }
+    json_decref(scratch);
 }
 
 static bool is_ms(const char *key)
@@ -734,6 +758,8 @@ static int do_status(struct ctl *c, const char *cmd)
         json_object_set_new(req, "units", names(c->args, c->nargs));
     if (c->nargs == 1)
         json_object_set_new(req, "detail", json_true());
+    else if (!c->json)  /* only the table's columns: a fraction to parse */
+        json_object_set_new(req, "table", json_true());
     c->head_only = true;
     json_t *r = call(c, req), *units = json_object_get(r, "units");
     if (c->json)
@@ -741,7 +767,7 @@ static int do_status(struct ctl *c, const char *cmd)
     if (c->nargs == 1 && json_array_size(units) == 1)
         show_detail(c, json_array_get(units, 0));
     else
-        show_table(c, units);
+        show_table(c, r);
     return EXIT_OK;
 }
 

@@ -106,20 +106,37 @@ int sbx__read_u64(const char *dir, const char *file, const char *key, uint64_t *
     return 0;
 }
 
-int sbx__read_u64_at(int dirfd, const char *rel, uint64_t *out)
+/* The head of rel below dirfd: one openat, one read (NUL-terminated). */
+static int read_head_at(int dirfd, const char *rel, char *buf, size_t len)
 {
-    char buf[64];
     int fd = openat(dirfd, rel, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     ssize_t n;
     do
-        n = read(fd, buf, sizeof buf - 1);
+        n = read(fd, buf, len - 1);
     while (n < 0 && errno == EINTR);
+    int e = errno;
     close(fd);
     if (n <= 0)
-        return n < 0 ? -errno : -EINVAL;
+        return n < 0 ? -e : -EINVAL;
     buf[n] = '\0';
+    return 0;
+}
+
+int sbx__read_keyed_at(int dirfd, const char *rel, const char *key, uint64_t *out)
+{
+    char buf[128];
+    int r = read_head_at(dirfd, rel, buf, sizeof buf);
+    return r < 0 ? r : sbx__keyed_u64(buf, key, out);
+}
+
+int sbx__read_u64_at(int dirfd, const char *rel, uint64_t *out)
+{
+    char buf[64];
+    int r = read_head_at(dirfd, rel, buf, sizeof buf);
+    if (r < 0)
+        return r;
     char *end;
     errno = 0;
     unsigned long long v = strtoull(buf, &end, 10);

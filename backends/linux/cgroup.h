@@ -69,6 +69,9 @@ int sbx__keyed_u64(const char *text, const char *key, uint64_t *out);
 /* The first whole number of rel below the directory dirfd: openat and one
  * read (a counter's file is short), no path walk from the root. */
 int sbx__read_u64_at(int dirfd, const char *rel, uint64_t *out);
+/* "key value" in the first 128 bytes of rel below dirfd (cpu.stat's
+ * usage_usec, its first line): one openat and one read. */
+int sbx__read_keyed_at(int dirfd, const char *rel, const char *key, uint64_t *out);
 int sbx__file_exists(const char *dir, const char *file);
 /* mkdir -p below an existing base. */
 int sbx__mkdir_below(const char *base, const char *rel, sbx_error *err);

@@ -22,6 +22,8 @@
 struct v2_backend {
     sbx__layout lay;
     char base[PATH_MAX];     /* boxes are made here */
+    int base_fd;             /* base's directory (O_PATH) for the brief
+                                figures, or -1 */
     unsigned enabled;        /* controllers enabled for children of base */
     bool made_base;          /* base is ours to remove at close */
     sbx__v2_events events;   /* every box's memory.events */
@@ -131,6 +133,7 @@ static int v2_open(sbx_backend *be, sbx_error *err)
             goto fail;
     }
     sbx__v2_events_init(&p->events);
+    p->base_fd = open(p->base, O_PATH | O_DIRECTORY | O_CLOEXEC);
     be->priv = p;
     return 0;
 fail:
@@ -144,6 +147,8 @@ static void v2_close(sbx_backend *be)
     if (p->made_base)
         rmdir(p->base);  /* fails while other boxes live there: fine */
     sbx__v2_events_close(&p->events);
+    if (p->base_fd >= 0)
+        close(p->base_fd);
     free(p);
 }
 
@@ -347,6 +352,37 @@ static int v2_stats(sbx_box *box, sbx_stats *st, sbx_error *err)
     return 0;
 }
 
+/* One figure of the box through the kept directory fd of its parent:
+ * openat and one read, no walk of the path from the root. */
+static void read_brief(const sbx_box *box, const char *file, const char *key, int64_t *out,
+                       int64_t scale)
+{
+    const struct v2_backend *p = priv_of(box->be);
+    char rel[PATH_MAX];
+    uint64_t v;
+    if (p->base_fd < 0)
+        return;
+    snprintf(rel, sizeof rel, "%s/%s", box->name, file);
+    int r = key ? sbx__read_keyed_at(p->base_fd, rel, key, &v)
+                : sbx__read_u64_at(p->base_fd, rel, &v);
+    if (r == 0 && v != UINT64_MAX)
+        *out = (int64_t)(v / (uint64_t)scale);
+}
+
+/* What a table or /metrics of thousands of units shows: 4 openat + 4
+ * reads, against 6 files read to EOF through full paths by v2_stats.
+ * CPU time is user and system together (cpu.stat's usage_usec). */
+static int v2_brief_stats(sbx_box *box, sbx_stats *st)
+{
+    read_brief(box, "cpu.stat", "usage_usec", &st->user_us, 1);
+    if (st->user_us >= 0)
+        st->sys_us = 0;
+    read_brief(box, "memory.current", NULL, &st->memory_current, 1);
+    read_brief(box, "memory.peak", NULL, &st->memory_peak, 1);
+    read_brief(box, "pids.current", NULL, &st->pids_current, 1);
+    return 0;
+}
+
 /* The backend's one inotify instance, once the box's memory.events is
  * watched in it (absent without the memory controller: -1). */
 static int v2_event_fd(sbx_box *box)
@@ -426,6 +462,7 @@ const sbx__ops sbx__cgroup2_ops = {
     .is_empty = v2_is_empty,
     .count = v2_count,
     .stats = v2_stats,
+    .brief_stats = v2_brief_stats,
     .event_fd = v2_event_fd,
     .events_read = v2_events_read,
     .destroy = v2_destroy,

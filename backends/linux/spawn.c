@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -21,7 +22,9 @@
 #include <unistd.h>
 
 #include "../backend.h"
+#include "initmem.h"
 #include "isolate.h"
+#include "status_board.h"
 
 struct child_report {
     int stage;
@@ -38,7 +41,7 @@ struct child_plan {
     int stdio_src[3];       /* fd to install as 0/1/2, or -1 to inherit */
     char **candidates;      /* full paths to try with execve, NULL-terminated */
     int report_fd;
-    int status_fd;          /* pid namespace: the init passes the status here */
+    sbx__board_map status;  /* pid namespace: the init posts the status here */
     int sync_fd;            /* user namespace: one byte once the id maps are written */
     sbx__iso_plan iso;
 };
@@ -73,7 +76,7 @@ static _Noreturn void child_fail(const struct child_plan *p, sbx_stage stage, in
 
 /* PID 1 of the sandbox's PID namespace: forwards the usual signals to the
  * program, reaps every process that ends inside, and when the program
- * ends passes its wait status on (status_fd) and exits. */
+ * ends posts its wait status in its slot of the status board and exits. */
 static pid_t init_program;
 
 /* The signals sbx's init passes on to the program. */
@@ -139,38 +142,48 @@ static void stat_areas(const char *stat, unsigned long field[4])
     }
 }
 
-static void init_rename(void)
+/* Returns where the arguments start (what /proc/PID/cmdline shows), 0
+ * when unknown. */
+static uintptr_t init_rename(void)
 {
     char comm[32], arg0[256], buf[1024];
     if (read_self("/proc/self/comm", comm, sizeof comm) <= 0 ||
         read_self("/proc/self/cmdline", arg0, sizeof arg0) <= 0 ||
         read_self("/proc/self/stat", buf, sizeof buf) <= 0)
-        return;
+        return 0;
+    unsigned long field[4] = {0, 0, 0, 0};
+    stat_areas(buf, field);
     comm[strcspn(comm, "\n")] = '\0';
     const char *base = strrchr(arg0, '/');
     if (strncmp(base ? base + 1 : arg0, comm, 15) != 0)
-        return;  /* comm is argv[0]'s name cut to 15 bytes */
-    unsigned long field[4] = {0, 0, 0, 0};
-    stat_areas(buf, field);
+        return field[0];  /* comm is argv[0]'s name cut to 15 bytes */
     if (field[2] && field[3] > field[2])
         memset((char *)field[2], 0, field[3] - field[2]);
     if (!field[0] || field[1] <= field[0])
-        return;
+        return field[0];
     char *args = (char *)field[0];
     size_t len = field[1] - field[0];
     memset(args, 0, len);
     memcpy(args, init_args, len < sizeof init_args ? len - 1 : sizeof init_args);
+    return field[0];
 }
 
 static void child_become_init(const struct child_plan *p)
 {
+    /* The run's own slot, mapped before the board's descriptor goes. */
+    sbx__board_cell *cell = mmap(NULL, p->status.len, PROT_READ | PROT_WRITE, MAP_SHARED,
+                                 p->status.fd, p->status.offset);
+    if (cell == MAP_FAILED) {
+        sbx__iso_failure f = {"map the status slot", "of sbx's init"};
+        child_fail_at(p, SBX_STAGE_SANDBOX, errno, &f);
+    }
     pid_t pid = fork();
     if (pid < 0) {
         sbx__iso_failure f = {"start the program inside", "the PID namespace"};
         child_fail_at(p, SBX_STAGE_SANDBOX, errno, &f);
     }
     if (pid == 0) {
-        close(p->status_fd);
+        munmap(cell, p->status.len);
         /* Entering a sandbox (a probe), the relay is no init: the program
          * must not outlive it (killed at a probe's timeout, SIGKILL cannot
          * be passed on). Its parent is outside the namespace (getppid 0)
@@ -186,13 +199,11 @@ static void child_become_init(const struct child_plan *p)
         return;  /* the program goes on to exec */
     }
     init_program = pid;
-    /* Only the status pipe stays open: the program's stdin, stdout and the
-     * report pipe must see their ends closed when the program closes them. */
-    int keep = p->status_fd;
-    if (keep > 0)
-        syscall(SYS_close_range, 0, keep - 1, 0);
-    syscall(SYS_close_range, keep + 1, ~0u, 0);
-    init_rename();  /* first: it compares argv[0] with the name */
+    /* No descriptor stays open: the program's stdin, stdout and the report
+     * pipe must see their ends closed when the program closes them, and
+     * the status board is reached through the slot's mapping only. */
+    syscall(SYS_close_range, 0, ~0u, 0);
+    uintptr_t args = init_rename();  /* first: it compares argv[0] with the name */
     prctl(PR_SET_NAME, "sbx-init", 0, 0, 0);
     sbx__contain_init(&p->iso);
     struct sigaction fwd;
@@ -200,6 +211,9 @@ static void child_become_init(const struct child_plan *p)
     fwd.sa_handler = init_forward;
     for (size_t i = 0; i < sizeof init_forwarded / sizeof init_forwarded[0]; i++)
         sigaction(init_forwarded[i], &fwd, NULL);
+    bool wait_all = p->iso.wait_all;  /* p is in the caller's memory */
+    /* This function never returns: the frames above it are dead. */
+    sbx__init_shed_memory((uintptr_t)__builtin_frame_address(0), args);
     unblock_signals(false);  /* what came before the handlers: passed on now */
     int program = 0;
     bool ended = false;
@@ -211,9 +225,9 @@ static void child_become_init(const struct child_plan *p)
             ended = true;
         }
         bool none_left = w < 0 && errno == ECHILD;
-        if (ended && (!p->iso.wait_all || none_left)) {
-            ssize_t n = write(keep, &program, sizeof program);
-            (void)n;
+        if (ended && (!wait_all || none_left)) {
+            cell->status = program;
+            __atomic_store_n(&cell->posted, SBX__BOARD_POSTED, __ATOMIC_RELEASE);
             _exit(WIFEXITED(program) ? WEXITSTATUS(program) : 128 + WTERMSIG(program));
         }
         if (w < 0 && errno != EINTR)
@@ -538,13 +552,8 @@ int sbx_spawn_outcome(sbx_process *proc)
 
 void sbx_spawn_program_status(sbx_process *proc, int *status)
 {
-    int st;
-    if (proc->status_fd < 0)
-        return;
-    if (read(proc->status_fd, &st, sizeof st) == (ssize_t)sizeof st)
-        *status = st;
-    close(proc->status_fd);
-    proc->status_fd = -1;
+    sbx__board_collect(proc->status_slot, status);
+    proc->status_slot = 0;
 }
 
 pid_t sbx_process_program_pid(sbx_process *proc)
@@ -571,7 +580,8 @@ pid_t sbx_process_program_pid(sbx_process *proc)
 void sbx_process_release(sbx_process *proc)
 {
     close_fds(&proc->report_fd, 1);
-    close_fds(&proc->status_fd, 1);
+    sbx__board_put(proc->status_slot);
+    proc->status_slot = 0;
 }
 
 int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
@@ -579,11 +589,11 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
 {
     sbx__join join = {.clone_cgroup_fd = -1};
     int own[6] = {-1, -1, -1, -1, -1, -1};  /* child ends 0..2, ours 3..5 */
-    int report[2] = {-1, -1}, status[2] = {-1, -1}, sync[2] = {-1, -1};
-    struct child_plan plan = {.cmd = cmd, .join = &join, .status_fd = -1, .sync_fd = -1};
+    int report[2] = {-1, -1}, sync[2] = {-1, -1};
+    struct child_plan plan = {.cmd = cmd, .join = &join, .status = {.fd = -1}, .sync_fd = -1};
     memset(proc, 0, sizeof *proc);
     proc->pid = -1;
-    proc->report_fd = proc->status_fd = -1;
+    proc->report_fd = -1;
     for (int i = 0; i < 3; i++)
         proc->stdio_fd[i] = -1;
     if (!cmd->argv || !cmd->argv[0])
@@ -615,13 +625,16 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
     }
     if (cmd->iso && cmd->iso->die_with_parent && (r = sbx__box_watch(box, err)) < 0)
         goto fail;
-    if (pipe2(report, O_CLOEXEC) < 0 || (plan.iso.pid_init && pipe2(status, O_CLOEXEC) < 0) ||
-        (plan.iso.userns && pipe2(sync, O_CLOEXEC) < 0)) {
+    if (plan.iso.pid_init) {
+        if ((r = sbx__board_take(&plan.status, err)) < 0)
+            goto fail;
+        proc->status_slot = (unsigned)r;
+    }
+    if (pipe2(report, O_CLOEXEC) < 0 || (plan.iso.userns && pipe2(sync, O_CLOEXEC) < 0)) {
         r = sbx_error_set(err, -errno, "pipe: %s", strerror(errno));
         goto fail;
     }
     plan.report_fd = report[1];
-    plan.status_fd = status[1];
     plan.sync_fd = sync[0];
 
     /* Block signals so no handler of ours runs in the child before it has
@@ -637,7 +650,6 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
     sigprocmask(SIG_SETMASK, &old, NULL);
     release_join(&join);
     close_fds(&report[1], 1);
-    close_fds(&status[1], 1);
     close_fds(own, 3);
     if (pid < 0 && plan.iso.clone_flags) {
         proc->failed_stage = SBX_STAGE_SANDBOX;
@@ -668,8 +680,6 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
             goto fail;
         }
     }
-    proc->status_fd = status[0];
-    status[0] = -1;
     if (cmd->async) {
         proc->report_fd = report[0];
         report[0] = -1;
@@ -693,9 +703,9 @@ int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc,
 fail:
     release_join(&join);
     close_fds(report, 2);
-    close_fds(status, 2);
     close_fds(sync, 2);
-    close_fds(&proc->status_fd, 1);
+    sbx__board_put(proc->status_slot);  /* the child, if any, is reaped */
+    proc->status_slot = 0;
     close_fds(own, 6);
     for (int i = 0; i < 3; i++)
         proc->stdio_fd[i] = -1;

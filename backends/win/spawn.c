@@ -399,7 +399,7 @@ static int check_supported(sbx_box *box, const sbx_command *cmd, sbx_process *pr
 int sbx_spawn(sbx_box *box, const sbx_command *cmd, sbx_process *proc, sbx_error *err)
 {
     memset(proc, 0, sizeof *proc);
-    proc->report_fd = proc->status_fd = -1;
+    proc->report_fd = -1;
     for (int i = 0; i < 3; i++)
         proc->stdio_fd[i] = -1;
     int r = check_supported(box, cmd, proc, err);

@@ -2,7 +2,7 @@
  * the sleeping program every supervisor in it runs.
  *
  *   fleet-floor sleep SOCKET TAG [IGNORED...]
- *   fleet-floor fleet N ROOT -- PROGRAM [ARG...]
+ *   fleet-floor fleet [--plain] N ROOT -- PROGRAM [ARG...]
  *   fleet-floor stats N ROOT
  *
  * `sleep` sends one datagram "TAG PID SEC.NSEC" (CLOCK_MONOTONIC, taken
@@ -18,7 +18,14 @@
  * until SIGTERM or SIGINT, which stops every child (SIGTERM, wait), removes
  * the cgroups and exits. Nothing else: no logs, no OOM watch, no freezer
  * sweep, no timers. Limits as `sbx-run -m 64M -c 50% -p 32` (and as the
- * benchmark's sbxd units): memory 64M, swap 0, cpu 50%, pids 32.
+ * benchmark's sbxd units): memory 64M, swap 0, cpu 50%, pids 32 (33
+ * contained: one more for the init, as sbx gives).
+ *
+ * By default each unit is contained as sbxd's default units are: a PID
+ * namespace whose init forks the program, and the rest of sbx's default
+ * containment (floor-contain.h). `--plain` leaves all of that out: the
+ * program is the floor's own child, as under `privileged = yes` without
+ * `pid_namespace = init`.
  *
  *   cgroup v1 (and hybrid hosts): below the caller's own cgroup in each of
  *     memory, cpu, cpuacct, pids, freezer (as /proc/self/cgroup says), mkdir
@@ -65,6 +72,7 @@
 #include <unistd.h>
 
 #include "floor.h"
+#include "floor-contain.h"
 
 struct unit {
     pid_t pid;
@@ -83,6 +91,7 @@ static struct {
     struct unit *u;
     unsigned long n, made;
     int devnull;
+    int contained;             /* sbx's default containment (floor-contain.h) */
 } F;
 
 
@@ -215,7 +224,7 @@ static void make_cgroup(struct unit *u, unsigned long i)
         write_file(dir, "memory.max", "67108864", 0);
         write_file(dir, "memory.swap.max", "0", 1);
         write_file(dir, "cpu.max", "50000 100000", 0);
-        write_file(dir, "pids.max", "32", 0);
+        write_file(dir, "pids.max", F.contained ? "33" : "32", 0);
         if ((u->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
             die("open %s: %s", dir, strerror(errno));
         return;
@@ -233,7 +242,7 @@ static void make_cgroup(struct unit *u, unsigned long i)
     write_file(cdir[0], "memory.memsw.limit_in_bytes", "67108864", 1);
     write_file(cdir[1], "cpu.cfs_period_us", "100000", 0);
     write_file(cdir[1], "cpu.cfs_quota_us", "50000", 0);
-    write_file(cdir[3], "pids.max", "32", 0);
+    write_file(cdir[3], "pids.max", F.contained ? "33" : "32", 0);
     for (size_t c = 0; c < NV1; c++) {
         if (F.owner[c] != (int)c)
             continue;
@@ -245,28 +254,56 @@ static void make_cgroup(struct unit *u, unsigned long i)
 }
 
 
+/* The program's side of the child: session, stdio, exec. Contained, the
+ * capabilities and the filter first (floor-contain.h). */
+static _Noreturn void exec_program(struct unit *u)
+{
+    setsid();
+    dup2(F.devnull, 0);
+    dup2(F.devnull, 1);
+    dup2(F.devnull, 2);
+    if (F.contained && (floor_caps(floor_caps_keep) < 0 || floor_seccomp() < 0))
+        _exit(125);
+    execve(u->argv[0], u->argv, environ);
+    _exit(127);
+}
+
+/* The unit's child: into its cgroups (v1), then the program; contained,
+ * it is the PID namespace's init and forks the program. */
+static _Noreturn void child(struct unit *u)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    if (!F.contained)
+        sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int k = 0; k < u->nprocs; k++)
+        if (write(u->procs[k], "0", 1) != 1)
+            _exit(126);
+    if (!F.contained)
+        exec_program(u);
+    if (floor_mounts() < 0)
+        _exit(124);
+    pid_t pid = fork();
+    if (pid < 0)
+        _exit(124);
+    if (pid == 0) {
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        exec_program(u);
+    }
+    floor_init_loop(pid);
+}
+
 static void start(struct unit *u)
 {
-    pid_t pid = F.v2 ? clone_into(u->dirfd) : fork();
+    uint64_t ns = F.contained ? FLOOR_NS_FLAGS : 0;
+    pid_t pid = F.v2 || ns ? floor_clone(F.v2 ? u->dirfd : -1, ns) : fork();
     if (pid < 0) {
-        fprintf(stderr, "fleet-floor: %s: %s\n", F.v2 ? "clone3" : "fork", strerror(errno));
+        fprintf(stderr, "fleet-floor: %s: %s\n", F.v2 || ns ? "clone3" : "fork", strerror(errno));
         u->pid = 0;
         return;
     }
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int k = 0; k < u->nprocs; k++)
-            if (write(u->procs[k], "0", 1) != 1)
-                _exit(126);
-        setsid();
-        dup2(F.devnull, 0);
-        dup2(F.devnull, 1);
-        dup2(F.devnull, 2);
-        execve(u->argv[0], u->argv, environ);
-        _exit(127);
-    }
+    if (pid == 0)
+        child(u);
     u->pid = pid;
 }
 
@@ -295,8 +332,14 @@ static char **unit_argv(char **prog, unsigned long i)
 static int fleet_main(int argc, char **argv)
 {
     char *end;
+    F.contained = 1;
+    if (argc >= 3 && strcmp(argv[2], "--plain") == 0) {
+        F.contained = 0;
+        argv++;
+        argc--;
+    }
     if (argc < 6 || strcmp(argv[4], "--") != 0)
-        return fputs("usage: fleet-floor fleet N ROOT -- PROGRAM [ARG...]\n", stderr), 2;
+        return fputs("usage: fleet-floor fleet [--plain] N ROOT -- PROGRAM [ARG...]\n", stderr), 2;
     F.n = strtoul(argv[2], &end, 10);
     if (*end || F.n == 0 || F.n > 100000)
         die("bad N '%s'", argv[2]);
@@ -421,7 +464,7 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "stats") == 0)
         return stats_main(argc, argv);
     fputs("usage: fleet-floor sleep SOCKET TAG [IGNORED...]\n"
-          "       fleet-floor fleet N ROOT -- PROGRAM [ARG...]\n"
+          "       fleet-floor fleet [--plain] N ROOT -- PROGRAM [ARG...]\n"
           "       fleet-floor stats N ROOT\n", stderr);
     return 2;
 }

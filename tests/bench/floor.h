@@ -151,14 +151,19 @@ static void write_file(const char *dir, const char *file, const char *text, int 
     close(fd);
 }
 
-static pid_t clone_into(int cgroup_fd)
+/* clone3 with ns_flags, into the cgroup cgroup_fd (v2; -1: none), else
+ * clone where clone3 is missing and no cgroup was asked for. */
+static pid_t floor_clone(int cgroup_fd, uint64_t ns_flags)
 {
     struct clone_args args;
     memset(&args, 0, sizeof args);
-    args.flags = CLONE_INTO_CGROUP;
+    args.flags = ns_flags | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
     args.exit_signal = SIGCHLD;
-    args.cgroup = (uint64_t)cgroup_fd;
-    return (pid_t)syscall(SYS_clone3, &args, sizeof args);
+    args.cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0;
+    pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0 && errno == ENOSYS && cgroup_fd < 0)
+        pid = (pid_t)syscall(SYS_clone, (unsigned long)ns_flags | SIGCHLD, 0, 0, 0, 0);
+    return pid;
 }
 
 #endif

@@ -222,7 +222,7 @@ static void v2_once(const char *base, unsigned long iter)
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         die("open %s: %s", dir, strerror(errno));
-    pid_t pid = clone_into(dfd);
+    pid_t pid = floor_clone(dfd, 0);
     if (pid < 0)
         die("clone3(CLONE_INTO_CGROUP): %s", strerror(errno));
     if (pid == 0) {

@@ -122,6 +122,12 @@ class Client:
             if u is None:
                 return
             units.append(dict(u, **DETAIL) if req.get("detail") else u)
+        if req.get("table") and not req.get("detail"):  # rows of the table's columns
+            cols = ["name", "state", "adopted", "health", "pid", "uptime_ms", "restarts",
+                    "memory", "memory_peak", "memory_limit", "cpu_usage_us",
+                    "cpu_limit_percent", "tasks", "tasks_limit", "last"]
+            self.reply(req, columns=cols, rows=[[u.get(c) for c in cols] for u in units])
+            return
         self.reply(req, units=units)
 
     def do_start(self, req, goal="running"):

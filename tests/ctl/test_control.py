@@ -909,6 +909,23 @@ class Control(Base):
             self.assertEqual(v["tasks_limit"], 8, v)
         r = self.ok("status")
         self.assertRegex(r.out, r"\nfig +running +- +\d+ .* 1/8 ", r.out)
+        # The table form (what sbxctl asks for its table): a row per unit
+        # holding the brief form's values of its columns.
+        c = Client(self.sock)
+        t = c.request(cmd="status", table=True)
+        brief = c.request(cmd="status")["units"][0]
+        self.assertNotIn("units", t)
+        self.assertEqual(len(t["rows"]), 1, t)
+        row = dict(zip(t["columns"], t["rows"][0]))
+        self.assertEqual(set(row) - set(brief), {"adopted"}, t)
+        for k in ("name", "state", "health", "pid", "restarts", "memory_limit",
+                  "cpu_limit_percent", "tasks", "tasks_limit", "last"):
+            self.assertEqual(row[k], brief[k], k)
+        self.assertIs(row["adopted"], False)
+        self.assertGreater(row["memory"], 0, row)
+        self.assertGreaterEqual(row["cpu_usage_us"], 0, row)
+        bad = c.request(cmd="status", table="yes")
+        self.assertEqual(bad.get("code"), "bad-request", bad)
 
     def test_set_changes_the_memory_limit_live(self):
         self.sleeper("mem", limits={"memory": "32M"})

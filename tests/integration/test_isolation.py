@@ -440,6 +440,27 @@ class InitIsPid1(PidNamespace):
         self.assertStatus(r, 128 + 15)
         self.assertResult(r, reason="signaled", signal=15, exit_code=None)
 
+    def test_status_board_is_out_of_the_programs_reach(self):
+        # The init posts the program's status on a memfd of the supervisor
+        # (one for all runs): neither the program nor its init holds a
+        # descriptor of it, and the init maps its own slot only (a page).
+        sh = shutil.which("sh") or sbxtest.skip("no sh here")
+        script = ("for f in /proc/self/fd/* /proc/1/fd/*; do echo \"fd $f $(readlink $f)\"; done; "
+                  "echo \"maps $(wc -l < /proc/1/maps)\"; grep sbx-status /proc/1/maps")
+        r = sbx(["--pidns-init"], cmd=[sh, "-c", script])
+        self.assertStatus(r, 0)
+        out = lines(r)
+        fds = [x for x in out if x.startswith("fd ")]
+        self.assertTrue(any(x.startswith("fd /proc/1/fd/") for x in fds), r)
+        self.assertEqual([x for x in fds if "memfd" in x or "sbx-status" in x], [], r)
+        maps = [x for x in out if "sbx-status" in x]
+        if not any(x.startswith("maps ") and int(x.split()[1]) > 0 for x in out):
+            print("\n  /proc/1/maps cannot be read by the program: its mappings not checked")
+            return
+        self.assertEqual(len(maps), 1, "the init maps the board %d times\n%s" % (len(maps), r))
+        lo, hi = (int(a, 16) for a in maps[0].split()[0].split("-"))
+        self.assertEqual(hi - lo, os.sysconf("SC_PAGE_SIZE"), "more than its slot\n%s" % r)
+
     def test_init_forwards_signals(self):
         # A signal to the init (the process sbx-run started) reaches the
         # program, whose death by it is the result.

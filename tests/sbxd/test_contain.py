@@ -5,6 +5,7 @@ has a session of its own; a privileged unit (no limits) gets through, which
 proves the probe can fail."""
 
 import os
+import signal
 
 import sbxdtest
 
@@ -79,6 +80,35 @@ class ContainedUnitTest(sbxdtest.TestCase):
         self.d.wait_event(10, unit="peek", state="exited")
         out = sbxdtest.wait_until(lambda: self.read_log("peek").decode().split(), 5)
         self.assertEqual(out, ["0", "sbx-init"], self.d.transcript())
+
+    def test_the_init_keeps_none_of_sbxds_heap(self):
+        # sbx's init is a fork of sbxd that never execs: it unmaps sbxd's
+        # heap (backends/linux/initmem.c), keeps its name, and still
+        # passes a stop on to the program and its status back.
+        self.write_unit("lean", {"exec": {"command": "sleep 30"},
+                                 "restart": {"policy": "no"}})
+        self.d = self.start_sbxd()
+        self.d.wait_event(10, unit="lean", state="running")
+        maps = open("/proc/%d/maps" % self.d.pid).read()
+        if "libasan" in maps:
+            sbxdtest.sbxtest.skip("sbxd built with AddressSanitizer: the init keeps "
+                                  "its memory (the shadow is anonymous too)")
+        self.assertIn("[heap]", maps)
+
+        def init():
+            for pid, _ in sbxdtest.children_of(self.d.pid):
+                argv = sbxdtest.cmdline(pid)
+                if argv and argv[0] == "sbx-init" and sbxdtest.children_of(pid):
+                    return pid
+            return None
+        pid = sbxdtest.wait_until(init, 10)
+        self.assertTrue(pid, self.d.transcript())
+        # The program runs, so the init is past its set-up and in its loop.
+        sbxdtest.wait_until(lambda: "[heap]" not in open("/proc/%d/maps" % pid).read(), 5)
+        self.assertNotIn("[heap]", open("/proc/%d/maps" % pid).read())
+        self.assertEqual(sbxdtest.cmdline(pid)[0], "sbx-init")
+        os.kill(pid, signal.SIGTERM)  # passed on to the program, its status back
+        self.d.wait_line(r'"lean".*signal 15', 10)
 
 
 if __name__ == "__main__":

@@ -112,6 +112,11 @@ class ReexecTest(sbxdtest.TestCase):
         exiter = "while [ ! -e %s ]; do sleep 0.05; done; exit 7\n" % self.flag
         self.write_unit("exiter", {"exec": {"command": "/bin/sh " + self.script("x", exiter)},
                                    "restart": {"policy": "no"}})
+        # Killed by a signal behind sbx's init: only the status the init
+        # posts tells it from an exit with code 128+10.
+        killer = "while [ ! -e %s ]; do sleep 0.05; done; kill -USR1 $$\n" % self.flag
+        self.write_unit("killer", {"exec": {"command": "/bin/sh " + self.script("k", killer)},
+                                   "restart": {"policy": "no"}})
         return sleepers, loopers
 
     def knock(self, stop, refused, greeted):
@@ -145,7 +150,7 @@ class ReexecTest(sbxdtest.TestCase):
     def test_upgrade_under_load_keeps_units(self):
         sleepers, loopers = self.write_fleet()
         d = self.start()
-        kept = sleepers + ["writer", "exiter"]
+        kept = sleepers + ["writer", "exiter", "killer"]
         for u in kept:
             d.wait_running(20, u)
         before = {u: v["pid"] for u, v in self.status().items() if u in kept}
@@ -215,6 +220,8 @@ class ReexecTest(sbxdtest.TestCase):
         open(self.flag, "w").close()
         ev = d.wait_event(20, unit="exiter", state="failed", since=mark)[0]
         self.assertIn("exit code 7", ev.detail, d.transcript())
+        ev = d.wait_event(20, unit="killer", state="failed", since=mark)[0]
+        self.assertIn("killed by signal %d" % signal.SIGUSR1, ev.detail, d.transcript())
 
         # Every numbered line reached the log, none twice.
         self.wait_log("writer", b"seq %d\n" % (self.seqs()[-1] + 2000))
