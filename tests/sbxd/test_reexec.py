@@ -44,21 +44,27 @@ def patched_version(data, old):
     return data.replace(needle, new.encode() + b"\0"), new
 
 
+def run_from_copy(test):
+    """sbxd runs from a copy in test.tmp that the test replaces, as a
+    package upgrade replaces the installed file. Returns (the copy, the
+    binary built)."""
+    bindir = os.path.join(test.tmp, "bin")
+    os.mkdir(bindir)
+    exe = os.path.join(bindir, "sbxd")
+    shutil.copy2(sbxdtest.SBXD, exe)
+    real = sbxdtest.SBXD
+    sbxdtest.SBXD = exe
+    test.addCleanup(setattr, sbxdtest, "SBXD", real)
+    return exe, real
+
+
 class ReexecTest(sbxdtest.TestCase):
 
     def setUp(self):
         super().setUp()
         if not SBXCTL or not os.access(SBXCTL, os.X_OK):
             raise AssertionError("SBXCTL must name sbxctl (got %r)" % SBXCTL)
-        # sbxd runs from a copy that the test replaces, as a package
-        # upgrade replaces the installed file.
-        self.bindir = os.path.join(self.tmp, "bin")
-        os.mkdir(self.bindir)
-        self.exe = os.path.join(self.bindir, "sbxd")
-        shutil.copy2(sbxdtest.SBXD, self.exe)
-        self.orig_sbxd = sbxdtest.SBXD
-        sbxdtest.SBXD = self.exe
-        self.addCleanup(setattr, sbxdtest, "SBXD", self.orig_sbxd)
+        self.exe, self.orig_sbxd = run_from_copy(self)
         out = subprocess.run([self.exe, "--version"], capture_output=True, text=True).stdout
         self.version = out.split()[-1]
         self.sock = os.path.join(self.tmp, "sbxd.sock")
@@ -384,13 +390,7 @@ class ReexecCrashTest(sbxdtest.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.bindir = os.path.join(self.tmp, "bin")
-        os.mkdir(self.bindir)
-        self.exe = os.path.join(self.bindir, "sbxd")
-        shutil.copy2(sbxdtest.SBXD, self.exe)
-        self.real = sbxdtest.SBXD
-        sbxdtest.SBXD = self.exe
-        self.addCleanup(setattr, sbxdtest, "SBXD", self.real)
+        self.exe, self.real = run_from_copy(self)
 
     def start(self):
         return self.start_sbxd(["--state-dir", os.path.join(self.tmp, "state")])
