@@ -124,8 +124,9 @@ class ChaosTest(sbxdtest.TestCase):
             if rng.random() < 0.5:  # units die while nobody supervises them
                 self.kill_some_units(rng)
             self.reap_adopted()
-        self.start_sbxd(state)
+        d = self.start_sbxd(state)
         self.assertRunOnce(sorted(should), 90)
+        seen["adopted"] += len([e for e in d.find(state="running") if e.why == "adopted"])
         took = time.monotonic() - t0
         print("\n  chaos: seed %d, %d rounds (%s) in %.1fs, %d adoptions, %d lost runs, "
               "%d leftover lines" % (seed, ROUNDS, " ".join(moments), took, seen["adopted"],

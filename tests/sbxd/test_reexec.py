@@ -162,7 +162,7 @@ class ReexecTest(sbxdtest.TestCase):
         before = {u: v["pid"] for u, v in self.status().items() if u in kept}
         for u in loopers:
             d.wait_running(20, u, count=3)
-        self.wait_log("writer", b"seq 2000")
+        self.wait_log("writer", b"seq 2000", 60)  # (slow under TCG in the v2 VM)
         counts = {u: v["restarts"] for u, v in self.status().items()}
         self.assertTrue(all(counts[u] >= 2 for u in loopers), counts)
 
