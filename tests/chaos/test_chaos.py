@@ -102,7 +102,8 @@ class ChaosTest(sbxdtest.TestCase):
         for rnd in range(ROUNDS):
             d = self.start_sbxd(state, wait_loaded=False)
             moment = rng.choice(["start", "reload", "stop", "steady"]) if rnd else "start"
-            if moment == "start":
+            if moment == "start":  # once loaded: in its adoption and its starts
+                d.wait_line(r"unit\(s\) loaded from", 60)
                 time.sleep(rng.uniform(0.0, 0.5))
             else:
                 self.assertRunOnce(sorted(should), 90)
