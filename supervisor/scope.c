@@ -79,8 +79,9 @@ static int hold_in_leaf(const char *dir)
     if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
         return -errno;
     snprintf(path, sizeof path, "%s/cgroup.procs", dir);
-    if (procfs_read(path, text, sizeof text) < 0)
-        return -errno;
+    int r = procfs_read(path, text, sizeof text);
+    if (r < 0)
+        return r;
     snprintf(path, sizeof path, "%s/cgroup.procs", leaf);
     for (char *pid = strtok(text, "\n"); pid; pid = strtok(NULL, "\n")) {
         int fd = open(path, O_WRONLY | O_CLOEXEC);
