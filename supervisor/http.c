@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 static void schedule(http_server *s);
 
@@ -137,11 +138,53 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     (void)ap;  /* MHD's notes about clients (bad requests, resets) would let any client fill sbxd's log */
 }
 
+/* Whether fd is a listening TCP socket bound where sa asks (port 0: any
+ * port, as the one handed over was chosen for the same address). */
+static bool bound_to(int fd, const struct sockaddr_storage *sa)
+{
+    struct sockaddr_storage got;
+    socklen_t len = sizeof got;
+    int listening = 0;
+    socklen_t ilen = sizeof listening;
+    if (getsockname(fd, (struct sockaddr *)&got, &len) < 0 || got.ss_family != sa->ss_family ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ilen) < 0 || !listening)
+        return false;
+    if (sa->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const void *)&got, *b = (const void *)sa;
+        return a->sin_addr.s_addr == b->sin_addr.s_addr && (!b->sin_port || a->sin_port == b->sin_port);
+    }
+    const struct sockaddr_in6 *a = (const void *)&got, *b = (const void *)sa;
+    return memcmp(&a->sin6_addr, &b->sin6_addr, sizeof a->sin6_addr) == 0 &&
+           (!b->sin6_port || a->sin6_port == b->sin6_port);
+}
+
+/* The listening socket a re-exec handed over, when it still fits the
+ * address asked for (the configuration may have changed): served as it
+ * is, so a client connecting meanwhile waited in its backlog. Else -1. */
+static int take_inherited(http_server *s, const struct sockaddr_storage *sa)
+{
+    int fd = s->cfg.inherited_fd;
+    s->cfg.inherited_fd = 0;
+    if (fd <= 2)
+        return -1;
+    if (!bound_to(fd, sa)) {
+        close(fd);
+        return -1;
+    }
+    s->inherited = true;
+    return fd;
+}
+
 static int start_mhd(http_server *s, const struct sockaddr_storage *sa, char *err, size_t errlen)
 {
     unsigned flags = MHD_USE_EPOLL | (sa->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    int fd = take_inherited(s, sa);
+    struct MHD_OptionItem where[] = {
+        fd >= 0 ? (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, fd, NULL}
+                : (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, (void *)sa},
+        {MHD_OPTION_END, 0, NULL}};
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, http_handle, s,
-        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)sa,
+        MHD_OPTION_ARRAY, where,
         MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg.max_per_address,
         MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.idle_timeout_s,
@@ -203,6 +246,17 @@ int http_start(uv_loop_t *loop, const http_config *cfg, const http_provider *pro
     }
     *out = s;
     return 0;
+}
+
+int http_listen_fd(const http_server *s)
+{
+    const union MHD_DaemonInfo *info = s ? MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_LISTEN_FD) : NULL;
+    return info ? (int)info->listen_fd : -1;
+}
+
+bool http_inherited(const http_server *s)
+{
+    return s && s->inherited;
 }
 
 uint16_t http_port(const http_server *s)

@@ -28,6 +28,7 @@
 #ifndef SBX_HTTP_H
 #define SBX_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -53,6 +54,8 @@ typedef struct http_config {
     unsigned idle_timeout_s;         /* 0: 15; a connection silent this long is closed */
     unsigned request_deadline_ms;    /* 0: 20000; see above */
     size_t connection_memory;        /* 0: 32 KiB; headers and buffers of one connection */
+    int inherited_fd;                /* > 2: a listening socket handed over by a re-exec,
+                                        served when it is bound to `listen` (else closed) */
 } http_config;
 
 typedef struct http_server http_server;
@@ -66,6 +69,10 @@ int http_start(uv_loop_t *loop, const http_config *cfg, const http_provider *pro
 
 /* The port it listens on (useful after port 0). */
 uint16_t http_port(const http_server *s);
+/* The listening socket (to hand over across a re-exec), or -1. */
+int http_listen_fd(const http_server *s);
+/* Whether the listener is the one handed over (not bound again). */
+bool http_inherited(const http_server *s);
 
 /* Closes every connection and the listener; frees s once libuv has let go
  * of its handles (the loop must run on). */

@@ -27,6 +27,7 @@ struct http_server {
     char *token;                 /* NULL: none */
     size_t token_len;
     bool loopback;               /* listening on a loopback address */
+    bool inherited;              /* on a socket handed over by a re-exec */
     struct MHD_Response *page;   /* the status page, made once */
     http_conn *conns;
     outbuf spare;                /* the last body's buffer, kept for the next (see http_request.c) */

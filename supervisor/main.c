@@ -348,7 +348,8 @@ static void do_reexec(void *ctx, char *why, size_t len)
     char *units = manager_exec_handover(&D.m);
     reexec_fds fds = {.control = control_listen_fd(D.ctl),
                       .lock = D.m.state ? D.m.state->lock_fd : -1,
-                      .board = sbx_status_board_fd(), .units = units};
+                      .board = sbx_status_board_fd(),
+                      .http = D.http ? http_listen_fd(D.http) : -1, .units = units};
     fprintf(stderr, "sbxd: re-executing (version %s)\n", SBX_VERSION);
     notify_self("RELOADING=1");
     reexec_exec(&fds, why, len);
@@ -409,24 +410,30 @@ static bool group_id(const char *name, gid_t *gid)
 #ifndef _WIN32
 /* The HTTP view, when asked for: a bad address or token file is a clear
  * refusal to start, not a silent listener-less sbxd. */
-static int start_http(const struct settings *s)
+static int start_http(const struct settings *s, int kept_fd)
 {
-    if (!s->http_listen)
+    if (!s->http_listen) {
+        if (kept_fd >= 0)  /* --http dropped since: nobody is served there now */
+            close(kept_fd);
         return 0;
-    http_config cfg = {.listen = s->http_listen, .token_file = s->http_token};
+    }
+    http_config cfg = {.listen = s->http_listen, .token_file = s->http_token,
+                       .inherited_fd = kept_fd};
     http_provider p = observe_provider(D.view);
     char err[512];
     if (http_start(D.loop, &cfg, &p, &D.http, err, sizeof err) < 0) {
         fprintf(stderr, "sbxd: http: %s\n", err);
         return -1;
     }
-    fprintf(stderr, "sbxd: http: listening on port %u%s\n", (unsigned)http_port(D.http),
-            s->http_token ? " (token required)" : "");
+    fprintf(stderr, "sbxd: http: listening on port %u%s%s\n", (unsigned)http_port(D.http),
+            s->http_token ? " (token required)" : "",
+            http_inherited(D.http) ? " (kept across the re-exec)" : "");
     return 0;
 }
 #else
-static int start_http(const struct settings *s)
+static int start_http(const struct settings *s, int kept_fd)
 {
+    (void)kept_fd;  /* no re-exec there */
     if (!s->http_listen)
         return 0;
     fprintf(stderr, "sbxd: http: not available on Windows\n");
@@ -629,7 +636,7 @@ int main(int argc, char **argv)
 #endif
         return bad ? 1 : 0;
     }
-    reexec_fds kept = {.control = -1, .lock = -1, .board = -1};
+    reexec_fds kept = {.control = -1, .lock = -1, .board = -1, .http = -1};
     bool again = false;
 #ifndef _WIN32
     signal(SIGPIPE, SIG_IGN);
@@ -674,7 +681,8 @@ int main(int argc, char **argv)
         return 1;
     }
 #endif
-    if (start_sampler(&s) < 0 || start_control(&s, kept.control) < 0 || start_http(&s) < 0) {
+    if (start_sampler(&s) < 0 || start_control(&s, kept.control) < 0 ||
+        start_http(&s, kept.http) < 0) {
         control_close(D.ctl);
         manager_free(&D.m);
         state_close(&sd);

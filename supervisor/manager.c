@@ -1684,7 +1684,7 @@ char *manager_exec_handover(manager *m)
 #else
     size_t cap = 1, len = 0;
     for (size_t i = 0; i < m->n; i++)
-        cap += strlen(m->svcs[i]->def.name) + 48;
+        cap += strlen(m->svcs[i]->def.name) + 64;
     char *text = malloc(cap);
     if (text)
         text[0] = '\0';
@@ -1693,9 +1693,10 @@ char *manager_exec_handover(manager *m)
         service_rt *rt = rt_of(s);
         unsigned slot = rt->run_active ? rt->run.proc.status_slot : 0;
         if (!rt->transient)
-            len += (size_t)snprintf(text + len, cap - len, "%s%s:%u:%d:%u:%u:%d", len ? " " : "",
+            len += (size_t)snprintf(text + len, cap - len, "%s%s:%u:%d:%u:%u:%d:%d", len ? " " : "",
                                     s->def.name, slot, (int)s->state, (unsigned)s->restarts,
-                                    (unsigned)s->failures, rt->run_active ? (int)rt->run.pid : 0);
+                                    (unsigned)s->failures, rt->run_active ? (int)rt->run.pid : 0,
+                                    rt->restart ? 1 : 0);
     }
     if (text && !len) {
         free(text);
@@ -1744,6 +1745,20 @@ static pid_t own_child(const service *s, const state_record *r)
     return init > 1 && state_pid_parent(init) == getpid() ? init : 0;
 }
 
+/* A unit caught stopping by a re-exec goes where it was heading: the
+ * kept run is stopped again (its stop signal again, stop_timeout from
+ * now), then it rests, or starts again when it was being restarted. */
+static void finish_stop(manager *m, service *s)
+{
+    const reexec_unit *u = reexec_unit_find(s->def.name);
+    if (!u || u->state != SVC_STOPPING)
+        return;
+    if (u->restart)
+        manager_restart(m, s);
+    else
+        manager_stop(m, s);
+}
+
 /* One loaded unit against its record and its cgroup. */
 static bool adopt_one(manager *m, service *s)
 {
@@ -1788,6 +1803,8 @@ static bool adopt_one(manager *m, service *s)
         if (v == ADOPT_TAKE_CHANGED) {
             event(m, s, "changed", "its definition changed while sbxd was down: restarting");
             manager_restart(m, s);
+        } else if (child) {
+            finish_stop(m, s);
         }
         return true;
     }

@@ -48,8 +48,9 @@ void reexec_free(void)
     R.nunits = 0;
 }
 
-/* "NAME:SLOT:STATE:RESTARTS:FAILURES:PID ...": each slot is claimed on
- * the status board again for its unit. */
+/* "NAME:SLOT:STATE:RESTARTS:FAILURES:PID:RESTART ...": each slot is
+ * claimed on the status board again for its unit. RESTART is new: an
+ * older sbxd does not send it. */
 static void take_units(const char *text)
 {
     size_t n = 1;
@@ -62,9 +63,11 @@ static void take_units(const char *text)
         if (!end)
             end = p + strlen(p);
         kept_unit *k = &R.units[R.nunits];
+        int restart = 0;
         if (colon && colon < end && colon > p &&
-            sscanf(colon + 1, "%u:%d:%u:%u:%d", &k->slot, &k->u.state, &k->u.restarts,
-                   &k->u.failures, &k->u.run_pid) == 5) {
+            sscanf(colon + 1, "%u:%d:%u:%u:%d:%d", &k->slot, &k->u.state, &k->u.restarts,
+                   &k->u.failures, &k->u.run_pid, &restart) >= 5) {
+            k->u.restart = restart == 1;
             if (k->slot && sbx_status_board_claim(k->slot) < 0)
                 k->slot = 0;
             if ((k->name = strndup(p, (size_t)(colon - p))))
@@ -114,15 +117,20 @@ static int parse_fd(const char *word, const char *key, int *fd)
 
 int reexec_parse(const char *text, reexec_fds *out)
 {
-    out->control = out->lock = out->board = -1;
+    out->control = out->lock = out->board = out->http = -1;
     for (const char *p = text; p && *p;) {
         while (*p == ' ')
             p++;
         if (!*p)
             break;
-        int a = parse_fd(p, "control", &out->control), b = a ? 0 : parse_fd(p, "lock", &out->lock);
-        int c = a || b ? 0 : parse_fd(p, "board", &out->board);
-        if (a < 0 || b < 0 || c < 0 || (a == 0 && b == 0 && c == 0))
+        int a = parse_fd(p, "control", &out->control);
+        if (a == 0)
+            a = parse_fd(p, "lock", &out->lock);
+        if (a == 0)
+            a = parse_fd(p, "board", &out->board);
+        if (a == 0)
+            a = parse_fd(p, "http", &out->http);
+        if (a <= 0)
             return -1;
         p = strchr(p, ' ');
     }
@@ -161,12 +169,12 @@ static int take_board(int fd)
 
 bool reexec_inherited(reexec_fds *out)
 {
-    out->control = out->lock = out->board = -1;
+    out->control = out->lock = out->board = out->http = -1;
     const char *v = getenv(REEXEC_ENV);
-    reexec_fds got = {.control = -1, .lock = -1, .board = -1};
+    reexec_fds got = {.control = -1, .lock = -1, .board = -1, .http = -1};
     if (v && reexec_parse(v, &got) < 0) {
         fprintf(stderr, "sbxd: %s=%s: not understood, ignored\n", REEXEC_ENV, v);
-        got.control = got.lock = got.board = -1;
+        got.control = got.lock = got.board = got.http = -1;
     }
     got.board = take_board(got.board);  /* before the units claim their slots */
     const char *u = getenv(REEXEC_UNITS_ENV);
@@ -178,6 +186,7 @@ bool reexec_inherited(reexec_fds *out)
     unsetenv(REEXEC_ENV);  /* before any unit could inherit it */
     got.control = kept_fd(got.control);
     got.lock = kept_fd(got.lock);
+    got.http = kept_fd(got.http);
     *out = got;
     return true;
 }
@@ -202,6 +211,7 @@ static void hand_over(const reexec_fds *fds, bool on)
     set_cloexec(fds->control, !on);
     set_cloexec(fds->lock, !on);
     set_cloexec(fds->board, !on);
+    set_cloexec(fds->http, !on);
     if (!on) {
         unsetenv(REEXEC_ENV);
         unsetenv(REEXEC_UNITS_ENV);
@@ -210,10 +220,16 @@ static void hand_over(const reexec_fds *fds, bool on)
     }
     if (fds->units)
         setenv(REEXEC_UNITS_ENV, fds->units, 1);
-    char v[80];
-    int n = snprintf(v, sizeof v, "control=%d lock=%d", fds->control, fds->lock);
-    if (fds->board >= 0)
-        snprintf(v + n, sizeof v - (size_t)n, " board=%d", fds->board);
+    /* Only the fds there are ("-1" would not parse): the variable present
+     * with none still says "this is a re-exec". */
+    char v[128] = "";
+    const struct { const char *key; int fd; } named[] = {
+        {"control", fds->control}, {"lock", fds->lock}, {"board", fds->board},
+        {"http", fds->http}};
+    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
+        if (named[i].fd >= 0)
+            snprintf(v + strlen(v), sizeof v - strlen(v), "%s%s=%d", *v ? " " : "", named[i].key,
+                     named[i].fd);
     setenv(REEXEC_ENV, v, 1);
     if (R.notify)
         setenv("NOTIFY_SOCKET", R.notify, 1);

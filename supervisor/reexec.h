@@ -11,6 +11,8 @@
  *
  *   board    the status board (sbx_status_board_fd): where each sbx's init
  *            posts its program's wait status
+ *   http     the HTTP listener's fd (--http): a scrape during the exec
+ *            waits in the backlog too
  *
  * and in SBX_REEXEC_UNITS, per unit: its state and counters (a unit
  * stopped by hand stays stopped, one in its restart backoff starts at
@@ -35,7 +37,8 @@ typedef struct reexec_fds {
     int control;    /* -1: none */
     int lock;       /* -1: none */
     int board;      /* -1: none */
-    const char *units;  /* "NAME:SLOT:STATE:RESTARTS:FAILURES:PID ..." of
+    int http;       /* -1: none */
+    const char *units;  /* "NAME:SLOT:STATE:RESTARTS:FAILURES:PID:RESTART ..." of
                            every unit (manager_exec_handover): SLOT the
                            status board's slot of a run behind sbx's init,
                            else 0 */
@@ -50,7 +53,8 @@ void reexec_init(int argc, char **argv);
  * from the environment. Returns true when this start is a re-exec. A
  * malformed value is ignored with a message on stderr. */
 bool reexec_inherited(reexec_fds *out);
-/* Parses SBX_REEXEC's value ("control=N lock=N board=N"); pure, for tests.
+/* Parses SBX_REEXEC's value ("control=N lock=N board=N http=N", each
+ * optional); pure, for tests.
  * Returns 0 or -1. */
 int reexec_parse(const char *text, reexec_fds *out);
 /* Executes the binary again: /proc/self/exe's path as it is now (an
@@ -64,6 +68,7 @@ typedef struct reexec_unit {
     unsigned restarts, failures;
     int run_pid;                /* the child its run was (sbx's init or the
                                    program), 0: none */
+    bool restart;               /* stopping to start again (a restart by hand) */
 } reexec_unit;
 /* NAME's, or NULL (not handed over, or not a re-exec). */
 const reexec_unit *reexec_unit_find(const char *name);

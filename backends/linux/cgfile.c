@@ -242,7 +242,11 @@ int sbx__sweep_stale(const char *base, const char *prefix, sbx_stale_fn stale, v
         if (e->d_type != DT_DIR || e->d_name[0] == '.' || strncmp(e->d_name, prefix, plen) != 0 ||
             !stale(e->d_name, data) || sbx__path(dir, sizeof dir, base, e->d_name) < 0)
             continue;
-        /* Its owner died before it could clean up: end what is left. */
+        /* Its owner died before it could clean up: end what is left. It
+         * may have died between the freeze and the thaw of a kill: thawed
+         * first, or the killed could not die (v1 file; v2 kills frozen
+         * tasks). */
+        sbx__write_file(dir, "freezer.state", "THAWED", NULL);
         sbx__write_file(dir, "cgroup.kill", "1", NULL);  /* v2; absent on v1 */
         for (int i = 0; i < 5 && sbx__signal_procs(dir, SIGKILL) > 0; i++)
             ;

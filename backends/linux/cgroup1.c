@@ -272,6 +272,11 @@ static int v1_create(sbx_box *box, sbx_error *err)
         (r = apply_cpu(box, err)) < 0 || (r = apply_pids(box, err)) < 0)
         goto fail;
     snprintf(box->path, sizeof box->path, "%s", any_dir(box));
+    /* A supervisor killed between the freeze and the thaw of a kill left
+     * the cgroup frozen: what runs there, and a process joining it before
+     * its exec, would wait for ever. */
+    if ((box->flags & SBX_BOX_ADOPT) && dir_of(box, SBX_CTRL_FREEZER))
+        sbx__write_file(dir_of(box, SBX_CTRL_FREEZER), "freezer.state", "THAWED", NULL);
     return 0;
 fail:
     remove_dirs(box);
@@ -520,14 +525,16 @@ static int v1_destroy(sbx_box *box, sbx_error *err)
     return first;
 }
 
-/* Each hierarchy's leftovers (co-mounted ones are one dir: swept once). */
+/* Each hierarchy's leftovers (co-mounted ones are one dir: swept once),
+ * the freezer's first: a leftover left frozen is thawed there, so that its
+ * killed processes can die and leave the other hierarchies' dirs. */
 static int v1_sweep(sbx_backend *be, const char *prefix, sbx_stale_fn stale, void *data)
 {
     const struct v1_backend *p = priv_of(be);
     int removed = 0;
-    for (int c = 0; c < SBX_CTRL_COUNT; c++) {
+    for (int c = SBX_CTRL_COUNT - 1; c >= 0; c--) {
         bool seen = false;
-        for (int d = 0; d < c; d++)
+        for (int d = c + 1; d < SBX_CTRL_COUNT; d++)
             seen |= (p->avail & (1u << d)) && strcmp(p->base[d], p->base[c]) == 0;
         int r = (p->avail & (1u << c)) && !seen ? sbx__sweep_stale(p->base[c], prefix, stale, data) : 0;
         if (r > removed)

@@ -1,10 +1,18 @@
-"""Chaos: a fleet under sbxd (sleepers with restart = always, some in PID
-namespaces, some with limits, and crash-looping units), sbxd killed with
-SIGKILL at random moments and started again with the same settings, unit
-processes killed while it is down. At the end: every unit that should run
-runs exactly once (one process of the program per unit, in its own
-cgroup), no process of the fleet runs outside a unit's cgroup, and after a
-clean stop no process, zombie or cgroup is left."""
+"""Chaos: a fleet of 200 units under sbxd (sleepers with restart = always,
+half of them behind sbx's init and half in the host's PID namespace, some
+with limits; units that kill themselves with a signal in a loop; units
+that crash-loop; units writing output fast), and rounds of: sbxd started
+again, then killed with SIGKILL at a random moment (in the middle of its
+start and adoption, after a reload with changed, removed and added units,
+in the middle of a stop, or while all runs), unit programs killed while
+nobody supervises them. At the start of each round every sleeper that
+should run runs exactly once (one process of the program, in its own
+cgroup), none that should not, and no process of the fleet runs outside
+a unit's cgroup; after a last clean stop no process, zombie or cgroup is
+left.
+
+SBX_CHAOS_ROUNDS (default 8) and SBX_CHAOS_SEED (default: random, printed)
+change the run."""
 
 import os
 import random
@@ -15,79 +23,116 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sbxd"))
 import sbxdtest  # noqa: E402
-from sbxdtest import UNIT_ENV, child_cmd, wait_until  # noqa: E402
+from sbxdtest import child_cmd, sleeper  # noqa: E402
 
-ROUNDS = int(os.environ.get("SBX_CHAOS_ROUNDS", "12"))
+ROUNDS = int(os.environ.get("SBX_CHAOS_ROUNDS", "8"))
+SLEEPERS = 160
+
+WRITER = "i=0\nwhile :; do i=$((i+1)); echo \"line $i\"; done\n"
 
 
 class ChaosTest(sbxdtest.TestCase):
 
-    stop_timeout = 30
+    stop_timeout = 60
+
+    def sleeper_def(self, i, version=0):
+        name = "s%03d" % i
+        extra = {}
+        if i % 2:
+            extra["sandbox"] = {"pid_namespace": "no"}
+        if i % 10 == 0:
+            extra["limits"] = {"memory": "64M", "pids": 8}
+        if version:
+            extra["exec"] = {"env": ["%s=%s" % (sbxdtest.UNIT_ENV, name), "V=%d" % version]}
+        return name, sleeper(name, **extra)
 
     def fleet(self):
-        steady = []
-        for i in range(6):
-            steady.append("sleep%d" % i)
-            self.write_unit(steady[-1], {
-                "exec": {"command": child_cmd("sleep", 1000), "stdout": "null",
-                         "env": UNIT_ENV + "=" + steady[-1]},
-                "restart": {"policy": "always", "delay": "50ms", "burst": 1000}})
-        for i in range(3):
-            steady.append("pidns%d" % i)
-            self.write_unit(steady[-1], {
-                "exec": {"command": child_cmd("sleep", 1000), "stdout": "null",
-                         "env": UNIT_ENV + "=" + steady[-1]},
-                "restart": {"policy": "always", "delay": "50ms", "burst": 1000},
-                "sandbox": {"pid_namespace": "init"}})
-        for i in range(3):
-            steady.append("capped%d" % i)
-            self.write_unit(steady[-1], {
-                "exec": {"command": child_cmd("sleep", 1000), "stdout": "null",
-                         "env": UNIT_ENV + "=" + steady[-1]},
-                "restart": {"policy": "on-failure", "delay": "50ms", "burst": 1000},
-                "limits": {"memory": "64M", "pids": 8}})
-        for i in range(3):
-            self.write_unit("crash%d" % i, {
-                "exec": {"command": child_cmd("sleep", 0.3, "exit", 1), "stdout": "null",
-                         "env": "%s=crash%d" % (UNIT_ENV, i)},
-                "restart": {"policy": "on-failure", "delay": "50ms", "delay_max": "200ms",
+        """160 sleepers (the units counted), 15 that kill themselves, 15
+        that crash-loop, 10 writers."""
+        for i in range(SLEEPERS):
+            self.write_unit(*self.sleeper_def(i))
+        for i in range(15):
+            self.write_unit("kill%02d" % i, {
+                "exec": {"command": child_cmd("sleep", 0.5 + i / 10, "raise", "KILL"),
+                         "stdout": "null"},
+                "restart": {"policy": "always", "delay": "100ms", "burst": 1000}})
+            self.write_unit("crash%02d" % i, {
+                "exec": {"command": child_cmd("sleep", 0.3, "exit", 1), "stdout": "null"},
+                "restart": {"policy": "on-failure", "delay": "50ms", "delay_max": "500ms",
                             "burst": 1000}})
-        return steady
+        script = os.path.join(self.tmp, "writer.sh")
+        with open(script, "w") as f:
+            f.write(WRITER)
+        for i in range(10):
+            self.write_unit("write%d" % i, {"exec": {"command": "/bin/sh " + script},
+                                            "restart": {"policy": "always"}})
+        return {"s%03d" % i for i in range(SLEEPERS)}
 
-    def test_sigkill_at_random_moments(self):
-        rng = random.Random(int(os.environ.get("SBX_CHAOS_SEED", "0")) or None)
-        steady = self.fleet()
+    def reload(self, rng, should, rnd):
+        """Five sleepers changed, three removed, those removed before back;
+        SIGHUP. Returns the sleepers that should run afterwards."""
+        gone = sorted({"s%03d" % i for i in range(SLEEPERS)} - should)
+        for name in gone:
+            self.write_unit(*self.sleeper_def(int(name[1:])))
+        present = sorted({"s%03d" % i for i in range(SLEEPERS)})
+        for name in rng.sample(present, 5):
+            self.write_unit(*self.sleeper_def(int(name[1:]), version=rnd + 1))
+        removed = rng.sample(present, 3)
+        for name in removed:
+            self.remove_unit(name)
+        self.d.signal(signal.SIGHUP)
+        return set(present) - set(removed)
+
+    def kill_some_units(self, rng):
+        victims = [p for ps in self.program_pids().values() for p in ps]
+        for pid in rng.sample(victims, min(5, len(victims))):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def test_sigkill_at_random_moments_200_units(self):
+        seed = int(os.environ.get("SBX_CHAOS_SEED", "0")) or random.randrange(1, 1 << 30)
+        rng = random.Random(seed)
+        should = self.fleet()
         state = ["--state-dir", os.path.join(self.tmp, "state")]
-        adopted = lost = 0
-        for _ in range(ROUNDS):
-            d = self.start_sbxd(state)
-            time.sleep(rng.uniform(0.2, 2.0))
-            adopted += len([e for e in d.find(state="running") if e.why == "adopted"])
-            lost += len([e for e in d.find() if "lost" in e.detail])
+        seen = {"adopted": 0, "lost": 0, "leftovers": 0}
+        moments = []
+        t0 = time.monotonic()
+        for rnd in range(ROUNDS):
+            d = self.start_sbxd(state, wait_loaded=False)
+            moment = rng.choice(["start", "reload", "stop", "steady"]) if rnd else "start"
+            if moment == "start":  # once loaded: in its adoption and its starts
+                d.wait_line(r"unit\(s\) loaded from", 60)
+                time.sleep(rng.uniform(0.0, 0.5))
+            else:
+                self.assertRunOnce(sorted(should), 90)
+                if moment == "reload":
+                    should = self.reload(rng, should, rnd)
+                    d.wait_line(r"sbxd: reloading", 10)
+                    time.sleep(rng.uniform(0.0, 0.3))
+                elif moment == "stop":
+                    d.signal(signal.SIGTERM)
+                    d.wait_line(r"sbxd: stopping every unit", 10)
+                    time.sleep(rng.uniform(0.0, 0.1))
+                else:
+                    time.sleep(rng.uniform(0.0, 1.0))
+            moments.append(moment)
+            seen["adopted"] += len([e for e in d.find(state="running") if e.why == "adopted"])
+            seen["lost"] += len([e for e in d.find() if "lost" in e.detail])
+            seen["leftovers"] += len(d.find(event="leftovers"))
             self.crash()
-            if rng.random() < 0.5:  # a unit dies while nobody supervises it
-                victims = [p for ps in self.program_pids().values() for p in ps]
-                if victims:
-                    try:
-                        os.kill(rng.choice(victims), signal.SIGKILL)
-                    except OSError:
-                        pass
+            if rng.random() < 0.5:  # units die while nobody supervises them
+                self.kill_some_units(rng)
             self.reap_adopted()
         d = self.start_sbxd(state)
-
-        def settled():
-            self.reap_adopted()
-            got = self.program_pids()
-            return all(len(got.get(u, [])) == 1 for u in steady) and got
-        got = wait_until(settled, 20, step=0.2)
-        got = self.program_pids()
-        twice = {u: p for u, p in got.items() if len(p) > 1}
-        missing = [u for u in steady if not got.get(u)]
-        self.assertEqual((twice, missing), ({}, []), d.transcript(200))
-        self.assertEqual(self.outside_units(), [], d.transcript(200))
-        print("chaos: %d rounds, %d adoptions, %d lost runs seen"
-              % (ROUNDS, adopted, lost), file=sys.stderr)
-        self.assertGreater(adopted, 0, "nothing was ever adopted")
+        self.assertRunOnce(sorted(should), 90)
+        seen["adopted"] += len([e for e in d.find(state="running") if e.why == "adopted"])
+        took = time.monotonic() - t0
+        print("\n  chaos: seed %d, %d rounds (%s) in %.1fs, %d adoptions, %d lost runs, "
+              "%d leftover lines" % (seed, ROUNDS, " ".join(moments), took, seen["adopted"],
+                                     seen["lost"], seen["leftovers"]), file=sys.stderr)
+        self.assertGreater(seen["adopted"], 0, "nothing was ever adopted")
         self.stop_adopter()
 
 
