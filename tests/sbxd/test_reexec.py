@@ -230,7 +230,7 @@ class ReexecTest(sbxdtest.TestCase):
         self.assertIn("killed by signal %d" % signal.SIGUSR1, ev.detail, d.transcript())
 
         # Every numbered line reached the log, none twice.
-        self.wait_log("writer", b"seq %d\n" % (self.seqs()[-1] + 2000))
+        self.wait_log("writer", b"seq %d\n" % (self.seqs()[-1] + 2000), 60)
         self.assertNoGap(self.seqs())
         self.stop_sbxd()
 
