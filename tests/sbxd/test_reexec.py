@@ -420,6 +420,7 @@ class ReexecCrashTest(sbxdtest.TestCase):
         d = self.start()
         self.assertRunOnce(names, 60)
         for u in names:
+            d.wait_running(20, u)  # the old runs count as once before they are adopted
             evs = d.find(unit=u, state="running")
             self.assertEqual([(e.why, e.pid()) for e in evs], [("adopted", before[u])],
                              "%s\n%s" % (u, d.transcript(100)))
