@@ -230,7 +230,7 @@ class ReexecTest(sbxdtest.TestCase):
         self.assertIn("killed by signal %d" % signal.SIGUSR1, ev.detail, d.transcript())
 
         # Every numbered line reached the log, none twice.
-        self.wait_log("writer", b"seq %d\n" % (self.seqs()[-1] + 2000))
+        self.wait_log("writer", b"seq %d\n" % (self.seqs()[-1] + 2000), 60)
         self.assertNoGap(self.seqs())
         self.stop_sbxd()
 
@@ -420,6 +420,7 @@ class ReexecCrashTest(sbxdtest.TestCase):
         d = self.start()
         self.assertRunOnce(names, 60)
         for u in names:
+            d.wait_running(20, u)  # the old runs count as once before they are adopted
             evs = d.find(unit=u, state="running")
             self.assertEqual([(e.why, e.pid()) for e in evs], [("adopted", before[u])],
                              "%s\n%s" % (u, d.transcript(100)))
