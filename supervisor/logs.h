@@ -1,7 +1,9 @@
 /* A unit's captured output: read from a pipe on the loop, appended to
  * LOGDIR/NAME.log with size rotation (NAME.log.1 .. NAME.log.KEEP), and
  * kept in a bounded in-memory ring for `sbxctl logs`. The ring and the file
- * are opened on the first byte, so silent units cost nothing. */
+ * are opened on the first byte, so silent units cost nothing. On Linux the
+ * bytes move from the pipe into the file by splice(2): a SIGKILL of sbxd
+ * leaves each byte in the file or still in the pipe, never read and lost. */
 #ifndef SBX_LOGS_H
 #define SBX_LOGS_H
 
@@ -22,7 +24,8 @@ typedef struct unit_log {
     uint64_t dropped;       /* of those, bytes the file refused (disk full, I/O error) */
     bool dropping;          /* the last write was refused */
     uv_loop_t *loop;
-    uv_pipe_t *pipe;        /* the current run's output; freed when closed */
+    uv_handle_t *pipe;      /* the current run's output (a uv_poll_t on Linux, a
+                               uv_pipe_t elsewhere); freed when closed */
     void (*on_data)(struct unit_log *log, const char *buf, size_t len);
     /* The file started refusing output (err: errno, ENOSPC for a full
      * disk) or took it again (err 0): called once per change, not per

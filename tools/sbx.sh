@@ -73,7 +73,7 @@ cmd_test() {
 		# there doubles the slowest part of the run under TCG).
 		echo "== unit and host integration tests under ASan+UBSan =="
 		build "$root/build-asan" -DSBX_SANITIZE="address;undefined" -DSBX_VM_CACHE="$root/build/vm-cache"
-		(cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		(cd "$root/build-asan" && SBX_CHAOS_ROUNDS=10 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 			ctest --output-on-failure -LE vm) || status=1
 	fi
