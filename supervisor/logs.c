@@ -189,24 +189,27 @@ void log_reopen(unit_log *log)
         open_file(log);
 }
 
+#ifdef __linux__
+/* A poll handle and the fd it owns (uv_fileno says EBADF once closing). */
+typedef struct log_input {
+    uv_poll_t poll;  /* first: the handle is the allocation */
+    int fd;
+} log_input;
+#endif
+
+/* An input handle closed: on Linux a poll handle, which owns its fd. */
 static void on_closed(uv_handle_t *h)
 {
-    free(h);
-}
-
-/* A poll handle owns its fd: closed with it. */
-static void on_poll_closed(uv_handle_t *h)
-{
-    uv_os_fd_t fd;
-    if (uv_fileno(h, &fd) == 0)
-        close(fd);
+#ifdef __linux__
+    close(((log_input *)h)->fd);
+#endif
     free(h);
 }
 
 static void close_input(uv_handle_t *h)
 {
     if (!uv_is_closing(h))
-        uv_close(h, h->type == UV_POLL ? on_poll_closed : on_closed);
+        uv_close(h, on_closed);
 }
 
 /* An input handle is done (EOF: every writer is gone, or the log is). */
@@ -277,18 +280,20 @@ static void on_readable(uv_poll_t *p, int status, int events)
 
 int log_attach(unit_log *log, uv_loop_t *loop, int fd)
 {
-    uv_poll_t *p = malloc(sizeof *p);
-    int r = p ? uv_poll_init(loop, p, fd) : UV_ENOMEM;
+    log_input *in = malloc(sizeof *in);
+    uv_poll_t *p = &in->poll;
+    int r = in ? uv_poll_init(loop, p, fd) : UV_ENOMEM;
     if (r < 0) {
-        free(p);
+        free(in);
         close(fd);
         return r;
     }
+    in->fd = fd;
     p->data = log;
     log->pipe = (uv_handle_t *)p;
     log->loop = loop;  /* an older pipe keeps its data pointer and drains */
     if ((r = uv_poll_start(p, UV_READABLE, on_readable)) < 0)
-        uv_close((uv_handle_t *)p, on_poll_closed);
+        uv_close((uv_handle_t *)p, on_closed);
     return r;
 }
 #else
