@@ -160,7 +160,8 @@ class AdoptTest(sbxdtest.TestCase):
         self.assertTrue(alive(pid), "the unit died while sbxd was down")
         d = self.start()
         ev = d.wait_event(10, unit="talk", state="running")[0]
-        self.assertEqual((ev.why, ev.pid()), ("adopted", pid), d.transcript())
+        self.assertEqual((ev.why, ev.pid()), ("adopted", pid),
+                         "before the crash:\n%s\nafter:\n%s" % (first.transcript(), d.transcript()))
         self.assertTrue(wait_until(lambda: self.read_log("talk").count(b"\n") > 80, 10))
         lines = self.read_log("talk").decode().splitlines()
         numbers = [int(l.split()[1]) for l in lines]
