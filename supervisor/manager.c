@@ -797,6 +797,8 @@ static void env_changed(service *s, svc_state from, const char *why)
     }
     rt_of(s)->running_unlogged = false;
     if (s->state == SVC_RUNNING) {
+        if (rt_of(s)->run_active)  /* behind sbx's init, its report read: the program */
+            s->pid = run_program_pid(&rt_of(s)->run);
         rt_of(s)->logged_pid = s->pid;
         rt_of(s)->start_failing = false;
         snprintf(detail, sizeof detail, "pid %d", (int)s->pid);
